@@ -1,0 +1,87 @@
+//! Command-line interface: each command parses its flags and calls the library.
+
+mod map;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::runtime::app_config::{self, model::PortAppConfig};
+use crate::runtime::mapping::JqOptions;
+
+#[derive(Parser)]
+#[command(
+    name = "ocean-codecov",
+    version,
+    about = "Keeps Port's software catalog in sync with Codecov"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Map raw items (one JSON value, a JSON array, or JSON lines) to Port entities, one per line.
+    Map(map::MapArgs),
+    /// Check a port-app-config or Port webhook mapping: parse it and compile every expression.
+    Validate {
+        /// The mapping file (YAML or JSON).
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of port-app-config.
+    Schema,
+    /// Measure speed and memory; prints figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Map generated Codecov items with the engine and with the jq binary.
+    Mapping(crate::bench::mapping::MappingBenchArgs),
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Map(args) => map::run(&args),
+        Command::Validate { file } => validate(&file),
+        Command::Schema => schema(),
+        Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    match app_config::load_file(file, JqOptions::default()) {
+        Ok(loaded) => {
+            println!(
+                "OK: {}: {} resource(s), {} expression(s) compiled",
+                file.display(),
+                loaded.mappers.len(),
+                loaded.expression_count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for fault in &errors.0 {
+                eprintln!("{fault}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn schema() -> anyhow::Result<ExitCode> {
+    let schema = schemars::schema_for!(PortAppConfig);
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,206 @@
+//! The port-app-config model: Ocean's format, field for field.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_deletion_threshold() -> f64 {
+    0.9
+}
+
+fn default_items_name() -> String {
+    "item".into()
+}
+
+/// The mapping in force: which kinds to fetch and how each becomes Port entities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortAppConfig {
+    /// Delete entities that depend on a deleted entity (Port's `delete_dependents`).
+    #[serde(default = "yes", alias = "delete_dependent_entities")]
+    pub delete_dependent_entities: bool,
+    /// Let Port create placeholder entities for relations that point nowhere yet.
+    #[serde(default = "yes", alias = "create_missing_related_entities")]
+    pub create_missing_related_entities: bool,
+    /// Upsert with `merge=true`, keeping properties this integration does not map.
+    #[serde(default = "yes", alias = "enable_merge_entity")]
+    pub enable_merge_entity: bool,
+    /// Largest share (0 to 1) of owned entities one resync may delete.
+    #[serde(default = "default_deletion_threshold", alias = "entity_deletion_threshold")]
+    pub entity_deletion_threshold: f64,
+    #[serde(default)]
+    pub resources: Vec<ResourceConfig>,
+}
+
+/// One kind of raw item and how it maps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceConfig {
+    pub kind: String,
+    pub selector: Selector,
+    pub port: PortResourceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Selector {
+    /// JQ expression; items for which it is not `true` are skipped.
+    #[serde(deserialize_with = "jq_text")]
+    pub query: String,
+    /// Plugin-specific selector keys, kept for the plugin to read.
+    #[serde(flatten)]
+    pub extra: IndexMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortResourceConfig {
+    pub entity: EntityConfig,
+    /// JQ expression yielding an array; each element is mapped on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_to_parse: Option<String>,
+    /// Key under which each element is bound (`.item` by default).
+    #[serde(default = "default_items_name")]
+    pub items_to_parse_name: String,
+    /// Remove the parsed array from the item before binding each element.
+    #[serde(default = "yes")]
+    pub items_to_parse_top_level_transform: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EntityConfig {
+    pub mappings: EntityMappings,
+}
+
+/// Each value is a JQ expression run on the raw item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EntityMappings {
+    pub identifier: MappingValue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub blueprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<MappingValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub properties: IndexMap<String, String>,
+    #[serde(default)]
+    pub relations: IndexMap<String, MappingValue>,
+}
+
+/// A JQ expression, or a Port search query whose leaves are JQ expressions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, expecting = "a JQ expression string or a search query object")]
+pub enum MappingValue {
+    Jq(String),
+    Search(SearchQuery),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchQuery {
+    pub combinator: String,
+    pub rules: Vec<SearchRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a rule {property, operator, value} or a nested search query"
+)]
+pub enum SearchRule {
+    Rule {
+        property: String,
+        operator: String,
+        value: String,
+    },
+    Query(SearchQuery),
+}
+
+/// A JQ field written as a YAML boolean or number (`query: true`) means the
+/// same expression as its text.
+fn jq_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        B(bool),
+        N(serde_json::Number),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::B(b) => b.to_string(),
+        Text::N(n) => n.to_string(),
+    })
+}
+
+/// Port's own webhook mapping (Data sources → Webhook → mapping): a list of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookMapping {
+    /// The blueprint's identifier, literally (not JQ).
+    pub blueprint: String,
+    /// JQ boolean over `{body, headers, queryParams}`.
+    #[serde(default = "default_filter", deserialize_with = "jq_text")]
+    pub filter: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_to_parse: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Value>,
+    pub entity: WebhookEntity,
+}
+
+fn default_filter() -> String {
+    "true".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookEntity {
+    pub identifier: MappingValue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<MappingValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub properties: IndexMap<String, String>,
+    #[serde(default)]
+    pub relations: IndexMap<String, MappingValue>,
+}
+
+impl WebhookMapping {
+    /// The same mapping in port-app-config terms: the filter is the selector and
+    /// the blueprint becomes a JQ string literal.
+    pub fn to_resource(&self) -> ResourceConfig {
+        let e = &self.entity;
+        ResourceConfig {
+            kind: self.blueprint.clone(),
+            selector: Selector {
+                query: self.filter.clone(),
+                extra: IndexMap::new(),
+            },
+            port: PortResourceConfig {
+                entity: EntityConfig {
+                    mappings: EntityMappings {
+                        identifier: e.identifier.clone(),
+                        title: e.title.clone(),
+                        blueprint: Value::String(self.blueprint.clone()).to_string(),
+                        team: e.team.clone(),
+                        icon: e.icon.clone(),
+                        properties: e.properties.clone(),
+                        relations: e.relations.clone(),
+                    },
+                },
+                items_to_parse: self.items_to_parse.clone(),
+                items_to_parse_name: default_items_name(),
+                // Port's webhooks keep `.body` and bind each element as `.item`.
+                items_to_parse_top_level_transform: false,
+            },
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! A raw item kept as JSON text and parsed only as deep as the mappings look:
+//! `.head.totals.files` reads three small objects, never the whole item.
+
+use std::cell::{OnceCell, RefCell};
+
+use jaq_json::Val;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::value::{from_json, normalize_numbers};
+
+/// What a path reached: a raw value, or nothing (jq's `null` for a missing key).
+#[derive(Clone, Copy)]
+pub enum Found<'a> {
+    Raw(&'a RawValue),
+    Null,
+}
+
+impl Found<'_> {
+    pub fn to_json(self) -> Result<Value, serde_json::Error> {
+        match self {
+            Found::Null => Ok(Value::Null),
+            Found::Raw(raw) => {
+                let mut v: Value = serde_json::from_str(raw.get())?;
+                normalize_numbers(&mut v);
+                Ok(v)
+            }
+        }
+    }
+
+    pub fn to_val(self) -> Result<Val, serde_json::Error> {
+        self.to_json().map(|v| from_json(&v))
+    }
+
+    /// The string's text, when the value is a JSON string.
+    pub fn as_string(self) -> Option<String> {
+        match self {
+            Found::Raw(raw) if raw.get().starts_with('"') => serde_json::from_str(raw.get()).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// An object's members in order. Objects in items are small, so a scan beats
+/// hashing; the last duplicate wins, as in jq.
+struct ObjectIndex<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'a> ObjectIndex<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for ObjectIndex<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = ObjectIndex<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(member) = map.next_entry::<&'de str, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(ObjectIndex(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+pub struct LazyItem<'a> {
+    raw: &'a RawValue,
+    /// Objects already indexed, by the address of their text.
+    objects: RefCell<Vec<(usize, Option<ObjectIndex<'a>>)>>,
+    whole: OnceCell<Result<Val, String>>,
+}
+
+impl<'a> LazyItem<'a> {
+    pub fn new(raw: &'a RawValue) -> Self {
+        Self {
+            raw,
+            objects: RefCell::new(Vec::new()),
+            whole: OnceCell::new(),
+        }
+    }
+
+    pub fn raw(&self) -> &'a RawValue {
+        self.raw
+    }
+
+    /// The whole item as a jaq value, converted once and shared by every field.
+    pub fn whole(&self) -> Result<&Val, String> {
+        self.whole
+            .get_or_init(|| Found::Raw(self.raw).to_val().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    pub fn whole_json(&self) -> Result<Value, String> {
+        Found::Raw(self.raw).to_json().map_err(|e| e.to_string())
+    }
+
+    /// Follows `.k1.k2...`; `None` when a step meets a value that is neither an
+    /// object nor null (jq raises an error there; the caller asks jaq for it).
+    pub fn path(&self, keys: &[String]) -> Option<Found<'a>> {
+        let mut at = Found::Raw(self.raw);
+        for key in keys {
+            at = match at {
+                Found::Null => Found::Null,
+                Found::Raw(raw) => match first_byte(raw) {
+                    b'{' => self.field(raw, key)?,
+                    b'n' => Found::Null,
+                    _ => return None,
+                },
+            };
+        }
+        Some(at)
+    }
+
+    fn field(&self, raw: &'a RawValue, key: &str) -> Option<Found<'a>> {
+        let addr = raw.get().as_ptr() as usize;
+        let mut objects = self.objects.borrow_mut();
+        let index = match objects.iter().position(|(a, _)| *a == addr) {
+            Some(i) => i,
+            None => {
+                // Keys with escapes cannot be borrowed; such objects go to jaq.
+                let parsed = serde_json::from_str::<ObjectIndex<'a>>(raw.get()).ok();
+                objects.push((addr, parsed));
+                objects.len() - 1
+            }
+        };
+        let map = objects[index].1.as_ref()?;
+        Some(map.get(key).map_or(Found::Null, Found::Raw))
+    }
+}
+
+fn first_byte(raw: &RawValue) -> u8 {
+    raw.get().bytes().next().unwrap_or(b'n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(v: &Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn follows_paths_like_jq() {
+        let r = raw(&json!({"a": {"b": [1, 2], "n": null, "f": 1.0}, "s": "x"}));
+        let item = LazyItem::new(&r);
+        let get = |keys: &[&str]| {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            item.path(&keys).map(|f| f.to_json().unwrap())
+        };
+        assert_eq!(get(&["a", "b"]), Some(json!([1, 2])));
+        assert_eq!(get(&["a", "missing", "deeper"]), Some(Value::Null));
+        assert_eq!(get(&["a", "n", "x"]), Some(Value::Null));
+        assert_eq!(get(&["a", "f"]), Some(json!(1)));
+        assert_eq!(get(&["s", "x"]), None, "indexing a string is jq's error to raise");
+        assert_eq!(
+            get(&[]),
+            Some(json!({"a": {"b": [1, 2], "n": null, "f": 1}, "s": "x"}))
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The generic integration host: nothing here knows about Codecov.
+
+pub mod app_config;
+pub mod mapping;

@@ -39,7 +39,11 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = 0usize;
     let mut map_one = |index: usize, item: Box<RawValue>| -> anyhow::Result<()> {
-        let item = if loaded.is_webhook() { envelope(item)? } else { item };
+        let item = if loaded.is_webhook() {
+            envelope(item)?
+        } else {
+            item
+        };
         for mapper in &mappers {
             let outcome = mapper.map_raw(&item);
             for entity in &outcome.entities {
@@ -55,25 +59,36 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
     };
     // Items are read and mapped one at a time, so memory stays flat on large inputs.
     if starts_with_array(&mut input)? {
-        let items: Vec<Box<RawValue>> = serde_json::from_reader(input).context("the input is not valid JSON")?;
+        let items: Vec<Box<RawValue>> =
+            serde_json::from_reader(input).context("the input is not valid JSON")?;
         for (index, item) in items.into_iter().enumerate() {
             map_one(index, item)?;
         }
     } else {
         let stream = serde_json::Deserializer::from_reader(input).into_iter::<Box<RawValue>>();
         for (index, item) in stream.enumerate() {
-            map_one(index, item.with_context(|| format!("item {index} is not valid JSON"))?)?;
+            map_one(
+                index,
+                item.with_context(|| format!("item {index} is not valid JSON"))?,
+            )?;
         }
     }
     out.flush()?;
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn select_kind<'a>(
     mappers: &'a [ResourceMapper],
     kind: Option<&str>,
 ) -> anyhow::Result<Vec<&'a ResourceMapper>> {
-    let chosen: Vec<_> = mappers.iter().filter(|m| kind.is_none_or(|k| m.kind() == k)).collect();
+    let chosen: Vec<_> = mappers
+        .iter()
+        .filter(|m| kind.is_none_or(|k| m.kind() == k))
+        .collect();
     if chosen.is_empty() {
         let kinds: Vec<_> = mappers.iter().map(ResourceMapper::kind).collect();
         anyhow::bail!(

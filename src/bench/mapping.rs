@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::{SplitMix, mib, peak_rss_bytes};
 use crate::runtime::app_config::{self, MappingSource, model::ResourceConfig};
+use crate::runtime::mapping::lazy_item::LazyItem;
 use crate::runtime::mapping::{JqOptions, ResourceMapper};
 
 #[derive(clap::Args)]
@@ -153,9 +154,9 @@ fn run_engine(mapper: &ResourceMapper, items: &Path) -> anyhow::Result<(usize, f
     let start = Instant::now();
     for line in reader.lines() {
         let line = line?;
-        // Validates the whole item, as jq's parser does, before mapping it lazily.
-        let item: &RawValue = serde_json::from_str(&line)?;
-        let outcome = mapper.map_raw(item);
+        // Validates the whole item, as jq's parser does, while indexing its top level.
+        let item = LazyItem::parse(&line)?;
+        let outcome = mapper.map_item(&item);
         if let Some(e) = outcome.errors.first() {
             bail!("the engine failed on item {count}: {e}");
         }

@@ -135,11 +135,8 @@ impl JqProgram {
 
     fn eval_found(&self, found: Found, first_only: bool) -> Result<Vec<Value>, JqRunError> {
         match found {
-            Found::Raw(raw) => self.eval(&LazyItem::new(raw), first_only),
-            Found::Null => {
-                let null: &RawValue = serde_json::from_str("null").map_err(parse_error)?;
-                self.eval(&LazyItem::new(null), first_only)
-            }
+            Found::Raw(raw) => self.eval(&LazyItem::parse(raw).map_err(parse_error)?, first_only),
+            Found::Null => self.eval(&LazyItem::parse("null").map_err(parse_error)?, first_only),
         }
     }
 

@@ -12,7 +12,8 @@ use super::value::{from_json, normalize_numbers};
 /// What a path reached: a raw value, or nothing (jq's `null` for a missing key).
 #[derive(Clone, Copy)]
 pub enum Found<'a> {
-    Raw(&'a RawValue),
+    /// The value's JSON text, known to be valid.
+    Raw(&'a str),
     Null,
 }
 
@@ -21,7 +22,7 @@ impl Found<'_> {
         match self {
             Found::Null => Ok(Value::Null),
             Found::Raw(raw) => {
-                let mut v: Value = serde_json::from_str(raw.get())?;
+                let mut v: Value = serde_json::from_str(raw)?;
                 normalize_numbers(&mut v);
                 Ok(v)
             }
@@ -35,7 +36,7 @@ impl Found<'_> {
     /// The string's text, when the value is a JSON string.
     pub fn as_string(self) -> Option<String> {
         match self {
-            Found::Raw(raw) if raw.get().starts_with('"') => serde_json::from_str(raw.get()).ok(),
+            Found::Raw(raw) if raw.starts_with('"') => serde_json::from_str(raw).ok(),
             _ => None,
         }
     }
@@ -72,7 +73,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for ObjectIndex<'a> {
 }
 
 pub struct LazyItem<'a> {
-    raw: &'a RawValue,
+    raw: &'a str,
     /// Objects already indexed, by the address of their text.
     objects: RefCell<Vec<(usize, Option<ObjectIndex<'a>>)>>,
     whole: OnceCell<Result<Val, String>>,
@@ -80,15 +81,30 @@ pub struct LazyItem<'a> {
 
 impl<'a> LazyItem<'a> {
     pub fn new(raw: &'a RawValue) -> Self {
+        Self::valid(raw.get())
+    }
+
+    /// Checks that `text` is one JSON value while indexing its top level, in a
+    /// single pass (a separate validation would scan the item twice).
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        let item = Self::valid(text);
+        if first_byte(text) == b'{' {
+            let index: ObjectIndex<'a> = serde_json::from_str(text)?;
+            item.objects
+                .borrow_mut()
+                .push((text.as_ptr() as usize, Some(index)));
+        } else {
+            serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+        }
+        Ok(item)
+    }
+
+    fn valid(raw: &'a str) -> Self {
         Self {
             raw,
             objects: RefCell::new(Vec::new()),
             whole: OnceCell::new(),
         }
-    }
-
-    pub fn raw(&self) -> &'a RawValue {
-        self.raw
     }
 
     /// The whole item as a jaq value, converted once and shared by every field.
@@ -120,25 +136,25 @@ impl<'a> LazyItem<'a> {
         Some(at)
     }
 
-    fn field(&self, raw: &'a RawValue, key: &str) -> Option<Found<'a>> {
-        let addr = raw.get().as_ptr() as usize;
+    fn field(&self, raw: &'a str, key: &str) -> Option<Found<'a>> {
+        let addr = raw.as_ptr() as usize;
         let mut objects = self.objects.borrow_mut();
         let index = match objects.iter().position(|(a, _)| *a == addr) {
             Some(i) => i,
             None => {
                 // Keys with escapes cannot be borrowed; such objects go to jaq.
-                let parsed = serde_json::from_str::<ObjectIndex<'a>>(raw.get()).ok();
+                let parsed = serde_json::from_str::<ObjectIndex<'a>>(raw).ok();
                 objects.push((addr, parsed));
                 objects.len() - 1
             }
         };
         let map = objects[index].1.as_ref()?;
-        Some(map.get(key).map_or(Found::Null, Found::Raw))
+        Some(map.get(key).map_or(Found::Null, |v| Found::Raw(v.get())))
     }
 }
 
-fn first_byte(raw: &RawValue) -> u8 {
-    raw.get().bytes().next().unwrap_or(b'n')
+fn first_byte(raw: &str) -> u8 {
+    raw.bytes().next().unwrap_or(b'n')
 }
 
 #[cfg(test)]
@@ -148,6 +164,18 @@ mod tests {
 
     fn raw(v: &Value) -> Box<RawValue> {
         RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn parse_validates_the_whole_item() {
+        assert!(LazyItem::parse(r#"{"a": {"b": [1, }}"#).is_err());
+        assert!(LazyItem::parse(r#"{"a": 1} x"#).is_err());
+        assert!(LazyItem::parse("[1, 2]").is_ok());
+        let item = LazyItem::parse(r#"{"a": {"b": 2}}"#).unwrap();
+        assert_eq!(
+            item.path(&["a".into(), "b".into()]).unwrap().to_json().unwrap(),
+            json!(2)
+        );
     }
 
     #[test]

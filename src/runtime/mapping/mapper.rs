@@ -288,11 +288,14 @@ impl ResourceMapper {
 
     /// Maps one raw item: never panics, never stops at the first bad field.
     pub fn map_raw(&self, raw: &RawValue) -> ItemOutcome {
+        self.map_item(&LazyItem::new(raw))
+    }
+
+    pub fn map_item(&self, item: &LazyItem) -> ItemOutcome {
         let mut outcome = ItemOutcome::default();
-        let item = LazyItem::new(raw);
         match &self.items_to_parse {
-            None => self.map_input(&item, &mut outcome),
-            Some(parse) => match parse.inputs(&item) {
+            None => self.map_input(item, &mut outcome),
+            Some(parse) => match parse.inputs(item) {
                 Ok(inputs) => {
                     for input in &inputs {
                         self.map_input(&LazyItem::new(input), &mut outcome);

@@ -135,8 +135,9 @@ impl JqProgram {
 
     fn eval_found(&self, found: Found, first_only: bool) -> Result<Vec<Value>, JqRunError> {
         match found {
-            Found::Raw(raw) => self.eval(&LazyItem::parse(raw).map_err(parse_error)?, first_only),
-            Found::Null => self.eval(&LazyItem::parse("null").map_err(parse_error)?, first_only),
+            // The text was validated with its item; it is not scanned again.
+            Found::Raw(raw) => self.eval(&LazyItem::valid(raw), first_only),
+            Found::Null => self.eval(&LazyItem::valid("null"), first_only),
         }
     }
 

@@ -88,18 +88,21 @@ impl<'a> LazyItem<'a> {
     /// single pass (a separate validation would scan the item twice).
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
         let item = Self::valid(text);
-        if first_byte(text) == b'{' {
-            let index: ObjectIndex<'a> = serde_json::from_str(text)?;
-            item.objects
-                .borrow_mut()
-                .push((text.as_ptr() as usize, Some(index)));
-        } else {
+        // An object whose keys have escapes cannot be indexed by borrowing;
+        // it is validated on its own and left to jaq, as in `field`.
+        let index = match first_byte(text) {
+            b'{' => serde_json::from_str::<ObjectIndex<'a>>(text).ok(),
+            _ => None,
+        };
+        if index.is_none() {
             serde_json::from_str::<serde::de::IgnoredAny>(text)?;
         }
+        item.objects.borrow_mut().push((text.as_ptr() as usize, index));
         Ok(item)
     }
 
-    fn valid(raw: &'a str) -> Self {
+    /// An item over text already known to be one valid JSON value.
+    pub(crate) fn valid(raw: &'a str) -> Self {
         Self {
             raw,
             objects: RefCell::new(Vec::new()),
@@ -171,6 +174,8 @@ mod tests {
         assert!(LazyItem::parse(r#"{"a": {"b": [1, }}"#).is_err());
         assert!(LazyItem::parse(r#"{"a": 1} x"#).is_err());
         assert!(LazyItem::parse("[1, 2]").is_ok());
+        let escaped = LazyItem::parse(r#"{"caf\u00e9": 1, "a": 2}"#).expect("escaped keys are valid JSON");
+        assert!(escaped.path(&["a".into()]).is_none(), "left to jaq");
         let item = LazyItem::parse(r#"{"a": {"b": 2}}"#).unwrap();
         assert_eq!(
             item.path(&["a".into(), "b".into()]).unwrap().to_json().unwrap(),

@@ -3,4 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod port;
 pub mod runtime;
+pub mod secret;
+pub mod sim;

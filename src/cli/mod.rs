@@ -1,6 +1,7 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
 mod map;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ enum Command {
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a loopback simulator of a service the integration talks to.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 #[derive(Subcommand)]
@@ -50,6 +54,10 @@ pub fn run() -> ExitCode {
         Command::Validate { file } => validate(&file),
         Command::Schema => schema(),
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
+        Command::Sim(command) => {
+            init_logging();
+            sim::run(command)
+        }
     };
     match result {
         Ok(code) => code,
@@ -84,4 +92,15 @@ fn schema() -> anyhow::Result<ExitCode> {
     let schema = schemars::schema_for!(PortAppConfig);
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Logs go to stderr; `RUST_LOG` (or `OCEAN__LOG_LEVEL`) picks the level.
+fn init_logging() {
+    let filter = std::env::var("RUST_LOG")
+        .or_else(|_| std::env::var("OCEAN__LOG_LEVEL").map(|l| l.to_lowercase()))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,48 @@
+//! Blueprint calls, for the integration's first setup.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::client::{Call, PortClient, api_path};
+use super::error::PortError;
+
+impl PortClient {
+    /// The blueprint, or `None` when Port has none by that identifier.
+    pub async fn get_blueprint(&self, identifier: &str) -> Result<Option<Value>, PortError> {
+        let call = Call::new(Method::GET, api_path(&["blueprints", identifier]));
+        match self.send(&call).await {
+            Ok(reply) => Ok(reply.json::<Value>(&call)?.get("blueprint").cloned()),
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_blueprint(&self, blueprint: &Value) -> Result<Value, PortError> {
+        let call = Call::new(Method::POST, api_path(&["blueprints"])).json(blueprint)?;
+        Ok(self
+            .send(&call)
+            .await?
+            .json::<Value>(&call)?
+            .get("blueprint")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// Creates the blueprints Port lacks, leaving existing ones (which users
+    /// may have edited) alone. Returns the identifiers it created.
+    pub async fn ensure_blueprints(&self, blueprints: &[Value]) -> Result<Vec<String>, PortError> {
+        let mut created = Vec::new();
+        for blueprint in blueprints {
+            let Some(identifier) = blueprint.get("identifier").and_then(Value::as_str) else {
+                return Err(PortError::Setup(
+                    "a default blueprint has no \"identifier\"".into(),
+                ));
+            };
+            if self.get_blueprint(identifier).await?.is_none() {
+                self.create_blueprint(blueprint).await?;
+                created.push(identifier.to_string());
+            }
+        }
+        Ok(created)
+    }
+}

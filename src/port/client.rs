@@ -1,0 +1,341 @@
+//! The HTTP core every Port call goes through: one reqwest client, the token,
+//! the User-Agent Port records as the entities' datasource, and the retry loop.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::error::{PortError, PortErrorBody};
+use super::retry::{RetryPolicy, is_retryable_status, server_hint};
+use crate::secret::Secret;
+
+/// Port's documented body limit for every request.
+pub const PORT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Port's documented limit of entities per bulk request.
+pub const PORT_MAX_BULK_ENTITIES: usize = 20;
+/// Port's documented limit of identifiers per bulk delete.
+pub const PORT_MAX_BULK_DELETE: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct PortSettings {
+    /// Without `/v1`, as Ocean's `OCEAN__PORT__BASE_URL`, e.g. `https://api.port.io`.
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub integration_type: String,
+    pub integration_identifier: String,
+    pub integration_version: String,
+    pub retry: RetryPolicy,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_bulk_entities: usize,
+}
+
+impl PortSettings {
+    pub fn new(base_url: impl Into<String>, client_id: impl Into<String>, client_secret: Secret) -> Self {
+        PortSettings {
+            base_url: base_url.into(),
+            client_id: client_id.into(),
+            client_secret,
+            integration_type: "codecov".into(),
+            integration_identifier: "codecov".into(),
+            integration_version: env!("CARGO_PKG_VERSION").into(),
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: PORT_MAX_BODY_BYTES,
+            max_bulk_entities: PORT_MAX_BULK_ENTITIES,
+        }
+    }
+
+    /// Ocean's shape; Port stores it as `$datasource`, which is how an
+    /// integration recognises the entities it owns.
+    pub fn user_agent(&self) -> String {
+        format!(
+            "port-ocean/{}/{}/{}/exporter",
+            self.integration_type, self.integration_version, self.integration_identifier
+        )
+    }
+}
+
+struct CachedToken {
+    header: String,
+    refresh_at: Instant,
+}
+
+pub struct PortClient {
+    pub(super) settings: PortSettings,
+    http: reqwest::Client,
+    base: String,
+    token: Mutex<Option<CachedToken>>,
+}
+
+/// One request, built once and re-sent as is on every attempt.
+pub(crate) struct Call {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Bytes>,
+}
+
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, PortError> {
+        serde_json::from_slice(&self.body).map_err(|e| PortError::UnexpectedReply {
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+// Everything but unreserved characters, so identifiers with `/`, `#` or spaces stay one segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Builds `/v1/a/b/...` with each segment percent-encoded.
+pub(crate) fn api_path(segments: &[&str]) -> String {
+    let mut path = String::from("/v1");
+    for segment in segments {
+        path.push('/');
+        path.extend(utf8_percent_encode(segment, SEGMENT));
+    }
+    path
+}
+
+impl Call {
+    pub fn new(method: Method, path: String) -> Self {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub fn json(mut self, body: &impl serde::Serialize) -> Result<Self, PortError> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| PortError::Setup(format!("encoding a request: {e}")))?;
+        self.body = Some(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    pub fn raw_json(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(Bytes::from(body));
+        self
+    }
+
+    fn error(&self, status: StatusCode, body: &[u8]) -> PortError {
+        PortError::Api {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            status,
+            body: PortErrorBody::parse(body),
+        }
+    }
+
+    fn transport(&self, error: &reqwest::Error) -> PortError {
+        // reqwest's messages can include the URL; ours has no credentials in it.
+        let mut reason = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            reason.push_str(": ");
+            reason.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        PortError::Transport {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenReply {
+    access_token: String,
+    expires_in: f64,
+    #[serde(default)]
+    token_type: Option<String>,
+}
+
+impl PortClient {
+    pub fn new(settings: PortSettings) -> Result<Self, PortError> {
+        let http = reqwest::Client::builder()
+            .user_agent(settings.user_agent())
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| PortError::Setup(format!("building the HTTP client: {e}")))?;
+        let base = settings
+            .base_url
+            .trim_end_matches('/')
+            .trim_end_matches("/v1")
+            .to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(PortError::Setup(format!(
+                "Port base URL must start with http:// or https://, got {:?}",
+                settings.base_url
+            )));
+        }
+        Ok(PortClient {
+            settings,
+            http,
+            base,
+            token: Mutex::new(None),
+        })
+    }
+
+    pub fn settings(&self) -> &PortSettings {
+        &self.settings
+    }
+
+    /// Sends an authenticated call, retrying as the policy allows; a 401 gets
+    /// one fresh token and one more try.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Reply, PortError> {
+        let mut reauthenticated = false;
+        loop {
+            let token = self.token().await?;
+            match self.send_retrying(call, Some(&token)).await {
+                Err(e) if e.status() == Some(StatusCode::UNAUTHORIZED) && !reauthenticated => {
+                    reauthenticated = true;
+                    self.forget_token(&token).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_retrying(&self, call: &Call, token: Option<&str>) -> Result<Reply, PortError> {
+        let policy = &self.settings.retry;
+        let mut attempt = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            let (error, hint) = match self.send_once(call, token).await {
+                Ok((reply, _)) if reply.status.is_success() => return Ok(reply),
+                Ok((reply, headers)) => {
+                    let error = call.error(reply.status, &reply.body);
+                    if !is_retryable_status(reply.status) {
+                        return Err(error);
+                    }
+                    (error, server_hint(&headers, SystemTime::now()))
+                }
+                Err(error) => (error, None),
+            };
+            let Some(delay) = policy.next_delay(attempt, waited, hint, rand::random::<f64>()) else {
+                if attempt == 0 {
+                    return Err(error);
+                }
+                return Err(PortError::RetriesExhausted {
+                    method: call.method.to_string(),
+                    path: call.path.clone(),
+                    attempts: attempt + 1,
+                    waited_ms: waited.as_millis() as u64,
+                    last: Box::new(error),
+                });
+            };
+            tracing::warn!(method = %call.method, path = %call.path, attempt = attempt + 1,
+                delay_ms = delay.as_millis() as u64, "retrying Port call: {error}");
+            tokio::time::sleep(delay).await;
+            waited += delay;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(&self, call: &Call, token: Option<&str>) -> Result<(Reply, HeaderMap), PortError> {
+        let url = format!("{}{}", self.base, call.path);
+        let mut request = self.http.request(call.method.clone(), url).query(&call.query);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, token);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request.send().await.map_err(|e| call.transport(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        // A reset mid-body surfaces here and is retried like any transport error.
+        let body = response.bytes().await.map_err(|e| call.transport(&e))?;
+        tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(),
+            request_bytes = call.body.as_ref().map_or(0, Bytes::len), reply_bytes = body.len(), "Port call");
+        Ok((Reply { status, body }, headers))
+    }
+
+    /// The current `Authorization` value, fetching a new token when the
+    /// cached one is missing or close to expiry.
+    async fn token(&self) -> Result<String, PortError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+            return Ok(token.header.clone());
+        }
+        let call = Call::new(Method::POST, api_path(&["auth", "access_token"])).json(&serde_json::json!({
+            "clientId": self.settings.client_id,
+            "clientSecret": self.settings.client_secret.expose(),
+        }))?;
+        let reply = self.send_retrying(&call, None).await?;
+        let token: TokenReply = reply.json(&call)?;
+        let lifetime = Duration::from_secs_f64(token.expires_in.clamp(0.0, 1e9));
+        // Refresh ahead of expiry: a tenth of the lifetime, at most five minutes.
+        let margin = (lifetime / 10).min(Duration::from_secs(300));
+        let header = format!(
+            "{} {}",
+            token.token_type.as_deref().unwrap_or("Bearer"),
+            token.access_token
+        );
+        *cached = Some(CachedToken {
+            header: header.clone(),
+            refresh_at: Instant::now() + lifetime - margin,
+        });
+        Ok(header)
+    }
+
+    async fn forget_token(&self, rejected: &str) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|t| t.header == rejected) {
+            *cached = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded_one_by_one() {
+        assert_eq!(
+            api_path(&["blueprints", "svc", "entities", "org/repo name#1"]),
+            "/v1/blueprints/svc/entities/org%2Frepo%20name%231"
+        );
+    }
+
+    #[test]
+    fn user_agent_has_oceans_shape() {
+        let mut settings = PortSettings::new("https://api.port.io", "id", Secret::new("s"));
+        settings.integration_identifier = "my-codecov".into();
+        settings.integration_version = "1.2.3".into();
+        assert_eq!(
+            settings.user_agent(),
+            "port-ocean/codecov/1.2.3/my-codecov/exporter"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Port's REST API, as an integration uses it: token, blueprints, bulk entity
+//! upserts, search, deletes and the integration record, behind one retry policy.
+
+mod batch;
+mod blueprints;
+mod client;
+mod entities;
+mod error;
+mod integration;
+pub mod retry;
+
+pub use client::{
+    PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
+};
+pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
+pub use error::{PortError, PortErrorBody};
+pub use retry::RetryPolicy;

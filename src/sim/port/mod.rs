@@ -1,0 +1,184 @@
+//! A loopback Port: the routes an integration uses, as Port's OpenAPI spec
+//! documents them, over an in-memory organisation.
+
+mod entity_rules;
+pub mod query;
+mod routes;
+pub mod store;
+mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::faults::{FaultConfig, Faults, RateLimiter};
+use super::request_log::RequestLog;
+use super::{Served, serve};
+use store::Store;
+
+pub const TOKEN: &str = "/v1/auth/access_token";
+pub const BLUEPRINTS: &str = "/v1/blueprints";
+pub const BLUEPRINT: &str = "/v1/blueprints/{identifier}";
+pub const ENTITIES: &str = "/v1/blueprints/{blueprint_identifier}/entities";
+pub const ENTITIES_BULK: &str = "/v1/blueprints/{blueprint_identifier}/entities/bulk";
+pub const ENTITY: &str = "/v1/blueprints/{blueprint_identifier}/entities/{entity_identifier}";
+pub const ENTITIES_SEARCH: &str = "/v1/blueprints/{blueprint_identifier}/entities/search";
+pub const ENTITIES_BULK_DELETE: &str = "/v1/blueprints/{blueprint_identifier}/bulk/entities/delete";
+pub const INTEGRATIONS: &str = "/v1/integration";
+pub const INTEGRATION: &str = "/v1/integration/{identifier}";
+pub const INTEGRATION_CONFIG: &str = "/v1/integration/{identifier}/config";
+
+/// Every route the simulator serves, with the path as Port's spec writes it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", TOKEN),
+    ("GET", BLUEPRINTS),
+    ("POST", BLUEPRINTS),
+    ("GET", BLUEPRINT),
+    ("POST", ENTITIES),
+    ("POST", ENTITIES_BULK),
+    ("GET", ENTITY),
+    ("DELETE", ENTITY),
+    ("POST", ENTITIES_SEARCH),
+    ("POST", ENTITIES_BULK_DELETE),
+    ("POST", INTEGRATIONS),
+    ("GET", INTEGRATION),
+    ("PATCH", INTEGRATION),
+    ("PATCH", INTEGRATION_CONFIG),
+];
+
+/// Routes Ocean uses that Port's public spec leaves out, with where they are documented.
+pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[(
+    "POST",
+    INTEGRATIONS,
+    "integration registration, as Ocean's port client sends it",
+)];
+
+#[derive(Debug, Clone)]
+pub struct PortSimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_ttl: Duration,
+    /// Requests allowed per `rate_period`, reported in `x-ratelimit-*`.
+    pub rate_limit: u64,
+    pub rate_period: Duration,
+    pub faults: FaultConfig,
+    /// Keep request and reply bodies in the request log (tests check them against the spec).
+    pub capture_bodies: bool,
+    pub max_body_bytes: usize,
+}
+
+impl Default for PortSimConfig {
+    fn default() -> Self {
+        PortSimConfig {
+            client_id: "test-client".into(),
+            client_secret: "test-secret".into(),
+            token_ttl: Duration::from_secs(3 * 3600),
+            rate_limit: 35_000,
+            rate_period: Duration::from_secs(300),
+            faults: FaultConfig::default(),
+            capture_bodies: false,
+            max_body_bytes: crate::port::PORT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+pub struct PortSim {
+    config: PortSimConfig,
+    store: Mutex<Store>,
+    /// Port hands out one active token per credentials until it expires.
+    tokens: Mutex<HashMap<String, Instant>>,
+    faults: Faults,
+    limiter: RateLimiter,
+    log: RequestLog,
+}
+
+impl PortSim {
+    pub fn new(config: PortSimConfig) -> Arc<Self> {
+        Arc::new(PortSim {
+            faults: Faults::new(config.faults.clone()),
+            limiter: RateLimiter::new(config.rate_limit, config.rate_period),
+            config,
+            store: Mutex::new(Store::default()),
+            tokens: Mutex::new(HashMap::new()),
+            log: RequestLog::default(),
+        })
+    }
+
+    /// Serves on `addr` (use port 0 for any free port) until the handle drops.
+    pub async fn start(config: PortSimConfig, addr: SocketAddr) -> std::io::Result<(Served, Arc<PortSim>)> {
+        let sim = PortSim::new(config);
+        let served = serve(addr, routes::router(sim.clone())).await?;
+        Ok((served, sim))
+    }
+
+    pub fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a blueprint as if a user had created it in Port.
+    pub fn add_blueprint(&self, blueprint: Value) {
+        let _ = self.store().create_blueprint(blueprint, "admin");
+    }
+
+    /// A blueprint's entities with their meta-properties (datasource, dates).
+    pub fn entities(&self, blueprint: &str) -> Vec<Value> {
+        let store = self.store();
+        store
+            .entities
+            .get(blueprint)
+            .into_iter()
+            .flatten()
+            .map(|(_, e)| e.to_admin_json(blueprint))
+            .collect()
+    }
+
+    pub fn integration(&self, identifier: &str) -> Option<Value> {
+        self.store().integrations.get(identifier).cloned()
+    }
+
+    pub fn resync_requests(&self) -> u64 {
+        self.store().resync_requests
+    }
+
+    /// Makes every issued token expire now, as after Port's three hours.
+    pub fn expire_tokens(&self) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    fn issue_token(&self) -> (String, Duration) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        tokens.retain(|_, expiry| *expiry > now);
+        if let Some((token, expiry)) = tokens.iter().next() {
+            return (token.clone(), *expiry - now);
+        }
+        let token = format!("sim-{:032x}", rand::random::<u128>());
+        tokens.insert(token.clone(), now + self.config.token_ttl);
+        (token, self.config.token_ttl)
+    }
+
+    fn token_is_valid(&self, token: &str) -> bool {
+        let tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tokens.get(token).is_some_and(|expiry| *expiry > Instant::now())
+    }
+}

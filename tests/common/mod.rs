@@ -1,0 +1,89 @@
+//! Shared set-up for tests that drive the Port client against the simulator.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy};
+use ocean_codecov::runtime::mapping::Entity;
+use ocean_codecov::secret::Secret;
+use ocean_codecov::sim::Served;
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use serde_json::{Value, json};
+
+pub const LOOPBACK: &str = "127.0.0.1:0";
+
+pub fn default_blueprints() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.port/resources/blueprints.json"
+    ))
+    .expect("the default blueprints ship with the crate");
+    serde_json::from_str(&text).expect("blueprints.json is JSON")
+}
+
+/// A simulator holding the default blueprints.
+pub async fn start_sim(config: PortSimConfig) -> (Served, Arc<PortSim>) {
+    let addr: SocketAddr = LOOPBACK.parse().expect("loopback");
+    let (served, sim) = PortSim::start(config, addr)
+        .await
+        .expect("simulator binds loopback");
+    for blueprint in default_blueprints() {
+        sim.add_blueprint(blueprint);
+    }
+    (served, sim)
+}
+
+/// Retries quickly so fault tests finish in moments.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        max_attempts: 12,
+        max_total_wait: Duration::from_secs(20),
+    }
+}
+
+pub fn client_for(served: &Served) -> PortClient {
+    let mut settings = PortSettings::new(served.url(), "test-client", Secret::new("test-secret"));
+    settings.retry = fast_retry();
+    PortClient::new(settings).expect("client builds")
+}
+
+/// A `codecov_coverage` entity whose JSON is about `size` bytes.
+pub fn coverage_entity(n: usize, size: usize) -> Entity {
+    let mut entity = Entity {
+        identifier: json!(format!("org/repo-{n:05}")),
+        title: Some(json!(format!("repo-{n:05}"))),
+        blueprint: "codecov_coverage".into(),
+        team: None,
+        icon: None,
+        properties: serde_json::Map::new(),
+        relations: serde_json::Map::new(),
+    };
+    let props = &mut entity.properties;
+    props.insert(
+        "repository".into(),
+        json!(format!("https://github.com/org/repo-{n:05}")),
+    );
+    props.insert("coverage".into(), json!("97.22222"));
+    props.insert("files".into(), json!(n % 300));
+    props.insert("lines".into(), json!(n * 7));
+    props.insert("branch".into(), json!("main"));
+    props.insert("createdAt".into(), json!("2024-02-02T14:21:35Z"));
+    let base = serde_json::to_vec(&entity).expect("encodes").len();
+    let padding = size.saturating_sub(base + 40);
+    entity
+        .properties
+        .insert("report".into(), json!({"notes": "x".repeat(padding), "files": 3}));
+    entity
+}
+
+pub fn count_requests(sim: &PortSim, method: &str, path_suffix: &str) -> usize {
+    sim.log()
+        .snapshot()
+        .iter()
+        .filter(|r| r.method == method && r.path.ends_with(path_suffix))
+        .count()
+}

@@ -17,14 +17,23 @@ impl Drop for Killed {
 #[tokio::test]
 async fn the_port_simulator_runs_as_a_process() {
     let child = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .args(["sim", "port", "--addr", "127.0.0.1:0", "--blueprints", ".port/resources/blueprints.json"])
+        .args([
+            "sim",
+            "port",
+            "--addr",
+            "127.0.0.1:0",
+            "--blueprints",
+            ".port/resources/blueprints.json",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
     let mut child = Killed(child);
     let stderr = child.0.stderr.take().expect("stderr is piped");
     let mut first_line = String::new();
-    BufReader::new(stderr).read_line(&mut first_line).expect("the simulator says where it listens");
+    BufReader::new(stderr)
+        .read_line(&mut first_line)
+        .expect("the simulator says where it listens");
     let url = first_line
         .split_whitespace()
         .find(|w| w.starts_with("http://127.0.0.1:"))
@@ -53,11 +62,22 @@ async fn the_port_simulator_runs_as_a_process() {
     assert_eq!(reply.status(), 200);
     assert!(reply.headers().contains_key("x-ratelimit-remaining"));
 
-    let denied = http.get(format!("{url}/v1/blueprints/codecov_coverage")).send().await.expect("call");
+    let denied = http
+        .get(format!("{url}/v1/blueprints/codecov_coverage"))
+        .send()
+        .await
+        .expect("call");
     assert_eq!(denied.status(), 401);
     let body: Value = denied.json().await.expect("Port's error body");
     assert_eq!(body["ok"], false);
 
-    let log: Value = http.get(format!("{url}/_admin/requests")).send().await.expect("log").json().await.expect("JSON");
+    let log: Value = http
+        .get(format!("{url}/_admin/requests"))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(log.as_array().map(Vec::len), Some(3));
 }

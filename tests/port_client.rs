@@ -493,7 +493,10 @@ async fn a_413_on_a_batch_splits_it_until_each_part_fits() {
     let entity_size = 120 * 1024;
     let entities: Vec<_> = (0..20).map(|n| coverage_entity(n, entity_size)).collect();
 
-    let report = client.upsert_entities(&entities, UpsertOptions::default()).await.expect("upsert");
+    let report = client
+        .upsert_entities(&entities, UpsertOptions::default())
+        .await
+        .expect("upsert");
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(identifiers_in_sim(&sim), expected_identifiers(20));
@@ -502,9 +505,25 @@ async fn a_413_on_a_batch_splits_it_until_each_part_fits() {
         .snapshot()
         .iter()
         .filter(|r| r.path.ends_with("/bulk"))
-        .map(|r| (r.status, (r.request_bytes as f64 / entity_size as f64).round() as usize))
+        .map(|r| {
+            (
+                r.status,
+                (r.request_bytes as f64 / entity_size as f64).round() as usize,
+            )
+        })
         .collect();
     // 20 → 10 + 10 (each over 1 MiB) → 5 + 5 + 5 + 5.
-    assert_eq!(sizes, [(413, 20), (413, 10), (200, 5), (200, 5), (413, 10), (200, 5), (200, 5)]);
+    assert_eq!(
+        sizes,
+        [
+            (413, 20),
+            (413, 10),
+            (200, 5),
+            (200, 5),
+            (413, 10),
+            (200, 5),
+            (200, 5)
+        ]
+    );
     assert_eq!(report.requests, 7);
 }

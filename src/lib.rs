@@ -3,7 +3,10 @@
 
 pub mod bench;
 pub mod cli;
+pub mod codecov;
+pub mod http;
 pub mod port;
+pub mod retry;
 pub mod runtime;
 pub mod secret;
 pub mod sim;

@@ -97,7 +97,13 @@ fn reads_json_lines_and_arrays_from_stdin() {
     let payload = std::fs::read_to_string("resources/codecov/codecov-webhook-payload.json").expect("payload");
     let compact: Value = serde_json::from_str(&payload).expect("json");
     let lines = format!("{compact}\n{compact}\n");
-    let args = ["map", "--mapping", ".port/resources/port-app-config.yml"];
+    let args = [
+        "map",
+        "--mapping",
+        ".port/resources/port-app-config.yml",
+        "--kind",
+        "coverage",
+    ];
     let out = run(&args, Some(&lines));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let array = format!("[{compact}, {compact}, {compact}]");
@@ -113,7 +119,13 @@ fn failing_items_are_reported_and_the_rest_still_map() {
     bad["head"]["timestamp"] = Value::from("not a date");
     let input = format!("{good}\n{bad}\n{good}\n");
     let out = run(
-        &["map", "--mapping", ".port/resources/port-app-config.yml"],
+        &[
+            "map",
+            "--mapping",
+            ".port/resources/port-app-config.yml",
+            "--kind",
+            "coverage",
+        ],
         Some(&input),
     );
     assert_eq!(out.status.code(), Some(1), "a failed item makes the exit code 1");

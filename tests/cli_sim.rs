@@ -16,29 +16,15 @@ impl Drop for Killed {
 
 #[tokio::test]
 async fn the_port_simulator_runs_as_a_process() {
-    let child = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .args([
-            "sim",
-            "port",
-            "--addr",
-            "127.0.0.1:0",
-            "--blueprints",
-            ".port/resources/blueprints.json",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut child = Killed(child);
-    let stderr = child.0.stderr.take().expect("stderr is piped");
-    let mut first_line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut first_line)
-        .expect("the simulator says where it listens");
-    let url = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
-        .to_string();
+    let args = [
+        "sim",
+        "port",
+        "--addr",
+        "127.0.0.1:0",
+        "--blueprints",
+        ".port/resources/blueprints.json",
+    ];
+    let (_child, url) = spawn_sim(&args);
 
     let http = reqwest::Client::new();
     let token: Value = http
@@ -80,4 +66,156 @@ async fn the_port_simulator_runs_as_a_process() {
         .await
         .expect("JSON");
     assert_eq!(log.as_array().map(Vec::len), Some(3));
+}
+
+fn spawn_sim(args: &[&str]) -> (Killed, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut child = Killed(child);
+    let stderr = child.0.stderr.take().expect("stderr is piped");
+    let mut first_line = String::new();
+    BufReader::new(stderr)
+        .read_line(&mut first_line)
+        .expect("the simulator says where it listens");
+    let url = first_line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
+        .to_string();
+    (child, url)
+}
+
+#[tokio::test]
+async fn the_codecov_simulator_runs_as_a_process() {
+    let args = [
+        "sim",
+        "codecov",
+        "--addr",
+        "127.0.0.1:0",
+        "--owners",
+        "1",
+        "--repos-per-owner",
+        "3",
+    ];
+    let (_child, url) = spawn_sim(&args);
+    let http = reqwest::Client::new();
+    let token = format!("Bearer {}", ocean_codecov::sim::codecov::DEFAULT_TOKEN);
+
+    let page: Value = http
+        .get(format!("{url}/api/v2/github/owner-1/repos"))
+        .query(&[("page_size", "2")])
+        .header("Authorization", &token)
+        .send()
+        .await
+        .expect("repos call")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(page["count"], 3);
+    assert_eq!(page["total_pages"], 2);
+    assert_eq!(page["results"].as_array().map(Vec::len), Some(2));
+    let next = page["next"].as_str().expect("a next link");
+    let second: Value = http
+        .get(next)
+        .header("Authorization", &token)
+        .send()
+        .await
+        .expect("next")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(second["results"].as_array().map(Vec::len), Some(1));
+    assert!(second["next"].is_null());
+
+    let past = http
+        .get(format!("{url}/api/v2/gh/owner-1/repos/?page=3&page_size=2"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(past.status(), 404);
+    assert_eq!(
+        past.json::<Value>().await.expect("JSON"),
+        json!({"detail": "Invalid page."})
+    );
+
+    let refused = http
+        .get(format!("{url}/api/v2/github/owner-1/repos/"))
+        .header("Authorization", "Bearer wrong")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+}
+
+#[tokio::test]
+async fn the_webhook_sender_posts_as_codecov_does() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                let agent = headers
+                    .get("user-agent")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                store.lock().expect("lock").push((agent, body.0));
+                "ok"
+            }
+        }),
+    );
+    let served = ocean_codecov::sim::serve("127.0.0.1:0".parse().expect("loopback"), app)
+        .await
+        .expect("binds");
+    let to = format!("{}/hook", served.url());
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .args([
+            "sim",
+            "webhook",
+            "--to",
+            &to,
+            "--seed-example",
+            "--generate",
+            "3",
+            "--owners",
+            "1",
+        ])
+        .args(["--repos-per-owner", "5", "--seed", "7"])
+        .output()
+        .await
+        .expect("the sender runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let received = received.lock().expect("lock").clone();
+    assert!(
+        received.len() >= 2,
+        "the seed example and at least one generated payload"
+    );
+    assert!(received.iter().all(|(agent, _)| agent == "Codecov"));
+    let seed: Value = serde_json::from_str(
+        &std::fs::read_to_string("resources/codecov/codecov-webhook-payload.json").expect("seed payload"),
+    )
+    .expect("JSON");
+    assert_eq!(received[0].1, seed);
+    assert!(received[1..].iter().all(|(_, p)| {
+        p["repo"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/gh/owner-1/"))
+    }));
 }

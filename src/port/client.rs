@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -12,7 +11,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::error::{PortError, PortErrorBody};
-use super::retry::{RetryPolicy, is_retryable_status, server_hint};
+use crate::http;
+use crate::retry::{self, Attempt, Failure, RetryPolicy, is_retryable_status, server_hint};
 use crate::secret::Secret;
 
 /// Port's documented body limit for every request.
@@ -98,21 +98,9 @@ impl Reply {
     }
 }
 
-// Everything but unreserved characters, so identifiers with `/`, `#` or spaces stay one segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
 /// Builds `/v1/a/b/...` with each segment percent-encoded.
 pub(crate) fn api_path(segments: &[&str]) -> String {
-    let mut path = String::from("/v1");
-    for segment in segments {
-        path.push('/');
-        path.extend(utf8_percent_encode(segment, SEGMENT));
-    }
-    path
+    http::path("/v1", segments)
 }
 
 impl Call {
@@ -152,18 +140,10 @@ impl Call {
     }
 
     fn transport(&self, error: &reqwest::Error) -> PortError {
-        // reqwest's messages can include the URL; ours has no credentials in it.
-        let mut reason = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            reason.push_str(": ");
-            reason.push_str(&cause.to_string());
-            source = cause.source();
-        }
         PortError::Transport {
             method: self.method.to_string(),
             path: self.path.clone(),
-            reason,
+            reason: http::describe(error),
         }
     }
 }
@@ -179,11 +159,8 @@ struct TokenReply {
 
 impl PortClient {
     pub fn new(settings: PortSettings) -> Result<Self, PortError> {
-        let http = reqwest::Client::builder()
-            .user_agent(settings.user_agent())
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| PortError::Setup(format!("building the HTTP client: {e}")))?;
+        let http =
+            http::build_client(&settings.user_agent(), settings.request_timeout).map_err(PortError::Setup)?;
         let base = settings
             .base_url
             .trim_end_matches('/')
@@ -224,39 +201,33 @@ impl PortClient {
     }
 
     async fn send_retrying(&self, call: &Call, token: Option<&str>) -> Result<Reply, PortError> {
-        let policy = &self.settings.retry;
-        let mut attempt = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            let (error, hint) = match self.send_once(call, token).await {
-                Ok((reply, _)) if reply.status.is_success() => return Ok(reply),
-                Ok((reply, headers)) => {
-                    let error = call.error(reply.status, &reply.body);
-                    if !is_retryable_status(reply.status) {
-                        return Err(error);
-                    }
-                    (error, server_hint(&headers, SystemTime::now()))
-                }
-                Err(error) => (error, None),
-            };
-            let Some(delay) = policy.next_delay(attempt, waited, hint, rand::random::<f64>()) else {
-                if attempt == 0 {
-                    return Err(error);
-                }
-                return Err(PortError::RetriesExhausted {
-                    method: call.method.to_string(),
-                    path: call.path.clone(),
-                    attempts: attempt + 1,
-                    waited_ms: waited.as_millis() as u64,
-                    last: Box::new(error),
-                });
-            };
-            tracing::warn!(method = %call.method, path = %call.path, attempt = attempt + 1,
-                delay_ms = delay.as_millis() as u64, "retrying Port call: {error}");
-            tokio::time::sleep(delay).await;
-            waited += delay;
-            attempt += 1;
-        }
+        let what = format!("{} {}", call.method, call.path);
+        let outcome = retry::run(&self.settings.retry, &what, || async {
+            match self.send_once(call, token).await {
+                Ok((reply, _)) if reply.status.is_success() => Attempt::Done(reply),
+                Ok((reply, headers)) if is_retryable_status(reply.status) => Attempt::Retry {
+                    error: call.error(reply.status, &reply.body),
+                    hint: server_hint(&headers, SystemTime::now()),
+                },
+                Ok((reply, _)) => Attempt::Fail(call.error(reply.status, &reply.body)),
+                Err(error) => Attempt::Retry { error, hint: None },
+            }
+        })
+        .await;
+        outcome.map_err(|failure| match failure {
+            Failure::Final(error) => error,
+            Failure::Exhausted {
+                last,
+                attempts,
+                waited,
+            } => PortError::RetriesExhausted {
+                method: call.method.to_string(),
+                path: call.path.clone(),
+                attempts,
+                waited_ms: waited.as_millis() as u64,
+                last: Box::new(last),
+            },
+        })
     }
 
     async fn send_once(&self, call: &Call, token: Option<&str>) -> Result<(Reply, HeaderMap), PortError> {
@@ -270,14 +241,16 @@ impl PortClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = request.send().await.map_err(|e| call.transport(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        // A reset mid-body surfaces here and is retried like any transport error.
-        let body = response.bytes().await.map_err(|e| call.transport(&e))?;
-        tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(),
-            request_bytes = call.body.as_ref().map_or(0, Bytes::len), reply_bytes = body.len(), "Port call");
-        Ok((Reply { status, body }, headers))
+        let raw = http::exchange(request).await.map_err(|e| call.transport(&e))?;
+        tracing::debug!(method = %call.method, path = %call.path, status = raw.status.as_u16(),
+            request_bytes = call.body.as_ref().map_or(0, Bytes::len), reply_bytes = raw.body.len(), "Port call");
+        Ok((
+            Reply {
+                status: raw.status,
+                body: raw.body,
+            },
+            raw.headers,
+        ))
     }
 
     /// The current `Authorization` value, fetching a new token when the
@@ -319,14 +292,6 @@ impl PortClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_encoded_one_by_one() {
-        assert_eq!(
-            api_path(&["blueprints", "svc", "entities", "org/repo name#1"]),
-            "/v1/blueprints/svc/entities/org%2Frepo%20name%231"
-        );
-    }
 
     #[test]
     fn user_agent_has_oceans_shape() {

@@ -7,11 +7,10 @@ mod client;
 mod entities;
 mod error;
 mod integration;
-pub mod retry;
 
+pub use crate::retry::RetryPolicy;
 pub use client::{
     PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
 };
 pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
 pub use error::{PortError, PortErrorBody};
-pub use retry::RetryPolicy;

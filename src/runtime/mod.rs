@@ -2,3 +2,4 @@
 
 pub mod app_config;
 pub mod mapping;
+pub mod plugin;

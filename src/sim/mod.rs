@@ -3,9 +3,12 @@
 //! limits) and able to misbehave on purpose. Tests, benchmarks and the
 //! `sandbox` command run against them; they bind to loopback only.
 
+pub mod codecov;
+mod exchange;
 pub mod faults;
 pub mod port;
 pub mod request_log;
+pub mod webhook_sender;
 
 use std::net::SocketAddr;
 

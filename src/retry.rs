@@ -1,7 +1,9 @@
-//! The one retry policy for Port calls: exponential backoff with full jitter,
-//! honouring the server's own hints (`Retry-After`, `x-ratelimit-reset`), and a
-//! cap on the total time spent waiting.
+//! The one retry policy for every outgoing HTTP call (Port and Codecov):
+//! exponential backoff with full jitter, honouring the server's own hints
+//! (`Retry-After`, `x-ratelimit-reset`), and a cap on the total time spent waiting.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -62,6 +64,66 @@ impl RetryPolicy {
         } else {
             Some(delay)
         }
+    }
+}
+
+/// What one attempt came to.
+pub enum Attempt<T, E> {
+    Done(T),
+    /// Worth another try, after at least `hint` if the server gave one.
+    Retry {
+        error: E,
+        hint: Option<Duration>,
+    },
+    /// Trying again cannot help.
+    Fail(E),
+}
+
+pub enum Failure<E> {
+    /// The error needs no retry (or the first attempt was the only one allowed).
+    Final(E),
+    /// Retried until the attempts or the wait budget ran out.
+    Exhausted {
+        last: E,
+        attempts: u32,
+        waited: Duration,
+    },
+}
+
+/// Runs `attempt` until it is done, fails for good, or the policy's budget is spent.
+pub async fn run<T, E, F, Fut>(policy: &RetryPolicy, what: &str, mut attempt: F) -> Result<T, Failure<E>>
+where
+    E: Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T, E>>,
+{
+    let mut attempts = 0;
+    let mut waited = Duration::ZERO;
+    loop {
+        let (error, hint) = match attempt().await {
+            Attempt::Done(value) => return Ok(value),
+            Attempt::Fail(error) => return Err(Failure::Final(error)),
+            Attempt::Retry { error, hint } => (error, hint),
+        };
+        let Some(delay) = policy.next_delay(attempts, waited, hint, rand::random::<f64>()) else {
+            if attempts == 0 {
+                return Err(Failure::Final(error));
+            }
+            return Err(Failure::Exhausted {
+                last: error,
+                attempts: attempts + 1,
+                waited,
+            });
+        };
+        tracing::warn!(
+            call = what,
+            attempt = attempts + 1,
+            delay_ms = delay.as_millis() as u64,
+            "retrying: {error}"
+        );
+        tokio::time::sleep(delay).await;
+        waited += delay;
+        attempts += 1;
     }
 }
 

@@ -1,0 +1,209 @@
+//! Codecov API v2: `{base}/api/v2/{service}/{owner}/...` with a bearer token,
+//! paged list endpoints read one page at a time, retries from the shared policy.
+
+use std::time::SystemTime;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::settings::CodecovSettings;
+use crate::http;
+use crate::retry::{self, Attempt, Failure, is_retryable_status, server_hint};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecovError {
+    #[error("Codecov token rejected for owner {owner}: {detail} (check codecovToken)")]
+    TokenRejected { owner: String, detail: String },
+    #[error("Codecov answered GET {path} with {status}: {detail}")]
+    Api {
+        path: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("GET {path} could not reach Codecov: {reason}")]
+    Transport { path: String, reason: String },
+    #[error("GET {path}: gave up after {attempts} attempt(s) over {waited_ms} ms; last: {last}")]
+    RetriesExhausted {
+        path: String,
+        attempts: u32,
+        waited_ms: u64,
+        last: Box<CodecovError>,
+    },
+    #[error("GET {path}: Codecov's reply is not what its API documents: {reason}")]
+    Decode { path: String, reason: String },
+    #[error("Codecov client setup: {0}")]
+    Setup(String),
+}
+
+impl CodecovError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            CodecovError::Api { status, .. } => Some(*status),
+            CodecovError::TokenRejected { .. } => Some(401),
+            CodecovError::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+}
+
+/// One page of a paged list endpoint.
+#[derive(Debug, Deserialize)]
+pub struct ListPage {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub next: Option<String>,
+    pub results: Vec<Value>,
+}
+
+pub struct CodecovClient {
+    http: reqwest::Client,
+    settings: CodecovSettings,
+    api: String,
+}
+
+/// Codecov's error bodies: `{"detail": ...}` from its views, `{"error": ...}` for unknown routes.
+fn detail_of(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => value
+            .get("detail")
+            .or_else(|| value.get("error"))
+            .map(|d| d.as_str().map(String::from).unwrap_or_else(|| d.to_string()))
+            .unwrap_or_else(|| value.to_string()),
+        Err(_) => String::from_utf8_lossy(body).chars().take(300).collect(),
+    }
+}
+
+impl CodecovClient {
+    pub fn new(settings: CodecovSettings) -> Result<Self, CodecovError> {
+        let agent = format!("ocean-codecov/{}", env!("CARGO_PKG_VERSION"));
+        let http = http::build_client(&agent, settings.request_timeout).map_err(CodecovError::Setup)?;
+        let base = settings.base_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(CodecovError::Setup(format!(
+                "codecovUrl must start with http:// or https://, got {:?}",
+                settings.base_url
+            )));
+        }
+        let api = format!("{base}/api/v2");
+        Ok(CodecovClient { http, settings, api })
+    }
+
+    pub fn settings(&self) -> &CodecovSettings {
+        &self.settings
+    }
+
+    /// `/{service}/{owner}/repos/{segments...}/` under the API base; the
+    /// trailing slash is Codecov's canonical form.
+    pub fn repos_path(&self, owner: &str, segments: &[&str]) -> String {
+        let mut all = vec![self.settings.service.long(), owner, "repos"];
+        all.extend_from_slice(segments);
+        let mut path = http::path("", &all);
+        path.push('/');
+        path
+    }
+
+    /// GETs a JSON document, retrying as the shared policy allows. A 401
+    /// names the owner whose data was asked for.
+    pub async fn get(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, CodecovError> {
+        let url = format!("{}{}", self.api, path);
+        let what = format!("GET {path}");
+        let outcome = retry::run(&self.settings.retry, &what, || async {
+            let request = self
+                .http
+                .get(&url)
+                .query(query)
+                .header(ACCEPT, "application/json")
+                .header(AUTHORIZATION, format!("Bearer {}", self.settings.token.expose()));
+            match http::exchange(request).await {
+                Ok(reply) if reply.status.is_success() => {
+                    match serde_json::from_slice::<Value>(&reply.body) {
+                        Ok(value) => Attempt::Done(value),
+                        Err(e) => Attempt::Fail(CodecovError::Decode {
+                            path: path.to_string(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                }
+                Ok(reply) if reply.status == StatusCode::UNAUTHORIZED => {
+                    Attempt::Fail(CodecovError::TokenRejected {
+                        owner: owner.to_string(),
+                        detail: detail_of(&reply.body),
+                    })
+                }
+                Ok(reply) => {
+                    let error = CodecovError::Api {
+                        path: path.to_string(),
+                        status: reply.status.as_u16(),
+                        detail: detail_of(&reply.body),
+                    };
+                    if is_retryable_status(reply.status) || reply.status.is_server_error() {
+                        Attempt::Retry {
+                            error,
+                            hint: server_hint(&reply.headers, SystemTime::now()),
+                        }
+                    } else {
+                        Attempt::Fail(error)
+                    }
+                }
+                Err(e) => Attempt::Retry {
+                    error: CodecovError::Transport {
+                        path: path.to_string(),
+                        reason: http::describe(&e),
+                    },
+                    hint: None,
+                },
+            }
+        })
+        .await;
+        outcome.map_err(|failure| match failure {
+            Failure::Final(error) => error,
+            Failure::Exhausted {
+                last,
+                attempts,
+                waited,
+            } => CodecovError::RetriesExhausted {
+                path: path.to_string(),
+                attempts,
+                waited_ms: waited.as_millis() as u64,
+                last: Box::new(last),
+            },
+        })
+    }
+
+    /// Page `page` (from 1) of a list endpoint. Past the last page Codecov
+    /// answers 404 "Invalid page."; that is read as an empty, final page.
+    pub async fn list_page(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+        page: u32,
+        page_size: u32,
+    ) -> Result<ListPage, CodecovError> {
+        let mut query = query.to_vec();
+        query.push(("page", page.to_string()));
+        query.push(("page_size", page_size.max(1).to_string()));
+        match self.get(owner, path, &query).await {
+            Ok(value) => serde_json::from_value(value).map_err(|e| CodecovError::Decode {
+                path: path.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(CodecovError::Api {
+                status: 404, detail, ..
+            }) if page > 1 && detail == "Invalid page." => Ok(ListPage {
+                count: None,
+                next: None,
+                results: Vec::new(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}

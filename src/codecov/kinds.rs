@@ -1,0 +1,365 @@
+//! The kinds this plugin offers, each fetched owner by owner and page by page.
+//! A failure is scoped to the owner or repository it hit: it is reported on
+//! the stream and the fetch goes on with the rest.
+
+use std::sync::Arc;
+
+use futures_util::{StreamExt, stream};
+use serde_json::{Map, Value, json};
+
+use super::client::{CodecovClient, CodecovError};
+use super::payload::RepoContext;
+use crate::runtime::plugin::{FetchError, PageSender};
+
+pub const KINDS: &[&str] = &["repository", "coverage", "commit", "pull", "flag", "branch"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Repository,
+    Coverage,
+    Commit,
+    Pull,
+    Flag,
+    Branch,
+}
+
+impl Kind {
+    pub fn parse(name: &str) -> Option<Kind> {
+        Some(match name {
+            "repository" => Kind::Repository,
+            "coverage" => Kind::Coverage,
+            "commit" => Kind::Commit,
+            "pull" => Kind::Pull,
+            "flag" => Kind::Flag,
+            "branch" => Kind::Branch,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        KINDS[self as usize]
+    }
+}
+
+/// Selector fields besides `query`, with their defaults.
+#[derive(Debug, Clone)]
+pub struct KindSelector {
+    /// Repositories that never received an upload are left out unless set.
+    pub include_inactive: bool,
+    /// `commit`: how many of the newest default-branch commits per repository.
+    pub commits_per_repo: u32,
+    /// `pull`: `open`, `merged`, `closed`, or `all`.
+    pub pull_state: String,
+}
+
+impl KindSelector {
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, String> {
+        let include_inactive = match fields.get("includeInactive") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(format!(
+                    "selector.includeInactive must be true or false, got {other}"
+                ));
+            }
+        };
+        let commits_per_repo = match fields.get("commitsPerRepo") {
+            None => 10,
+            Some(v) => match v.as_u64() {
+                Some(n @ 1..=1000) => n as u32,
+                _ => {
+                    return Err(format!(
+                        "selector.commitsPerRepo must be a whole number from 1 to 1000, got {v}"
+                    ));
+                }
+            },
+        };
+        let pull_state = match fields.get("pullState") {
+            None => "open".to_string(),
+            Some(Value::String(s)) if ["open", "merged", "closed", "all"].contains(&s.as_str()) => s.clone(),
+            Some(other) => {
+                return Err(format!(
+                    "selector.pullState must be open, merged, closed or all, got {other}"
+                ));
+            }
+        };
+        Ok(KindSelector {
+            include_inactive,
+            commits_per_repo,
+            pull_state,
+        })
+    }
+}
+
+struct KindFetch {
+    client: Arc<CodecovClient>,
+    kind: Kind,
+    selector: KindSelector,
+    pages: PageSender,
+}
+
+pub async fn fetch(client: Arc<CodecovClient>, kind: Kind, selector: KindSelector, pages: PageSender) {
+    let owners = client.settings().owners.clone();
+    let fetch = KindFetch {
+        client,
+        kind,
+        selector,
+        pages,
+    };
+    for owner in &owners {
+        if !fetch.owner(owner).await {
+            return;
+        }
+    }
+}
+
+impl KindFetch {
+    fn failure(&self, scope: String, error: &CodecovError) -> FetchError {
+        FetchError {
+            kind: self.kind.name().into(),
+            scope,
+            message: error.to_string(),
+        }
+    }
+
+    /// One owner's items; false when the consumer has gone.
+    async fn owner(&self, owner: &str) -> bool {
+        let path = self.client.repos_path(owner, &[]);
+        let mut query = Vec::new();
+        if !self.selector.include_inactive {
+            query.push(("active", "true".to_string()));
+        }
+        let page_size = self.client.settings().page_size;
+        let mut page = 1;
+        loop {
+            let repos = match self.client.list_page(owner, &path, &query, page, page_size).await {
+                Ok(repos) => repos,
+                Err(e) => return self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
+            };
+            let last = repos.next.is_none() || repos.results.is_empty();
+            let delivered = match self.kind {
+                Kind::Repository => {
+                    let items = repos
+                        .results
+                        .into_iter()
+                        .map(|repo| self.tag(owner, repo))
+                        .collect();
+                    self.pages.page(items).await
+                }
+                _ => self.per_repo(owner, repos.results).await,
+            };
+            if !delivered {
+                return false;
+            }
+            if last {
+                return true;
+            }
+            page += 1;
+        }
+    }
+
+    /// The kind's items for one page of repositories, fetched a few at a time.
+    async fn per_repo(&self, owner: &str, repos: Vec<Value>) -> bool {
+        let concurrency = self.client.settings().concurrency.max(1);
+        let results: Vec<(String, Result<Vec<Value>, CodecovError>)> = stream::iter(repos)
+            .map(|repo: Value| async move {
+                let name = repo
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let items = self.repo_items(owner, &repo, &name).await;
+                (name, items)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut page = Vec::new();
+        for (name, items) in results {
+            match items {
+                Ok(items) => page.extend(items),
+                Err(e) => {
+                    if !self
+                        .pages
+                        .error(self.failure(format!("repository {owner}/{name}"), &e))
+                        .await
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.pages.page(page).await
+    }
+
+    /// Adds `__repository` (service, owner, name, dashboard URL) to a repository,
+    /// so mappings can build identifiers and relations that never collide.
+    fn tag(&self, owner: &str, mut item: Value) -> Value {
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        self.tag_for(owner, &name, &mut item);
+        item
+    }
+
+    fn tag_for(&self, owner: &str, name: &str, item: &mut Value) {
+        let settings = self.client.settings();
+        let context = RepoContext {
+            settings,
+            service: settings.service,
+            owner,
+            repo: name,
+        };
+        let tag = json!({"service": settings.service.long(), "owner": owner, "name": name, "url": context.repo_url()});
+        if let Some(fields) = item.as_object_mut() {
+            fields.insert("__repository".into(), tag);
+        }
+    }
+
+    async fn repo_items(&self, owner: &str, repo: &Value, name: &str) -> Result<Vec<Value>, CodecovError> {
+        let client = &self.client;
+        let default_branch = repo.get("branch").and_then(Value::as_str);
+        let tag = |mut item: Value| {
+            self.tag_for(owner, name, &mut item);
+            item
+        };
+        let items = match self.kind {
+            Kind::Repository => vec![tag(repo.clone())],
+            Kind::Coverage => match default_branch {
+                Some(branch) => coverage_item(client, owner, repo, name, Some(branch), None)
+                    .await?
+                    .into_iter()
+                    .collect(),
+                None => Vec::new(),
+            },
+            Kind::Commit => match default_branch {
+                Some(branch) => {
+                    let path = client.repos_path(owner, &[name, "commits"]);
+                    let query = [("branch", branch.to_string())];
+                    let page = client
+                        .list_page(owner, &path, &query, 1, self.selector.commits_per_repo)
+                        .await?;
+                    page.results.into_iter().map(tag).collect()
+                }
+                None => Vec::new(),
+            },
+            Kind::Pull => {
+                let mut query = Vec::new();
+                if self.selector.pull_state != "all" {
+                    query.push(("state", self.selector.pull_state.clone()));
+                }
+                self.all_pages(owner, &[name, "pulls"], &query)
+                    .await?
+                    .into_iter()
+                    .map(tag)
+                    .collect()
+            }
+            Kind::Flag => self
+                .all_pages(owner, &[name, "flags"], &[])
+                .await?
+                .into_iter()
+                .map(tag)
+                .collect(),
+            Kind::Branch => self
+                .all_pages(owner, &[name, "branches"], &[])
+                .await?
+                .into_iter()
+                .map(tag)
+                .collect(),
+        };
+        Ok(items)
+    }
+
+    async fn all_pages(
+        &self,
+        owner: &str,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Vec<Value>, CodecovError> {
+        let path = self.client.repos_path(owner, segments);
+        let page_size = self.client.settings().page_size;
+        let mut items = Vec::new();
+        for page in 1.. {
+            let listed = self
+                .client
+                .list_page(owner, &path, query, page, page_size)
+                .await?;
+            let last = listed.next.is_none() || listed.results.is_empty();
+            items.extend(listed.results);
+            if last {
+                break;
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// The `coverage` item for a repository: for commit `sha`, or else for the
+/// newest complete commit of `branch`. `None` when there is no such commit.
+pub async fn coverage_item(
+    client: &CodecovClient,
+    owner: &str,
+    repo: &Value,
+    name: &str,
+    branch: Option<&str>,
+    sha: Option<&str>,
+) -> Result<Option<Value>, CodecovError> {
+    let commits_path = client.repos_path(owner, &[name, "commits"]);
+    let mut query = Vec::new();
+    if let Some(branch) = branch {
+        query.push(("branch", branch.to_string()));
+    }
+    // The base is normally the next one down; a few pages' worth covers pending commits.
+    let recent = client
+        .list_page(owner, &commits_path, &query, 1, 20)
+        .await?
+        .results;
+    let head_sha = match sha {
+        Some(sha) => sha.to_string(),
+        None => match recent
+            .iter()
+            .find(|c| c.get("state").and_then(Value::as_str) == Some("complete"))
+        {
+            Some(commit) => commit
+                .get("commitid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            None => return Ok(None),
+        },
+    };
+    let head = client
+        .get(
+            owner,
+            &client.repos_path(owner, &[name, "commits", &head_sha]),
+            &[],
+        )
+        .await?;
+    let parent = head.get("parent").and_then(Value::as_str);
+    let base = match parent {
+        Some(parent) => match recent
+            .iter()
+            .find(|c| c.get("commitid").and_then(Value::as_str) == Some(parent))
+        {
+            Some(found) => Some(found.clone()),
+            None => {
+                let path = client.repos_path(owner, &[name, "commits", parent]);
+                match client.get(owner, &path, &[]).await {
+                    Ok(commit) => Some(commit),
+                    Err(CodecovError::Api { status: 404, .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+        },
+        None => None,
+    };
+    let context = RepoContext {
+        settings: client.settings(),
+        service: client.settings().service,
+        owner,
+        repo: name,
+    };
+    Ok(Some(context.coverage_item(repo, &head, base.as_ref())))
+}

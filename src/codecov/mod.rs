@@ -1,0 +1,76 @@
+//! The Codecov plugin: API v2 client, the kinds it offers, and its webhook.
+
+pub mod client;
+pub mod kinds;
+pub mod payload;
+pub mod settings;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value};
+
+use crate::runtime::plugin::{FetchError, PageStream, Plugin, WebhookItem};
+pub use client::{CodecovClient, CodecovError};
+pub use kinds::{KINDS, Kind, KindSelector};
+pub use settings::{CodecovSettings, Service};
+
+pub struct CodecovPlugin {
+    client: Arc<CodecovClient>,
+}
+
+impl CodecovPlugin {
+    pub fn new(settings: CodecovSettings) -> Result<Self, CodecovError> {
+        Ok(CodecovPlugin {
+            client: Arc::new(CodecovClient::new(settings)?),
+        })
+    }
+
+    pub fn client(&self) -> &Arc<CodecovClient> {
+        &self.client
+    }
+}
+
+impl Plugin for CodecovPlugin {
+    fn name(&self) -> &'static str {
+        "codecov"
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        KINDS
+    }
+
+    fn fetch(self: Arc<Self>, kind: &str, selector: &Map<String, Value>) -> PageStream {
+        let failed = |message: String| {
+            PageStream::failed(FetchError {
+                kind: kind.to_string(),
+                scope: "selector".into(),
+                message,
+            })
+        };
+        let Some(parsed) = Kind::parse(kind) else {
+            return failed(format!(
+                "unknown kind {kind:?}; this integration offers {}",
+                KINDS.join(", ")
+            ));
+        };
+        let selector = match KindSelector::from_fields(selector) {
+            Ok(selector) => selector,
+            Err(message) => return failed(message),
+        };
+        let (pages, stream) = PageStream::channel();
+        tokio::spawn(kinds::fetch(self.client.clone(), parsed, selector, pages));
+        stream
+    }
+
+    fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &Value) -> bool {
+        webhook::is_codecov_webhook(headers, body)
+    }
+
+    fn webhook_items<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>> {
+        webhook::items(&self.client, body).boxed()
+    }
+}

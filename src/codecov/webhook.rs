@@ -1,0 +1,81 @@
+//! Codecov's notify webhook: recognising it and turning it into raw items.
+//! The payload is itself the `coverage` item; a payload about a pull request
+//! also yields that pull, read from the API so no field is guessed.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::client::CodecovClient;
+use crate::runtime::plugin::{FetchError, WebhookItem};
+
+/// Codecov sends `User-Agent: Codecov` and no signature; the body's shape is
+/// the second witness, for proxies that rewrite the agent.
+pub fn is_codecov_webhook(headers: &BTreeMap<String, String>, body: &Value) -> bool {
+    let agent = headers
+        .get("user-agent")
+        .is_some_and(|a| a.eq_ignore_ascii_case("codecov"));
+    let shaped = ["repo", "head", "owner", "compare"]
+        .iter()
+        .all(|k| body.get(k).is_some_and(Value::is_object));
+    agent || shaped
+}
+
+pub async fn items(client: &CodecovClient, body: &Value) -> Vec<Result<WebhookItem, FetchError>> {
+    let mut items = vec![Ok(("coverage".to_string(), body.clone()))];
+    let Some(pull) = body.get("pull").filter(|p| p.is_object()) else {
+        return items;
+    };
+    let owner = body
+        .pointer("/owner/username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let repo = body
+        .pointer("/repo/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pull_id = pull.get("id").and_then(Value::as_i64).map(|id| id.to_string());
+    let failure = |message: String| FetchError {
+        kind: "pull".into(),
+        scope: format!("repository {owner}/{repo}"),
+        message,
+    };
+    let Some(pull_id) = pull_id else {
+        items.push(Err(failure("the payload's pull has no numeric id".into())));
+        return items;
+    };
+    let path = client.repos_path(owner, &[repo, "pulls", &pull_id]);
+    match client.get(owner, &path, &[]).await {
+        Ok(mut record) => {
+            if let Some(fields) = record.as_object_mut() {
+                let service = client.settings().service.long();
+                let url = body.pointer("/repo/url").cloned().unwrap_or(Value::Null);
+                fields.insert(
+                    "__repository".into(),
+                    json!({"service": service, "owner": owner, "name": repo, "url": url}),
+                );
+            }
+            items.push(Ok(("pull".to_string(), record)));
+        }
+        Err(e) => items.push(Err(failure(e.to_string()))),
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognised_by_agent_or_by_shape() {
+        let mut headers = BTreeMap::new();
+        let seed: Value = serde_json::from_str(include_str!(
+            "../../resources/codecov/codecov-webhook-payload.json"
+        ))
+        .expect("seed payload");
+        assert!(is_codecov_webhook(&headers, &seed));
+        assert!(!is_codecov_webhook(&headers, &json!({"repo": {}})));
+        headers.insert("user-agent".into(), "Codecov".into());
+        assert!(is_codecov_webhook(&headers, &json!({})));
+    }
+}

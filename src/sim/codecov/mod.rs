@@ -1,0 +1,105 @@
+//! A loopback Codecov API v2 over generated records, with the same JSON
+//! shapes, paging and errors as Codecov, and the same fault injection as the
+//! Port simulator. It can also produce Codecov's notify payloads.
+
+pub mod data;
+mod routes;
+pub mod shapes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::faults::{FaultConfig, Faults};
+use super::request_log::RequestLog;
+use super::{Served, serve};
+use data::Dataset;
+
+/// The token the simulator accepts unless told otherwise (Codecov tokens are UUIDs).
+pub const DEFAULT_TOKEN: &str = "0d5f6a8e-3c1b-4f7a-9e2d-6b8c4a1f0e73";
+
+#[derive(Debug, Clone)]
+pub struct CodecovSimConfig {
+    pub token: String,
+    pub dataset: Dataset,
+    pub faults: FaultConfig,
+    pub capture_bodies: bool,
+    /// Dashboard base used in generated webhook payloads.
+    pub dashboard_url: String,
+}
+
+impl CodecovSimConfig {
+    pub fn generated(owners: usize, repos_per_owner: usize, seed: u64) -> Self {
+        CodecovSimConfig {
+            token: DEFAULT_TOKEN.into(),
+            dataset: Dataset::generate(owners, repos_per_owner, seed),
+            faults: FaultConfig::default(),
+            capture_bodies: false,
+            dashboard_url: "https://app.codecov.io".into(),
+        }
+    }
+}
+
+pub struct CodecovSim {
+    config: CodecovSimConfig,
+    faults: Faults,
+    log: RequestLog,
+}
+
+impl CodecovSim {
+    pub fn new(config: CodecovSimConfig) -> Arc<Self> {
+        Arc::new(CodecovSim {
+            faults: Faults::new(config.faults.clone()),
+            config,
+            log: RequestLog::default(),
+        })
+    }
+
+    pub async fn start(
+        config: CodecovSimConfig,
+        addr: SocketAddr,
+    ) -> std::io::Result<(Served, Arc<CodecovSim>)> {
+        let sim = CodecovSim::new(config);
+        let served = serve(addr, routes::router(sim.clone())).await?;
+        Ok((served, sim))
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.config.dataset
+    }
+
+    pub fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The notify payload Codecov would post for the repository's newest
+    /// processed default-branch commit (and its first pull, if `with_pull`).
+    pub fn webhook_payload(&self, owner: &str, repo: &str, with_pull: bool) -> Option<Value> {
+        let dataset = &self.config.dataset;
+        webhook_payload_for(dataset, &self.config.dashboard_url, owner, repo, with_pull)
+    }
+}
+
+pub fn webhook_payload_for(
+    dataset: &Dataset,
+    dashboard: &str,
+    owner: &str,
+    repo: &str,
+    with_pull: bool,
+) -> Option<Value> {
+    let owner = dataset.owner(owner)?;
+    let repo = owner.repos.iter().find(|r| r.name == repo)?;
+    let head = repo
+        .commits
+        .iter()
+        .find(|c| c.state == "complete" && Some(&c.branch) == repo.branch.as_ref())?;
+    let pull = if with_pull { repo.pulls.first() } else { None };
+    Some(shapes::webhook_payload(
+        dataset, dashboard, owner, repo, head, pull,
+    ))
+}

@@ -1,0 +1,480 @@
+//! Codecov API v2 routes, errors as Codecov's views and DRF write them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use serde_json::{Value, json};
+
+use super::CodecovSim;
+use super::data::{Owner, Repo};
+use super::shapes;
+use crate::sim::exchange::{self, header_text};
+use crate::sim::faults::{Fault, FaultConfig};
+
+const API: &str = "/api/v2/{service}/{owner}/repos";
+
+/// Codecov's routers take the final slash as optional.
+fn both<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    path: &str,
+    method: MethodRouter<S>,
+) -> Router<S> {
+    router
+        .route(path, method.clone())
+        .route(&format!("{path}/"), method)
+}
+
+pub fn router(sim: Arc<CodecovSim>) -> Router {
+    let mut router = Router::new();
+    router = both(router, API, get(list_repos));
+    router = both(router, &format!("{API}/{{repo}}"), get(get_repo));
+    router = both(router, &format!("{API}/{{repo}}/commits"), get(list_commits));
+    router = both(
+        router,
+        &format!("{API}/{{repo}}/commits/{{sha}}"),
+        get(get_commit),
+    );
+    router = both(router, &format!("{API}/{{repo}}/pulls"), get(list_pulls));
+    router = both(router, &format!("{API}/{{repo}}/pulls/{{pullid}}"), get(get_pull));
+    router = both(router, &format!("{API}/{{repo}}/flags"), get(list_flags));
+    router = both(router, &format!("{API}/{{repo}}/branches"), get(list_branches));
+    router
+        .route("/_admin/state", get(admin_state))
+        .route(
+            "/_admin/requests",
+            get(admin_requests).delete(admin_clear_requests),
+        )
+        .route("/_admin/faults", get(admin_faults).put(admin_set_faults))
+        .route("/_admin/webhook/{owner}/{repo}", get(admin_webhook))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "Page Not Found (404)"})),
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(sim.clone(), wire))
+        .with_state(sim)
+}
+
+/// DRF's error body, `{"detail": ...}`.
+struct Refusal {
+    status: StatusCode,
+    detail: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(json!({"detail": self.detail}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // DRF names the scheme the first authenticator expects.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn detail(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        detail: message.into(),
+    }
+}
+
+fn fault_reply(code: u16, retry_after: u64) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match code {
+        429 => {
+            let message = format!("Request was throttled. Expected available in {retry_after} seconds.");
+            let mut response = detail(status, message).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        _ => (
+            status,
+            axum::Json(json!({"error": format!("Server Error ({code})")})),
+        )
+            .into_response(),
+    }
+}
+
+/// Whether the caller is authenticated: no `Bearer` header means anonymous;
+/// a wrong token is refused outright, as DRF's token authentication does.
+enum Caller {
+    Anonymous,
+    Member,
+}
+
+fn caller(sim: &CodecovSim, headers: &HeaderMap) -> Result<Caller, Refusal> {
+    let value = header_text(headers, header::AUTHORIZATION);
+    let Some((keyword, token)) = value.split_once(' ') else {
+        return Ok(Caller::Anonymous);
+    };
+    if !keyword.eq_ignore_ascii_case("bearer") {
+        return Ok(Caller::Anonymous);
+    }
+    if token.trim() == sim.config.token {
+        Ok(Caller::Member)
+    } else {
+        Err(detail(StatusCode::UNAUTHORIZED, "Invalid token."))
+    }
+}
+
+async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/_admin") {
+        return next.run(request).await;
+    }
+    let capture = sim.config.capture_bodies;
+    let mut exchange = exchange::begin(request, &sim.faults, capture).await;
+    let response = if let Fault::Status(code) = exchange.fault {
+        exchange.entry.fault = Some(code.to_string());
+        fault_reply(code, exchange.retry_after)
+    } else {
+        match caller(&sim, &exchange.headers) {
+            Err(refused) => refused.into_response(),
+            Ok(who) => {
+                let mut request = exchange.take_request();
+                request.extensions_mut().insert(Arc::new(who));
+                next.run(request).await
+            }
+        }
+    };
+    exchange.finish(response, &sim.log, capture).await
+}
+
+type Reply = Result<Response, Refusal>;
+use axum::extract::RawQuery;
+
+fn params(query: &Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn is_member(request_caller: &Option<axum::Extension<Arc<Caller>>>) -> bool {
+    matches!(
+        request_caller.as_deref().map(|c| c.as_ref()),
+        Some(Caller::Member)
+    )
+}
+
+/// Resolves `{service}/{owner}` as Codecov does: short or long service names,
+/// any case; an unknown service or owner is a 404.
+fn owner<'a>(sim: &'a CodecovSim, service: &str, owner: &str) -> Result<&'a Owner, Refusal> {
+    let long = match service.to_ascii_lowercase().as_str() {
+        "gh" => "github".to_string(),
+        "gl" => "gitlab".to_string(),
+        "bb" => "bitbucket".to_string(),
+        "ghe" => "github_enterprise".to_string(),
+        "gle" => "gitlab_enterprise".to_string(),
+        "bbs" => "bitbucket_server".to_string(),
+        other => other.to_string(),
+    };
+    let known = [
+        "github",
+        "gitlab",
+        "bitbucket",
+        "github_enterprise",
+        "gitlab_enterprise",
+        "bitbucket_server",
+    ];
+    if !known.contains(&long.as_str()) {
+        return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
+    }
+    let dataset = &sim.config.dataset;
+    match dataset.owner(owner) {
+        Some(found) if dataset.service == long => Ok(found),
+        _ => Err(detail(StatusCode::NOT_FOUND, "No Owner matches the given query.")),
+    }
+}
+
+fn repo<'a>(owner: &'a Owner, name: &str, member: bool) -> Result<&'a Repo, Refusal> {
+    owner
+        .repos
+        .iter()
+        .find(|r| r.name == name && (member || !r.private))
+        .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))
+}
+
+/// DRF page-number pagination with Codecov's `total_pages`; `page` past the
+/// end is 404 "Invalid page.", a bad `page_size` falls back to 20.
+/// Only the requested page is turned into JSON.
+fn paginate<T>(
+    headers: &HeaderMap,
+    path: &str,
+    params: &[(String, String)],
+    items: Vec<T>,
+    to_json: impl Fn(T) -> Value,
+) -> Reply {
+    let page_size = first(params, "page_size")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(20);
+    let count = items.len();
+    let total_pages = count.div_ceil(page_size).max(1);
+    let page = match first(params, "page") {
+        None => 1,
+        Some("last") => total_pages,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).unwrap_or(0),
+    };
+    if page == 0 || page > total_pages {
+        return Err(detail(StatusCode::NOT_FOUND, "Invalid page."));
+    }
+    let host = header_text(headers, header::HOST);
+    let link = |number: usize| {
+        let mut query: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
+        if number > 1 {
+            query.push(("page".into(), number.to_string()));
+        }
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let separator = if encoded.is_empty() { "" } else { "?" };
+        json!(format!("http://{host}{path}{separator}{encoded}"))
+    };
+    let results: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * page_size)
+        .take(page_size)
+        .map(to_json)
+        .collect();
+    let body = json!({
+        "count": count,
+        "next": if page < total_pages { link(page + 1) } else { Value::Null },
+        "previous": if page > 1 { link(page - 1) } else { Value::Null },
+        "results": results,
+        "total_pages": total_pages,
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+type Who = Option<axum::Extension<Arc<Caller>>>;
+
+async fn list_repos(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name)): Path<(String, String)>,
+    who: Who,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let params = params(&query);
+    let member = is_member(&who);
+    let active = first(&params, "active").map(|v| matches!(v, "true" | "True" | "1"));
+    let names: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let search = first(&params, "search");
+    let mut repos: Vec<&Repo> = owner
+        .repos
+        .iter()
+        .filter(|r| member || !r.private)
+        .filter(|r| active.is_none_or(|a| r.active == a))
+        .filter(|r| names.is_empty() || names.contains(&r.name.as_str()))
+        .filter(|r| search.is_none_or(|s| r.name.contains(s)))
+        .collect();
+    repos.sort_by(|a, b| a.name.cmp(&b.name));
+    let service = sim.config.dataset.service.as_str();
+    paginate(&headers, uri.path(), &params, repos, |r| {
+        shapes::repo_json(service, owner, r)
+    })
+}
+
+async fn get_repo(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name)): Path<(String, String, String)>,
+    who: Who,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    Ok(axum::Json(shapes::repo_json(&sim.config.dataset.service, owner, repo)).into_response())
+}
+
+async fn list_commits(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name)): Path<(String, String, String)>,
+    who: Who,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let params = params(&query);
+    let branch = first(&params, "branch");
+    let service = sim.config.dataset.service.as_str();
+    let commits: Vec<_> = repo
+        .commits
+        .iter()
+        .filter(|c| branch.is_none_or(|b| c.branch == b))
+        .collect();
+    paginate(&headers, uri.path(), &params, commits, |c| {
+        shapes::commit_json(service, c)
+    })
+}
+
+async fn get_commit(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name, sha)): Path<(String, String, String, String)>,
+    who: Who,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let commit = repo
+        .commits
+        .iter()
+        .find(|c| c.commitid == sha)
+        .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Commit matches the given query."))?;
+    Ok(axum::Json(shapes::commit_detail_json(&sim.config.dataset.service, commit)).into_response())
+}
+
+async fn list_pulls(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name)): Path<(String, String, String)>,
+    who: Who,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let params = params(&query);
+    let state = first(&params, "state");
+    let service = sim.config.dataset.service.as_str();
+    let mut pulls: Vec<_> = repo
+        .pulls
+        .iter()
+        .filter(|p| state.is_none_or(|s| p.state == s))
+        .collect();
+    pulls.sort_by_key(|p| std::cmp::Reverse(p.pullid));
+    paginate(&headers, uri.path(), &params, pulls, |p| {
+        shapes::pull_json(service, repo, p)
+    })
+}
+
+async fn get_pull(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name, pullid)): Path<(String, String, String, String)>,
+    who: Who,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let pull = repo
+        .pulls
+        .iter()
+        .find(|p| p.pullid.to_string() == pullid)
+        .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Pull matches the given query."))?;
+    Ok(axum::Json(shapes::pull_json(&sim.config.dataset.service, repo, pull)).into_response())
+}
+
+async fn list_flags(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name)): Path<(String, String, String)>,
+    who: Who,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let flags: Vec<_> = repo.flags.iter().collect();
+    paginate(
+        &headers,
+        uri.path(),
+        &params(&query),
+        flags,
+        |f| json!({"flag_name": f.name, "coverage": f.coverage}),
+    )
+}
+
+async fn list_branches(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((service, owner_name, name)): Path<(String, String, String)>,
+    who: Who,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let owner = owner(&sim, &service, &owner_name)?;
+    let repo = repo(owner, &name, is_member(&who))?;
+    let mut branches: Vec<_> = repo.branches.iter().collect();
+    branches.sort_by(|a, b| b.updatestamp.cmp(&a.updatestamp));
+    paginate(
+        &headers,
+        uri.path(),
+        &params(&query),
+        branches,
+        |b| json!({"name": b.name, "updatestamp": format!("{}Z", b.updatestamp)}),
+    )
+}
+
+async fn admin_state(State(sim): State<Arc<CodecovSim>>) -> Response {
+    let dataset = &sim.config.dataset;
+    let owners: Vec<Value> = dataset
+        .owners
+        .iter()
+        .map(|o| {
+            let count = |f: fn(&Repo) -> usize| o.repos.iter().map(f).sum::<usize>();
+            json!({"username": o.username, "repos": o.repos.len(),
+                   "activeRepos": o.repos.iter().filter(|r| r.active).count(),
+                   "commits": count(|r| r.commits.len()), "pulls": count(|r| r.pulls.len()),
+                   "flags": count(|r| r.flags.len()), "branches": count(|r| r.branches.len())})
+        })
+        .collect();
+    axum::Json(json!({"service": dataset.service, "owners": owners})).into_response()
+}
+
+async fn admin_requests(State(sim): State<Arc<CodecovSim>>) -> Response {
+    axum::Json(json!(sim.log.snapshot())).into_response()
+}
+
+async fn admin_clear_requests(State(sim): State<Arc<CodecovSim>>) -> Response {
+    sim.log.clear();
+    axum::Json(json!({"ok": true})).into_response()
+}
+
+async fn admin_faults(State(sim): State<Arc<CodecovSim>>) -> Response {
+    axum::Json(json!(sim.faults.get())).into_response()
+}
+
+async fn admin_set_faults(State(sim): State<Arc<CodecovSim>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<FaultConfig>(&body) {
+        Ok(config) => {
+            sim.faults.set(config);
+            axum::Json(json!(sim.faults.get())).into_response()
+        }
+        Err(e) => detail(StatusCode::BAD_REQUEST, format!("fault config: {e}")).into_response(),
+    }
+}
+
+async fn admin_webhook(
+    State(sim): State<Arc<CodecovSim>>,
+    Path((owner, repo)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let with_pull = query.get("pull").is_some_and(|v| v == "true");
+    match sim.webhook_payload(&owner, &repo, with_pull) {
+        Some(payload) => axum::Json(payload).into_response(),
+        None => detail(
+            StatusCode::NOT_FOUND,
+            "No such repository, or it has no processed commit.",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,106 @@
+//! The part of a simulator's wire behaviour every simulated service shares:
+//! reading the request, drawing the fault and latency, logging the exchange,
+//! and cutting a reply mid-body for a `reset`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::Response;
+use futures_util::stream;
+use serde_json::Value;
+
+use super::faults::{Fault, Faults};
+use super::request_log::{LoggedRequest, RequestLog};
+
+/// Far above any documented limit: bodies are read whole, then measured.
+const READ_CAP: usize = 64 * 1024 * 1024;
+
+pub struct Exchange {
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body_len: usize,
+    request: Option<Request>,
+    pub entry: LoggedRequest,
+    pub fault: Fault,
+    /// `Retry-After` seconds for an injected 429.
+    pub retry_after: u64,
+}
+
+/// Reads the request, waits the configured latency and draws this request's fault.
+pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, READ_CAP).await.unwrap_or_default();
+    let entry = LoggedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        status: 0,
+        request_bytes: body.len(),
+        reply_bytes: 0,
+        user_agent: header_text(&parts.headers, header::USER_AGENT),
+        fault: None,
+        request_body: if capture {
+            serde_json::from_slice(&body).ok()
+        } else {
+            None
+        },
+        reply_body: None,
+    };
+    let (fault, latency, retry_after) = faults.next();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    Exchange {
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+        body_len: body.len(),
+        // from_parts keeps the router's extensions (the matched route and its parameters).
+        request: Some(Request::from_parts(parts, Body::from(body))),
+        entry,
+        fault,
+        retry_after,
+    }
+}
+
+impl Exchange {
+    /// The request, rebuilt for the route handler; a second call gets an empty one.
+    pub fn take_request(&mut self) -> Request {
+        self.request.take().unwrap_or_default()
+    }
+
+    /// Logs the exchange and sends the reply, or half of it for a `reset`.
+    pub async fn finish(mut self, response: Response, log: &RequestLog, capture: bool) -> Response {
+        let (mut parts, body) = response.into_parts();
+        let reply = axum::body::to_bytes(body, READ_CAP).await.unwrap_or_default();
+        self.entry.status = parts.status.as_u16();
+        self.entry.reply_bytes = reply.len();
+        if capture {
+            self.entry.reply_body = serde_json::from_slice::<Value>(&reply).ok();
+        }
+        if self.fault == Fault::Reset {
+            self.entry.fault = Some("reset".into());
+            log.push(self.entry);
+            // The request was applied; the headers go out, then half the body, then the connection breaks.
+            let half = reply.slice(..reply.len() / 2);
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                )),
+            ];
+            parts.headers.remove(header::CONTENT_LENGTH);
+            return Response::from_parts(parts, Body::from_stream(stream::iter(chunks)));
+        }
+        log.push(self.entry);
+        Response::from_parts(parts, Body::from(reply))
+    }
+}
+
+pub fn header_text(headers: &HeaderMap, name: header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -90,6 +90,20 @@ pub enum Failure<E> {
     },
 }
 
+impl<E> Failure<E> {
+    /// The error to report: the final one as it is, an exhausted one wrapped by `exhausted`.
+    pub fn into_error(self, exhausted: impl FnOnce(E, u32, Duration) -> E) -> E {
+        match self {
+            Failure::Final(error) => error,
+            Failure::Exhausted {
+                last,
+                attempts,
+                waited,
+            } => exhausted(last, attempts, waited),
+        }
+    }
+}
+
 /// Runs `attempt` until it is done, fails for good, or the policy's budget is spent.
 pub async fn run<T, E, F, Fut>(policy: &RetryPolicy, what: &str, mut attempt: F) -> Result<T, Failure<E>>
 where

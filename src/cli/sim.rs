@@ -58,13 +58,8 @@ pub struct CodecovSimArgs {
     /// Address to listen on; keep it on loopback.
     #[arg(long, default_value = "127.0.0.1:5556")]
     addr: SocketAddr,
-    #[arg(long, default_value_t = 3)]
-    owners: usize,
-    #[arg(long, default_value_t = 250)]
-    repos_per_owner: usize,
-    /// Same seed, same records.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    #[command(flatten)]
+    records: RecordArgs,
     /// The API token the simulator accepts.
     #[arg(long, default_value = crate::sim::codecov::DEFAULT_TOKEN)]
     token: String,
@@ -89,12 +84,25 @@ pub struct WebhookArgs {
     /// Post payloads for this many generated repositories (same data as `sim codecov`).
     #[arg(long, default_value_t = 0)]
     generate: usize,
+    #[command(flatten)]
+    records: RecordArgs,
+}
+
+/// The simulated Codecov's records; the same flags give the same records.
+#[derive(Args)]
+pub struct RecordArgs {
     #[arg(long, default_value_t = 3)]
     owners: usize,
     #[arg(long, default_value_t = 250)]
     repos_per_owner: usize,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+}
+
+impl RecordArgs {
+    fn dataset(&self) -> Dataset {
+        Dataset::generate(self.owners, self.repos_per_owner, self.seed)
+    }
 }
 
 #[derive(Args)]
@@ -150,7 +158,8 @@ async fn serve_until_ctrl_c(served: crate::sim::Served, what: &str) -> anyhow::R
 
 async fn codecov(args: CodecovSimArgs) -> anyhow::Result<ExitCode> {
     loopback_only(args.addr)?;
-    let mut config = CodecovSimConfig::generated(args.owners, args.repos_per_owner, args.seed);
+    let mut config = CodecovSimConfig::generated(0, 0, 0);
+    config.dataset = args.records.dataset();
     config.token = args.token;
     config.faults = args.faults.config()?;
     if args.with_seed_example {
@@ -172,7 +181,7 @@ async fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         payloads.push(seed_example_payload());
     }
     if args.generate > 0 {
-        let dataset = Dataset::generate(args.owners, args.repos_per_owner, args.seed);
+        let dataset = args.records.dataset();
         let repos = dataset
             .owners
             .iter()

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::settings::CodecovSettings;
 use crate::http;
-use crate::retry::{self, Attempt, Failure, is_retryable_status, server_hint};
+use crate::retry::{self, Attempt, is_retryable_status, server_hint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecovError {
@@ -163,18 +163,13 @@ impl CodecovClient {
             }
         })
         .await;
-        outcome.map_err(|failure| match failure {
-            Failure::Final(error) => error,
-            Failure::Exhausted {
-                last,
-                attempts,
-                waited,
-            } => CodecovError::RetriesExhausted {
+        outcome.map_err(|failure| {
+            failure.into_error(|last, attempts, waited| CodecovError::RetriesExhausted {
                 path: path.to_string(),
                 attempts,
                 waited_ms: waited.as_millis() as u64,
                 last: Box::new(last),
-            },
+            })
         })
     }
 

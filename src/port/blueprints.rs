@@ -1,6 +1,6 @@
 //! Blueprint calls, for the integration's first setup.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::Value;
 
 use super::client::{Call, PortClient, api_path};
@@ -10,22 +10,12 @@ impl PortClient {
     /// The blueprint, or `None` when Port has none by that identifier.
     pub async fn get_blueprint(&self, identifier: &str) -> Result<Option<Value>, PortError> {
         let call = Call::new(Method::GET, api_path(&["blueprints", identifier]));
-        match self.send(&call).await {
-            Ok(reply) => Ok(reply.json::<Value>(&call)?.get("blueprint").cloned()),
-            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.find(&call, "blueprint").await
     }
 
     pub async fn create_blueprint(&self, blueprint: &Value) -> Result<Value, PortError> {
         let call = Call::new(Method::POST, api_path(&["blueprints"])).json(blueprint)?;
-        Ok(self
-            .send(&call)
-            .await?
-            .json::<Value>(&call)?
-            .get("blueprint")
-            .cloned()
-            .unwrap_or(Value::Null))
+        self.send_for(&call, "blueprint").await
     }
 
     /// Creates the blueprints Port lacks, leaving existing ones (which users

@@ -8,11 +8,12 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::error::{PortError, PortErrorBody};
 use crate::http;
-use crate::retry::{self, Attempt, Failure, RetryPolicy, is_retryable_status, server_hint};
+use crate::retry::{self, Attempt, RetryPolicy, is_retryable_status, server_hint};
 use crate::secret::Secret;
 
 /// Port's documented body limit for every request.
@@ -184,6 +185,21 @@ impl PortClient {
         &self.settings
     }
 
+    /// Sends the call and returns one field of Port's reply, e.g. `entity` or `integration`.
+    pub(crate) async fn send_for(&self, call: &Call, field: &str) -> Result<Value, PortError> {
+        let reply: Value = self.send(call).await?.json(call)?;
+        Ok(reply.get(field).cloned().unwrap_or(Value::Null))
+    }
+
+    /// As `send_for`, with Port's 404 read as "there is none".
+    pub(crate) async fn find(&self, call: &Call, field: &str) -> Result<Option<Value>, PortError> {
+        match self.send_for(call, field).await {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends an authenticated call, retrying as the policy allows; a 401 gets
     /// one fresh token and one more try.
     pub(crate) async fn send(&self, call: &Call) -> Result<Reply, PortError> {
@@ -214,19 +230,14 @@ impl PortClient {
             }
         })
         .await;
-        outcome.map_err(|failure| match failure {
-            Failure::Final(error) => error,
-            Failure::Exhausted {
-                last,
-                attempts,
-                waited,
-            } => PortError::RetriesExhausted {
+        outcome.map_err(|failure| {
+            failure.into_error(|last, attempts, waited| PortError::RetriesExhausted {
                 method: call.method.to_string(),
                 path: call.path.clone(),
                 attempts,
                 waited_ms: waited.as_millis() as u64,
                 last: Box::new(last),
-            },
+            })
         })
     }
 

@@ -230,8 +230,7 @@ impl PortClient {
             options.create_missing_related_entities,
         )
         .json(&EntityBody::from(entity))?;
-        let reply: Value = self.send(&call).await?.json(&call)?;
-        Ok(reply.get("entity").cloned().unwrap_or(Value::Null))
+        self.send_for(&call, "entity").await
     }
 
     /// One page of a blueprint's entities matching `query`; pass the previous

@@ -1,7 +1,7 @@
 //! The integration's own record in Port: registration, its config (the
 //! mapping users edit in Port's UI) and resync requests.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{Call, PortClient, api_path};
@@ -14,11 +14,7 @@ impl PortClient {
             Method::GET,
             api_path(&["integration", &self.settings.integration_identifier]),
         );
-        match self.send(&call).await {
-            Ok(reply) => Ok(reply.json::<Value>(&call)?.get("integration").cloned()),
-            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.find(&call, "integration").await
     }
 
     /// Registers the integration as Ocean does (`POST /v1/integration`, a
@@ -31,13 +27,7 @@ impl PortClient {
             "version": settings.integration_version,
             "config": config,
         }))?;
-        Ok(self
-            .send(&call)
-            .await?
-            .json::<Value>(&call)?
-            .get("integration")
-            .cloned()
-            .unwrap_or(Value::Null))
+        self.send_for(&call, "integration").await
     }
 
     /// `PATCH /v1/integration/{identifier}`; an empty body asks Port for a resync.
@@ -47,13 +37,7 @@ impl PortClient {
             api_path(&["integration", &self.settings.integration_identifier]),
         )
         .json(body)?;
-        Ok(self
-            .send(&call)
-            .await?
-            .json::<Value>(&call)?
-            .get("integration")
-            .cloned()
-            .unwrap_or(Value::Null))
+        self.send_for(&call, "integration").await
     }
 
     /// Replaces the integration's mapping (`PATCH /v1/integration/{identifier}/config`).
@@ -61,13 +45,7 @@ impl PortClient {
         let identifier = &self.settings.integration_identifier;
         let call = Call::new(Method::PATCH, api_path(&["integration", identifier, "config"]))
             .json(&json!({ "config": config }))?;
-        Ok(self
-            .send(&call)
-            .await?
-            .json::<Value>(&call)?
-            .get("integration")
-            .cloned()
-            .unwrap_or(Value::Null))
+        self.send_for(&call, "integration").await
     }
 
     /// Asks Port to trigger a resync without changing the mapping.

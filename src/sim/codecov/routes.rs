@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -152,273 +153,257 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
 }
 
 type Reply = Result<Response, Refusal>;
-use axum::extract::RawQuery;
 
-fn params(query: &Option<String>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-fn is_member(request_caller: &Option<axum::Extension<Arc<Caller>>>) -> bool {
+/// The wire middleware leaves who is calling in the request's extensions.
+fn is_member(parts: &Parts) -> bool {
     matches!(
-        request_caller.as_deref().map(|c| c.as_ref()),
+        parts.extensions.get::<Arc<Caller>>().map(|c| c.as_ref()),
         Some(Caller::Member)
     )
 }
 
-/// Resolves `{service}/{owner}` as Codecov does: short or long service names,
-/// any case; an unknown service or owner is a 404.
-fn owner<'a>(sim: &'a CodecovSim, service: &str, owner: &str) -> Result<&'a Owner, Refusal> {
-    let long = match service.to_ascii_lowercase().as_str() {
-        "gh" => "github".to_string(),
-        "gl" => "gitlab".to_string(),
-        "bb" => "bitbucket".to_string(),
-        "ghe" => "github_enterprise".to_string(),
-        "gle" => "gitlab_enterprise".to_string(),
-        "bbs" => "bitbucket_server".to_string(),
-        other => other.to_string(),
-    };
-    let known = [
-        "github",
-        "gitlab",
-        "bitbucket",
-        "github_enterprise",
-        "gitlab_enterprise",
-        "bitbucket_server",
-    ];
-    if !known.contains(&long.as_str()) {
-        return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
-    }
-    let dataset = &sim.config.dataset;
-    match dataset.owner(owner) {
-        Some(found) if dataset.service == long => Ok(found),
-        _ => Err(detail(StatusCode::NOT_FOUND, "No Owner matches the given query.")),
-    }
+/// Where a request points in Codecov's records, resolved as Codecov does:
+/// short or long service names in any case; an unknown service, owner or
+/// (for anonymous callers) private repository is a 404.
+struct Scope {
+    owner: usize,
+    repo: Option<usize>,
+    params: HashMap<String, String>,
 }
 
-fn repo<'a>(owner: &'a Owner, name: &str, member: bool) -> Result<&'a Repo, Refusal> {
-    owner
-        .repos
-        .iter()
-        .find(|r| r.name == name && (member || !r.private))
-        .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))
-}
+impl FromRequestParts<Arc<CodecovSim>> for Scope {
+    type Rejection = Refusal;
 
-/// DRF page-number pagination with Codecov's `total_pages`; `page` past the
-/// end is 404 "Invalid page.", a bad `page_size` falls back to 20.
-/// Only the requested page is turned into JSON.
-fn paginate<T>(
-    headers: &HeaderMap,
-    path: &str,
-    params: &[(String, String)],
-    items: Vec<T>,
-    to_json: impl Fn(T) -> Value,
-) -> Reply {
-    let page_size = first(params, "page_size")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(20);
-    let count = items.len();
-    let total_pages = count.div_ceil(page_size).max(1);
-    let page = match first(params, "page") {
-        None => 1,
-        Some("last") => total_pages,
-        Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).unwrap_or(0),
-    };
-    if page == 0 || page > total_pages {
-        return Err(detail(StatusCode::NOT_FOUND, "Invalid page."));
-    }
-    let host = header_text(headers, header::HOST);
-    let link = |number: usize| {
-        let mut query: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
-        if number > 1 {
-            query.push(("page".into(), number.to_string()));
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<CodecovSim>) -> Result<Self, Refusal> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, sim)
+            .await
+            .map_err(|_| detail(StatusCode::NOT_FOUND, "Not found."))?;
+        let member = is_member(parts);
+        let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        let long = match param("service").to_ascii_lowercase().as_str() {
+            "gh" => "github".to_string(),
+            "gl" => "gitlab".to_string(),
+            "bb" => "bitbucket".to_string(),
+            "ghe" => "github_enterprise".to_string(),
+            "gle" => "gitlab_enterprise".to_string(),
+            "bbs" => "bitbucket_server".to_string(),
+            other => other.to_string(),
+        };
+        let known = [
+            "github",
+            "gitlab",
+            "bitbucket",
+            "github_enterprise",
+            "gitlab_enterprise",
+            "bitbucket_server",
+        ];
+        if !known.contains(&long.as_str()) {
+            return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
         }
-        let encoded = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish();
-        let separator = if encoded.is_empty() { "" } else { "?" };
-        json!(format!("http://{host}{path}{separator}{encoded}"))
-    };
-    let results: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1) * page_size)
-        .take(page_size)
-        .map(to_json)
-        .collect();
-    let body = json!({
-        "count": count,
-        "next": if page < total_pages { link(page + 1) } else { Value::Null },
-        "previous": if page > 1 { link(page - 1) } else { Value::Null },
-        "results": results,
-        "total_pages": total_pages,
-    });
-    Ok(axum::Json(body).into_response())
+        let dataset = &sim.config.dataset;
+        let owner = dataset
+            .owners
+            .iter()
+            .position(|o| o.username == param("owner") && dataset.service == long)
+            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Owner matches the given query."))?;
+        let repo = match params.get("repo") {
+            None => None,
+            Some(name) => Some(
+                dataset.owners[owner]
+                    .repos
+                    .iter()
+                    .position(|r| &r.name == name && (member || !r.private))
+                    .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))?,
+            ),
+        };
+        let params = params
+            .into_iter()
+            .filter(|(k, _)| !["service", "owner", "repo"].contains(&k.as_str()))
+            .collect();
+        Ok(Scope { owner, repo, params })
+    }
 }
 
-type Who = Option<axum::Extension<Arc<Caller>>>;
+impl Scope {
+    fn owner<'a>(&self, sim: &'a CodecovSim) -> &'a Owner {
+        &sim.config.dataset.owners[self.owner]
+    }
 
-async fn list_repos(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name)): Path<(String, String)>,
-    who: Who,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let params = params(&query);
-    let member = is_member(&who);
-    let active = first(&params, "active").map(|v| matches!(v, "true" | "True" | "1"));
-    let names: Vec<&str> = params
+    fn repo<'a>(&self, sim: &'a CodecovSim) -> &'a Repo {
+        // Routes with a repository in the path always resolve it; the others never ask.
+        &self.owner(sim).repos[self.repo.unwrap_or_default()]
+    }
+}
+
+/// A list request: its query and where its `next` links point.
+struct Listing {
+    host: String,
+    path: String,
+    params: Vec<(String, String)>,
+    member: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Listing {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Refusal> {
+        let query = parts.uri.query().unwrap_or_default();
+        Ok(Listing {
+            host: header_text(&parts.headers, header::HOST),
+            path: parts.uri.path().to_string(),
+            params: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            member: is_member(parts),
+        })
+    }
+}
+
+impl Listing {
+    fn first(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// DRF page-number pagination with Codecov's `total_pages`; `page` past
+    /// the end is 404 "Invalid page.", a bad `page_size` falls back to 20.
+    /// Only the requested page is turned into JSON.
+    fn page<T>(&self, items: Vec<T>, to_json: impl Fn(T) -> Value) -> Reply {
+        let page_size = self
+            .first("page_size")
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(20);
+        let count = items.len();
+        let total_pages = count.div_ceil(page_size).max(1);
+        let page = match self.first("page") {
+            None => 1,
+            Some("last") => total_pages,
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).unwrap_or(0),
+        };
+        if page == 0 || page > total_pages {
+            return Err(detail(StatusCode::NOT_FOUND, "Invalid page."));
+        }
+        let link = |number: usize| {
+            let mut query: Vec<(String, String)> =
+                self.params.iter().filter(|(k, _)| k != "page").cloned().collect();
+            if number > 1 {
+                query.push(("page".into(), number.to_string()));
+            }
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish();
+            let separator = if encoded.is_empty() { "" } else { "?" };
+            json!(format!("http://{}{}{separator}{encoded}", self.host, self.path))
+        };
+        let results: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * page_size)
+            .take(page_size)
+            .map(to_json)
+            .collect();
+        let body = json!({
+            "count": count,
+            "next": if page < total_pages { link(page + 1) } else { Value::Null },
+            "previous": if page > 1 { link(page - 1) } else { Value::Null },
+            "results": results,
+            "total_pages": total_pages,
+        });
+        Ok(axum::Json(body).into_response())
+    }
+}
+
+fn service(sim: &CodecovSim) -> &str {
+    &sim.config.dataset.service
+}
+
+async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let owner = scope.owner(&sim);
+    let active = list.first("active").map(|v| matches!(v, "true" | "True" | "1"));
+    let names: Vec<&str> = list
+        .params
         .iter()
         .filter(|(k, _)| k == "names")
         .map(|(_, v)| v.as_str())
         .collect();
-    let search = first(&params, "search");
+    let search = list.first("search");
     let mut repos: Vec<&Repo> = owner
         .repos
         .iter()
-        .filter(|r| member || !r.private)
+        .filter(|r| list.member || !r.private)
         .filter(|r| active.is_none_or(|a| r.active == a))
         .filter(|r| names.is_empty() || names.contains(&r.name.as_str()))
         .filter(|r| search.is_none_or(|s| r.name.contains(s)))
         .collect();
     repos.sort_by(|a, b| a.name.cmp(&b.name));
-    let service = sim.config.dataset.service.as_str();
-    paginate(&headers, uri.path(), &params, repos, |r| {
-        shapes::repo_json(service, owner, r)
-    })
+    list.page(repos, |r| shapes::repo_json(service(&sim), owner, r))
 }
 
-async fn get_repo(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name)): Path<(String, String, String)>,
-    who: Who,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    Ok(axum::Json(shapes::repo_json(&sim.config.dataset.service, owner, repo)).into_response())
+async fn get_repo(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
+    Ok(axum::Json(shapes::repo_json(
+        service(&sim),
+        scope.owner(&sim),
+        scope.repo(&sim),
+    ))
+    .into_response())
 }
 
-async fn list_commits(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name)): Path<(String, String, String)>,
-    who: Who,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    let params = params(&query);
-    let branch = first(&params, "branch");
-    let service = sim.config.dataset.service.as_str();
-    let commits: Vec<_> = repo
+async fn list_commits(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let branch = list.first("branch");
+    let commits: Vec<_> = scope
+        .repo(&sim)
         .commits
         .iter()
         .filter(|c| branch.is_none_or(|b| c.branch == b))
         .collect();
-    paginate(&headers, uri.path(), &params, commits, |c| {
-        shapes::commit_json(service, c)
-    })
+    list.page(commits, |c| shapes::commit_json(service(&sim), c))
 }
 
-async fn get_commit(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name, sha)): Path<(String, String, String, String)>,
-    who: Who,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    let commit = repo
+async fn get_commit(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
+    let sha = scope.params.get("sha").map(String::as_str).unwrap_or_default();
+    let commit = scope
+        .repo(&sim)
         .commits
         .iter()
         .find(|c| c.commitid == sha)
         .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Commit matches the given query."))?;
-    Ok(axum::Json(shapes::commit_detail_json(&sim.config.dataset.service, commit)).into_response())
+    Ok(axum::Json(shapes::commit_detail_json(service(&sim), commit)).into_response())
 }
 
-async fn list_pulls(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name)): Path<(String, String, String)>,
-    who: Who,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    let params = params(&query);
-    let state = first(&params, "state");
-    let service = sim.config.dataset.service.as_str();
+async fn list_pulls(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let repo = scope.repo(&sim);
+    let state = list.first("state");
     let mut pulls: Vec<_> = repo
         .pulls
         .iter()
         .filter(|p| state.is_none_or(|s| p.state == s))
         .collect();
     pulls.sort_by_key(|p| std::cmp::Reverse(p.pullid));
-    paginate(&headers, uri.path(), &params, pulls, |p| {
-        shapes::pull_json(service, repo, p)
-    })
+    list.page(pulls, |p| shapes::pull_json(service(&sim), repo, p))
 }
 
-async fn get_pull(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name, pullid)): Path<(String, String, String, String)>,
-    who: Who,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
+async fn get_pull(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
+    let repo = scope.repo(&sim);
+    let pullid = scope.params.get("pullid").map(String::as_str).unwrap_or_default();
     let pull = repo
         .pulls
         .iter()
         .find(|p| p.pullid.to_string() == pullid)
         .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Pull matches the given query."))?;
-    Ok(axum::Json(shapes::pull_json(&sim.config.dataset.service, repo, pull)).into_response())
+    Ok(axum::Json(shapes::pull_json(service(&sim), repo, pull)).into_response())
 }
 
-async fn list_flags(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name)): Path<(String, String, String)>,
-    who: Who,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    let flags: Vec<_> = repo.flags.iter().collect();
-    paginate(
-        &headers,
-        uri.path(),
-        &params(&query),
-        flags,
-        |f| json!({"flag_name": f.name, "coverage": f.coverage}),
-    )
+async fn list_flags(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let flags: Vec<_> = scope.repo(&sim).flags.iter().collect();
+    list.page(flags, |f| json!({"flag_name": f.name, "coverage": f.coverage}))
 }
 
-async fn list_branches(
-    State(sim): State<Arc<CodecovSim>>,
-    Path((service, owner_name, name)): Path<(String, String, String)>,
-    who: Who,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    let owner = owner(&sim, &service, &owner_name)?;
-    let repo = repo(owner, &name, is_member(&who))?;
-    let mut branches: Vec<_> = repo.branches.iter().collect();
+async fn list_branches(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let mut branches: Vec<_> = scope.repo(&sim).branches.iter().collect();
     branches.sort_by(|a, b| b.updatestamp.cmp(&a.updatestamp));
-    paginate(
-        &headers,
-        uri.path(),
-        &params(&query),
+    list.page(
         branches,
         |b| json!({"name": b.name, "updatestamp": format!("{}Z", b.updatestamp)}),
     )

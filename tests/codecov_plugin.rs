@@ -115,7 +115,7 @@ fn map_one(mapper: &ResourceMapper, item: &Value) -> Value {
 #[tokio::test]
 async fn every_kind_yields_exactly_the_simulators_records_at_any_page_size() {
     let (served, sim) = start(CodecovSimConfig::generated(3, 250, 7)).await;
-    let expected = expected_counts(sim.dataset());
+    let expected = expected_counts(&sim.dataset());
     assert!(expected.values().all(|n| *n > 0), "{expected:?}");
     for page_size in [1, 20, 100] {
         let plugin = plugin(
@@ -133,12 +133,17 @@ async fn every_kind_yields_exactly_the_simulators_records_at_any_page_size() {
 
     // Spot checks against the simulator's own records.
     let plugin = plugin(&served, &["owner-1", "owner-2", "owner-3"], 100, DEFAULT_TOKEN);
-    let owner = sim.dataset().owner("owner-2").expect("owner-2");
-    let repo = owner
-        .repos
-        .iter()
-        .find(|r| r.active && r.commits.len() > 2)
-        .expect("an active repo");
+    let repo = sim
+        .dataset()
+        .owner("owner-2")
+        .and_then(|owner| {
+            owner
+                .repos
+                .iter()
+                .find(|r| r.active && r.commits.len() > 2)
+                .cloned()
+        })
+        .expect("an active repo of owner-2");
     let (repos, _) = fetch_all(&plugin, "repository").await;
     let found = repos
         .iter()
@@ -281,7 +286,7 @@ async fn an_unknown_owner_fails_alone() {
         "{}",
         errors[0].message
     );
-    assert_eq!(items.len(), expected_counts(sim.dataset())["flag"]);
+    assert_eq!(items.len(), expected_counts(&sim.dataset())["flag"]);
 }
 
 #[tokio::test]
@@ -300,7 +305,7 @@ async fn bursts_of_500_and_resets_mid_page_are_retried() {
     };
     let (served, sim) = start(config).await;
     let plugin = plugin(&served, &["owner-1", "owner-2"], 5, DEFAULT_TOKEN);
-    let expected = expected_counts(sim.dataset());
+    let expected = expected_counts(&sim.dataset());
     for kind in ["repository", "coverage", "pull"] {
         let (items, errors) = fetch_all(&plugin, kind).await;
         assert!(errors.is_empty(), "{kind}: {errors:?}");

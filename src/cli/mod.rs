@@ -1,6 +1,7 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
 mod map;
+mod run;
 mod sim;
 
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ enum Command {
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the integration: set it up in Port, then resync as the event listener says.
+    Sail(run::SailArgs),
+    /// Run one resync now (--once), or print what it would do (--dry-run).
+    Resync(run::ResyncArgs),
     /// Run a loopback simulator of a service the integration talks to.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -54,6 +59,14 @@ pub fn run() -> ExitCode {
         Command::Validate { file } => validate(&file),
         Command::Schema => schema(),
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
+        Command::Sail(args) => {
+            init_logging();
+            run::sail(args)
+        }
+        Command::Resync(args) => {
+            init_logging();
+            run::resync(args)
+        }
         Command::Sim(command) => {
             init_logging();
             sim::run(command)

@@ -102,6 +102,33 @@ impl CodecovSettings {
         }
     }
 
+    /// From the integration's config fields (`.port/spec.yaml`), already
+    /// checked for presence and type by the runtime.
+    pub fn from_integration_config(
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        let text = |name: &str| config.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let token = text("codecovToken").ok_or("codecovToken is required")?;
+        let base_url = text("codecovUrl").unwrap_or_else(|| "https://api.codecov.io".into());
+        let service = Service::parse(&text("codecovService").unwrap_or_else(|| "github".into()))
+            .map_err(|e| format!("codecovService: {e}"))?;
+        let owners: Vec<String> = config
+            .get("codecovOwners")
+            .and_then(|v| v.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if owners.is_empty() {
+            return Err("codecovOwners must name at least one Codecov owner".into());
+        }
+        let mut settings = CodecovSettings::new(base_url, Secret::new(token), service, owners);
+        settings.app_url = text("codecovAppUrl");
+        Ok(settings)
+    }
+
     /// Codecov cloud's dashboard is `app.codecov.io`; a self-hosted Codecov
     /// serves both from one host.
     pub fn dashboard_url(&self) -> String {

@@ -61,4 +61,26 @@ impl PortClient {
             None => self.create_integration(default_config).await,
         }
     }
+
+    /// Reports resync progress as Ocean does (`PATCH .../resync-state`, outside
+    /// Port's public spec): `status` is running, completed, failed or aborted.
+    pub async fn patch_resync_state(&self, state: &Value) -> Result<Value, PortError> {
+        let identifier = &self.settings.integration_identifier;
+        let call = Call::new(
+            Method::PATCH,
+            api_path(&["integration", identifier, "resync-state"]),
+        )
+        .json(state)?;
+        self.send_for(&call, "integration").await
+    }
+
+    /// The last resync a user asked for in Port's UI (`{id, updatedAt}`), if any.
+    pub async fn resync_request(&self) -> Result<Option<Value>, PortError> {
+        let identifier = &self.settings.integration_identifier;
+        let call = Call::new(
+            Method::GET,
+            api_path(&["integration", identifier, "resync-request"]),
+        );
+        Ok(self.find(&call, "request").await?.filter(|r| !r.is_null()))
+    }
 }

@@ -1,5 +1,9 @@
 //! The generic integration host: nothing here knows about Codecov.
 
 pub mod app_config;
+pub mod config;
+pub mod host;
+pub mod listener;
 pub mod mapping;
 pub mod plugin;
+pub mod resync;

@@ -91,6 +91,14 @@ impl JqProgram {
         &self.source
     }
 
+    /// The value, when the expression is a literal (`"codecov_coverage"`).
+    pub fn constant(&self) -> Option<&Value> {
+        match &self.fast {
+            Some(FastExpr::Const(value)) => Some(value),
+            _ => None,
+        }
+    }
+
     /// The first output, as Ocean takes it; `None` when the expression yields nothing.
     pub fn first(&self, item: &LazyItem) -> Result<Option<Value>, JqRunError> {
         Ok(self.eval(item, true)?.into_iter().next())

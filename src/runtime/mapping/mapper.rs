@@ -263,6 +263,11 @@ impl ResourceMapper {
         &self.kind
     }
 
+    /// The blueprint, when the mapping names it literally (as mappings usually do).
+    pub fn static_blueprint(&self) -> Option<&str> {
+        self.blueprint.constant().and_then(Value::as_str)
+    }
+
     /// How many JQ programs this resource runs per item (selector included).
     pub fn expression_count(&self) -> usize {
         2 + usize::from(self.items_to_parse.is_some())

@@ -207,7 +207,7 @@ impl Dataset {
                             let pending = i == 0 && rng.below(10) == 0;
                             commits.push(Commit {
                                 commitid: sha(&mut rng),
-                                message: format!("Change {i} in repo-{r:03}"),
+                                message: format!("Change {i} in o{o}-repo-{r:03}"),
                                 timestamp: stamp(minutes),
                                 ci_passed: rng.below(5) != 0,
                                 author: person(&mut rng),
@@ -226,7 +226,7 @@ impl Dataset {
                                 let hits = rng.below(50) as i64;
                                 Pull {
                                     pullid: 1 + p as i64 + rng.below(3) as i64 * 10,
-                                    title: format!("Pull request {p} of repo-{r:03}"),
+                                    title: format!("Pull request {p} of o{o}-repo-{r:03}"),
                                     state: state.into(),
                                     base: commits.last().map(|c| c.commitid.clone()).unwrap_or_default(),
                                     head: sha(&mut rng),
@@ -258,7 +258,8 @@ impl Dataset {
                             });
                         }
                         Repo {
-                            name: format!("repo-{r:03}"),
+                            // Unique across owners, as the default coverage mapping keys by bare name.
+                            name: format!("o{o}-repo-{r:03}"),
                             service_id: (500_000_000 + o as u64 * 1000 + r as u64).to_string(),
                             private: rng.below(10) < 3,
                             active,

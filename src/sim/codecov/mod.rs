@@ -6,8 +6,9 @@ pub mod data;
 mod routes;
 pub mod shapes;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use serde_json::Value;
 
@@ -43,14 +44,26 @@ impl CodecovSimConfig {
 
 pub struct CodecovSim {
     config: CodecovSimConfig,
+    /// The records, editable while serving (tests remove repositories).
+    dataset: RwLock<Dataset>,
+    /// Owners whose every request fails with this status.
+    broken_owners: RwLock<HashMap<String, u16>>,
     faults: Faults,
     log: RequestLog,
 }
 
 impl CodecovSim {
-    pub fn new(config: CodecovSimConfig) -> Arc<Self> {
+    pub fn new(mut config: CodecovSimConfig) -> Arc<Self> {
+        // The records live behind the lock only; the config keeps an empty shell.
+        let empty = Dataset {
+            service: config.dataset.service.clone(),
+            owners: Vec::new(),
+        };
+        let dataset = std::mem::replace(&mut config.dataset, empty);
         Arc::new(CodecovSim {
             faults: Faults::new(config.faults.clone()),
+            dataset: RwLock::new(dataset),
+            broken_owners: RwLock::default(),
             config,
             log: RequestLog::default(),
         })
@@ -65,8 +78,40 @@ impl CodecovSim {
         Ok((served, sim))
     }
 
-    pub fn dataset(&self) -> &Dataset {
-        &self.config.dataset
+    pub fn dataset(&self) -> RwLockReadGuard<'_, Dataset> {
+        self.dataset
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the records while serving, e.g. to remove a repository.
+    pub fn edit(&self, change: impl FnOnce(&mut Dataset)) {
+        change(
+            &mut self
+                .dataset
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+    }
+
+    /// Makes every request about `owner` fail with `status` (`None` heals it).
+    pub fn break_owner(&self, owner: &str, status: Option<u16>) {
+        let mut broken = self
+            .broken_owners
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match status {
+            Some(status) => broken.insert(owner.to_string(), status),
+            None => broken.remove(owner),
+        };
+    }
+
+    pub(crate) fn is_broken(&self, owner: &str) -> Option<u16> {
+        self.broken_owners
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(owner)
+            .copied()
     }
 
     pub fn log(&self) -> &RequestLog {
@@ -80,8 +125,13 @@ impl CodecovSim {
     /// The notify payload Codecov would post for the repository's newest
     /// processed default-branch commit (and its first pull, if `with_pull`).
     pub fn webhook_payload(&self, owner: &str, repo: &str, with_pull: bool) -> Option<Value> {
-        let dataset = &self.config.dataset;
-        webhook_payload_for(dataset, &self.config.dashboard_url, owner, repo, with_pull)
+        webhook_payload_for(
+            &self.dataset(),
+            &self.config.dashboard_url,
+            owner,
+            repo,
+            with_pull,
+        )
     }
 }
 

@@ -13,7 +13,7 @@ use axum::routing::{MethodRouter, get};
 use serde_json::{Value, json};
 
 use super::CodecovSim;
-use super::data::{Owner, Repo};
+use super::data::{Dataset, Owner, Repo};
 use super::shapes;
 use crate::sim::exchange::{self, header_text};
 use crate::sim::faults::{Fault, FaultConfig};
@@ -69,8 +69,20 @@ struct Refusal {
     detail: String,
 }
 
+impl Refusal {
+    fn server_error(status: u16) -> Refusal {
+        Refusal {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            detail: String::new(),
+        }
+    }
+}
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            return fault_reply(self.status.as_u16(), 0);
+        }
         let mut response = (self.status, axum::Json(json!({"detail": self.detail}))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             // DRF names the scheme the first authenticator expects.
@@ -162,12 +174,13 @@ fn is_member(parts: &Parts) -> bool {
     )
 }
 
-/// Where a request points in Codecov's records, resolved as Codecov does:
-/// short or long service names in any case; an unknown service, owner or
-/// (for anonymous callers) private repository is a 404.
+/// Where a request points in Codecov's records. The service is checked here
+/// (short or long names, any case); owner and repository are looked up by the
+/// handler under its own read of the records.
 struct Scope {
-    owner: usize,
-    repo: Option<usize>,
+    owner: String,
+    repo: Option<String>,
+    member: bool,
     params: HashMap<String, String>,
 }
 
@@ -175,12 +188,11 @@ impl FromRequestParts<Arc<CodecovSim>> for Scope {
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, sim: &Arc<CodecovSim>) -> Result<Self, Refusal> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, sim)
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, sim)
             .await
             .map_err(|_| detail(StatusCode::NOT_FOUND, "Not found."))?;
-        let member = is_member(parts);
-        let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
-        let long = match param("service").to_ascii_lowercase().as_str() {
+        let service = params.remove("service").unwrap_or_default();
+        let long = match service.to_ascii_lowercase().as_str() {
             "gh" => "github".to_string(),
             "gl" => "gitlab".to_string(),
             "bb" => "bitbucket".to_string(),
@@ -200,38 +212,38 @@ impl FromRequestParts<Arc<CodecovSim>> for Scope {
         if !known.contains(&long.as_str()) {
             return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
         }
-        let dataset = &sim.config.dataset;
-        let owner = dataset
-            .owners
-            .iter()
-            .position(|o| o.username == param("owner") && dataset.service == long)
-            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Owner matches the given query."))?;
-        let repo = match params.get("repo") {
-            None => None,
-            Some(name) => Some(
-                dataset.owners[owner]
-                    .repos
-                    .iter()
-                    .position(|r| &r.name == name && (member || !r.private))
-                    .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))?,
-            ),
-        };
-        let params = params
-            .into_iter()
-            .filter(|(k, _)| !["service", "owner", "repo"].contains(&k.as_str()))
-            .collect();
-        Ok(Scope { owner, repo, params })
+        let owner = params.remove("owner").unwrap_or_default();
+        if sim.dataset().service != long || sim.is_broken(&owner).is_some() {
+            // A broken owner answers as Codecov does when its database call fails.
+            if let Some(status) = sim.is_broken(&owner) {
+                return Err(Refusal::server_error(status));
+            }
+            return Err(detail(StatusCode::NOT_FOUND, "No Owner matches the given query."));
+        }
+        let repo = params.remove("repo");
+        Ok(Scope {
+            owner,
+            repo,
+            member: is_member(parts),
+            params,
+        })
     }
 }
 
 impl Scope {
-    fn owner<'a>(&self, sim: &'a CodecovSim) -> &'a Owner {
-        &sim.config.dataset.owners[self.owner]
+    fn owner<'a>(&self, dataset: &'a Dataset) -> Result<&'a Owner, Refusal> {
+        dataset
+            .owner(&self.owner)
+            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Owner matches the given query."))
     }
 
-    fn repo<'a>(&self, sim: &'a CodecovSim) -> &'a Repo {
-        // Routes with a repository in the path always resolve it; the others never ask.
-        &self.owner(sim).repos[self.repo.unwrap_or_default()]
+    fn repo<'a>(&self, dataset: &'a Dataset) -> Result<&'a Repo, Refusal> {
+        let name = self.repo.as_deref().unwrap_or_default();
+        self.owner(dataset)?
+            .repos
+            .iter()
+            .find(|r| r.name == name && (self.member || !r.private))
+            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))
     }
 }
 
@@ -315,12 +327,9 @@ impl Listing {
     }
 }
 
-fn service(sim: &CodecovSim) -> &str {
-    &sim.config.dataset.service
-}
-
 async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
-    let owner = scope.owner(&sim);
+    let dataset = sim.dataset();
+    let owner = scope.owner(&dataset)?;
     let active = list.first("active").map(|v| matches!(v, "true" | "True" | "1"));
     let names: Vec<&str> = list
         .params
@@ -338,42 +347,42 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .filter(|r| search.is_none_or(|s| r.name.contains(s)))
         .collect();
     repos.sort_by(|a, b| a.name.cmp(&b.name));
-    list.page(repos, |r| shapes::repo_json(service(&sim), owner, r))
+    list.page(repos, |r| shapes::repo_json(&dataset.service, owner, r))
 }
 
 async fn get_repo(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
-    Ok(axum::Json(shapes::repo_json(
-        service(&sim),
-        scope.owner(&sim),
-        scope.repo(&sim),
-    ))
-    .into_response())
+    let dataset = sim.dataset();
+    let repo = shapes::repo_json(&dataset.service, scope.owner(&dataset)?, scope.repo(&dataset)?);
+    Ok(axum::Json(repo).into_response())
 }
 
 async fn list_commits(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let dataset = sim.dataset();
     let branch = list.first("branch");
     let commits: Vec<_> = scope
-        .repo(&sim)
+        .repo(&dataset)?
         .commits
         .iter()
         .filter(|c| branch.is_none_or(|b| c.branch == b))
         .collect();
-    list.page(commits, |c| shapes::commit_json(service(&sim), c))
+    list.page(commits, |c| shapes::commit_json(&dataset.service, c))
 }
 
 async fn get_commit(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
+    let dataset = sim.dataset();
     let sha = scope.params.get("sha").map(String::as_str).unwrap_or_default();
     let commit = scope
-        .repo(&sim)
+        .repo(&dataset)?
         .commits
         .iter()
         .find(|c| c.commitid == sha)
         .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Commit matches the given query."))?;
-    Ok(axum::Json(shapes::commit_detail_json(service(&sim), commit)).into_response())
+    Ok(axum::Json(shapes::commit_detail_json(&dataset.service, commit)).into_response())
 }
 
 async fn list_pulls(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
-    let repo = scope.repo(&sim);
+    let dataset = sim.dataset();
+    let repo = scope.repo(&dataset)?;
     let state = list.first("state");
     let mut pulls: Vec<_> = repo
         .pulls
@@ -381,27 +390,30 @@ async fn list_pulls(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .filter(|p| state.is_none_or(|s| p.state == s))
         .collect();
     pulls.sort_by_key(|p| std::cmp::Reverse(p.pullid));
-    list.page(pulls, |p| shapes::pull_json(service(&sim), repo, p))
+    list.page(pulls, |p| shapes::pull_json(&dataset.service, repo, p))
 }
 
 async fn get_pull(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
-    let repo = scope.repo(&sim);
+    let dataset = sim.dataset();
+    let repo = scope.repo(&dataset)?;
     let pullid = scope.params.get("pullid").map(String::as_str).unwrap_or_default();
     let pull = repo
         .pulls
         .iter()
         .find(|p| p.pullid.to_string() == pullid)
         .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Pull matches the given query."))?;
-    Ok(axum::Json(shapes::pull_json(service(&sim), repo, pull)).into_response())
+    Ok(axum::Json(shapes::pull_json(&dataset.service, repo, pull)).into_response())
 }
 
 async fn list_flags(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
-    let flags: Vec<_> = scope.repo(&sim).flags.iter().collect();
+    let dataset = sim.dataset();
+    let flags: Vec<_> = scope.repo(&dataset)?.flags.iter().collect();
     list.page(flags, |f| json!({"flag_name": f.name, "coverage": f.coverage}))
 }
 
 async fn list_branches(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
-    let mut branches: Vec<_> = scope.repo(&sim).branches.iter().collect();
+    let dataset = sim.dataset();
+    let mut branches: Vec<_> = scope.repo(&dataset)?.branches.iter().collect();
     branches.sort_by(|a, b| b.updatestamp.cmp(&a.updatestamp));
     list.page(
         branches,
@@ -410,7 +422,7 @@ async fn list_branches(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: L
 }
 
 async fn admin_state(State(sim): State<Arc<CodecovSim>>) -> Response {
-    let dataset = &sim.config.dataset;
+    let dataset = sim.dataset();
     let owners: Vec<Value> = dataset
         .owners
         .iter()

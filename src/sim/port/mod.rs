@@ -30,6 +30,8 @@ pub const ENTITIES_BULK_DELETE: &str = "/v1/blueprints/{blueprint_identifier}/bu
 pub const INTEGRATIONS: &str = "/v1/integration";
 pub const INTEGRATION: &str = "/v1/integration/{identifier}";
 pub const INTEGRATION_CONFIG: &str = "/v1/integration/{identifier}/config";
+pub const INTEGRATION_RESYNC_STATE: &str = "/v1/integration/{identifier}/resync-state";
+pub const INTEGRATION_RESYNC_REQUEST: &str = "/v1/integration/{identifier}/resync-request";
 
 /// Every route the simulator serves, with the path as Port's spec writes it.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -47,14 +49,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", INTEGRATION),
     ("PATCH", INTEGRATION),
     ("PATCH", INTEGRATION_CONFIG),
+    ("PATCH", INTEGRATION_RESYNC_STATE),
+    ("GET", INTEGRATION_RESYNC_REQUEST),
 ];
 
 /// Routes Ocean uses that Port's public spec leaves out, with where they are documented.
-pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[(
-    "POST",
-    INTEGRATIONS,
-    "integration registration, as Ocean's port client sends it",
-)];
+pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[
+    (
+        "POST",
+        INTEGRATIONS,
+        "integration registration, as Ocean's port client sends it",
+    ),
+    (
+        "PATCH",
+        INTEGRATION_RESYNC_STATE,
+        "resync state, as Ocean's resync state updater sends it",
+    ),
+    (
+        "GET",
+        INTEGRATION_RESYNC_REQUEST,
+        "the UI's resync request, as Ocean's polling listener reads it",
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct PortSimConfig {
@@ -149,6 +165,11 @@ impl PortSim {
 
     pub fn resync_requests(&self) -> u64 {
         self.store().resync_requests
+    }
+
+    /// As if a user pressed "Resync" in Port's UI for this integration.
+    pub fn request_resync(&self, identifier: &str) {
+        self.store().record_resync_request(identifier);
     }
 
     /// Makes every issued token expire now, as after Port's three hours.

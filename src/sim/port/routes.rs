@@ -44,6 +44,8 @@ pub fn router(sim: Arc<PortSim>) -> Router {
         .route(INTEGRATIONS, post(create_integration))
         .route(INTEGRATION, get(get_integration).patch(patch_integration))
         .route(INTEGRATION_CONFIG, patch(patch_integration_config))
+        .route(INTEGRATION_RESYNC_STATE, patch(patch_resync_state))
+        .route(INTEGRATION_RESYNC_REQUEST, get(get_resync_request))
         .route("/_admin/state", get(admin_state))
         .route(
             "/_admin/requests",
@@ -478,7 +480,7 @@ async fn patch_integration(
     );
     let integration = integration.clone();
     if body.is_empty() {
-        store.resync_requests += 1;
+        store.record_resync_request(&identifier);
     }
     ok(StatusCode::OK, json!({"ok": true, "integration": integration}))
 }
@@ -498,6 +500,36 @@ async fn patch_integration_config(
         StatusCode::OK,
         json!({"ok": true, "integration": integration.clone()}),
     )
+}
+
+async fn patch_resync_state(
+    State(sim): State<Arc<PortSim>>,
+    Path(identifier): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let mut state = json_object(&body)?;
+    state.insert(
+        "updatedAt".into(),
+        json!(rfc3339(time::OffsetDateTime::now_utc())),
+    );
+    let mut store = sim.store();
+    let integration = integration_mut(&mut store, &identifier)?;
+    integration.insert("resyncState".into(), Value::Object(state));
+    ok(
+        StatusCode::OK,
+        json!({"ok": true, "integration": integration.clone()}),
+    )
+}
+
+async fn get_resync_request(State(sim): State<Arc<PortSim>>, Path(identifier): Path<String>) -> Reply {
+    let mut store = sim.store();
+    integration_mut(&mut store, &identifier)?;
+    let request = store
+        .resync_request
+        .get(&identifier)
+        .cloned()
+        .unwrap_or(Value::Null);
+    ok(StatusCode::OK, json!({"ok": true, "request": request}))
 }
 
 async fn admin_state(State(sim): State<Arc<PortSim>>) -> Reply {

@@ -89,9 +89,19 @@ pub struct Store {
     pub entities: HashMap<String, BTreeMap<String, StoredEntity>>,
     pub integrations: IndexMap<String, Value>,
     pub resync_requests: u64,
+    /// Per integration: the last resync request (`{id, updatedAt}`).
+    pub resync_request: std::collections::HashMap<String, Value>,
 }
 
 impl Store {
+    pub fn record_resync_request(&mut self, identifier: &str) {
+        self.resync_requests += 1;
+        let now = rfc3339(OffsetDateTime::now_utc());
+        let id = format!("resync-{identifier}-{}", self.resync_requests);
+        self.resync_request
+            .insert(identifier.to_string(), json!({"id": id, "updatedAt": now}));
+    }
+
     pub fn blueprint(&self, identifier: &str) -> Result<&Value, Refusal> {
         self.blueprints.get(identifier).ok_or_else(|| {
             Refusal::new(

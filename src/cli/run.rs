@@ -1,0 +1,176 @@
+//! `sail` and `resync`: the integration itself, configured as Ocean is, with
+//! the Codecov plugin and the defaults in `.port/` built in.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::codecov::{CodecovPlugin, CodecovSettings};
+use crate::port::{PortClient, PortSettings};
+use crate::runtime::config::{IntegrationSpec, ListenerKind, Settings};
+use crate::runtime::host::{Defaults, Host};
+use crate::runtime::listener;
+use crate::runtime::resync::progress::Bars;
+use crate::runtime::resync::{Deletion, ResyncReport};
+
+const SPEC: &str = include_str!("../../.port/spec.yaml");
+const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
+const BLUEPRINTS: &str = include_str!("../../.port/resources/blueprints.json");
+
+#[derive(Args)]
+pub struct SailArgs {
+    /// Ocean-style config file; `OCEAN__*` variables override it. Defaults to ./config.yaml if present.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ResyncArgs {
+    /// Run one resync and exit: 0 when it succeeded, 1 otherwise (the ONCE listener).
+    #[arg(long)]
+    once: bool,
+    /// Print what a resync would create, update and delete, per blueprint; write nothing.
+    #[arg(long, conflicts_with = "once")]
+    dry_run: bool,
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
+    let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
+    let config = config.or_else(|| Some(PathBuf::from("config.yaml")).filter(|p| p.exists()));
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    let settings = Settings::load(&vars, config.as_deref(), &spec)?;
+    let mut port = PortSettings::new(
+        &settings.port_base_url,
+        &settings.port_client_id,
+        settings.port_client_secret.clone(),
+    );
+    port.integration_identifier = settings.integration_identifier.clone();
+    port.integration_type = settings.integration_type.clone();
+    port.retry = settings.retry.clone();
+    let port = PortClient::new(port)?;
+    let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)
+        .map_err(|e| anyhow::anyhow!("integration config: {e}"))?;
+    codecov.retry = settings.retry.clone();
+    let plugin = Arc::new(CodecovPlugin::new(codecov)?);
+    let blueprints = serde_json::from_str(BLUEPRINTS).context("the built-in blueprints.json")?;
+    let defaults = Defaults {
+        port_app_config: PORT_APP_CONFIG,
+        blueprints,
+    };
+    Ok(Host::new(settings, port, plugin, defaults))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
+    let host = host(args.config)?;
+    if !args.once && !args.dry_run {
+        anyhow::bail!("say --once to run one resync, or --dry-run to see its plan; `sail` runs the listener");
+    }
+    runtime()?.block_on(async {
+        if !args.dry_run {
+            host.set_up().await?;
+        }
+        let progress = Bars::for_stderr();
+        let report = host.resync(progress.as_ref(), args.dry_run).await?;
+        if args.dry_run {
+            print_plan(&report);
+        }
+        summarise(&report);
+        Ok(if report.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+}
+
+pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
+    let host = Arc::new(host(args.config)?);
+    runtime()?.block_on(async {
+        host.set_up().await?;
+        if host.settings.listener == ListenerKind::Once {
+            let report = host
+                .resync(&crate::runtime::resync::progress::LogLines, false)
+                .await?;
+            summarise(&report);
+            return Ok(if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let _queue = listener::start(host.clone());
+                tracing::info!(listener = ?host.settings.listener, "sailing; Ctrl-C stops");
+                tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+                Ok(ExitCode::SUCCESS)
+            })
+            .await
+    })
+}
+
+fn summarise(report: &ResyncReport) {
+    for kind in &report.kinds {
+        eprintln!(
+            "{:>12}: {} items, {} entities ({} created, {} updated, {} unchanged, {} duplicate), {} skipped, \
+             {} mapping errors, {} upsert failures, {} fetch errors",
+            kind.kind,
+            kind.items,
+            kind.entities,
+            kind.created,
+            kind.updated,
+            kind.unchanged,
+            kind.duplicates,
+            kind.skipped,
+            kind.mapping_errors,
+            kind.upsert_failures,
+            kind.fetch_errors.len()
+        );
+        for error in kind.fetch_errors.iter().take(5).chain(kind.error_samples.iter()) {
+            eprintln!("{:>12}  ! {error}", "");
+        }
+    }
+    let deletion = match &report.deletion {
+        Deletion::Skipped { reason } => format!("deletion skipped: {reason}"),
+        Deletion::Done { deleted, owned } => format!("deleted {deleted} stale of {owned} owned entities"),
+        Deletion::Failed { deleted, failed } => format!("deleted {deleted}; Port refused {failed}"),
+        Deletion::Planned { would_delete, owned } => {
+            format!("would delete {would_delete} of {owned} owned entities")
+        }
+    };
+    eprintln!("{deletion}");
+    if let Some(peak) = crate::bench::peak_rss_bytes() {
+        eprintln!("peak RSS {:.1} MiB", crate::bench::mib(peak));
+    }
+}
+
+fn print_plan(report: &ResyncReport) {
+    for (blueprint, plan) in &report.plan {
+        println!(
+            "{blueprint}: create {}, update {}, delete {}",
+            plan.create.len(),
+            plan.update.len(),
+            plan.delete.len()
+        );
+        for (verb, ids) in [
+            ("create", &plan.create),
+            ("update", &plan.update),
+            ("delete", &plan.delete),
+        ] {
+            for id in ids {
+                println!("  {verb} {id}");
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! One resync: for each kind, in config order, stream the plugin's pages, map
+//! each page, upsert only what changed, and remember the identifiers produced.
+//! Then, only if every kind came through whole, delete the entities this
+//! integration owns that the resync no longer produced.
+
+mod compare;
+pub mod progress;
+mod stale;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::port::{PortClient, PortError, UpsertOptions};
+use crate::runtime::app_config::model::PortAppConfig;
+use crate::runtime::mapping::{Entity, ResourceMapper};
+use crate::runtime::plugin::Plugin;
+use progress::Progress;
+pub use stale::Deletion;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct KindReport {
+    pub kind: String,
+    pub items: usize,
+    pub entities: usize,
+    /// Items the selector left out.
+    pub skipped: usize,
+    pub mapping_errors: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub upsert_failures: usize,
+    /// Items that mapped to an identifier another item already took this resync.
+    pub duplicates: usize,
+    pub fetch_errors: Vec<String>,
+    /// The first few mapping and upsert errors, for the log.
+    pub error_samples: Vec<String>,
+}
+
+impl KindReport {
+    /// Whether every item of the kind was fetched, mapped and written.
+    pub fn complete(&self) -> bool {
+        self.fetch_errors.is_empty() && self.mapping_errors == 0 && self.upsert_failures == 0
+    }
+
+    fn sample(&mut self, message: String) {
+        if self.error_samples.len() < 5 {
+            self.error_samples.push(message);
+        }
+    }
+}
+
+/// What a dry run would do, per blueprint.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BlueprintPlan {
+    pub create: Vec<String>,
+    pub update: Vec<String>,
+    pub delete: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResyncReport {
+    pub started_at: String,
+    pub kinds: Vec<KindReport>,
+    pub deletion: Deletion,
+    /// Filled by a dry run only.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub plan: BTreeMap<String, BlueprintPlan>,
+}
+
+impl ResyncReport {
+    pub fn succeeded(&self) -> bool {
+        self.kinds.iter().all(KindReport::complete) && !matches!(self.deletion, Deletion::Failed { .. })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResyncError {
+    #[error("Port rejected this integration's credentials: {0}")]
+    Port(#[from] PortError),
+}
+
+/// Identifiers produced by this resync, per blueprint: all that outlives a page.
+#[derive(Default)]
+pub struct Seen(HashMap<String, HashSet<String>>);
+
+impl Seen {
+    fn add(&mut self, blueprint: &str, identifier: String) {
+        self.0
+            .entry(blueprint.to_string())
+            .or_default()
+            .insert(identifier);
+    }
+
+    pub fn contains(&self, blueprint: &str, identifier: &str) -> bool {
+        self.0.get(blueprint).is_some_and(|ids| ids.contains(identifier))
+    }
+
+    fn blueprints(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+}
+
+pub struct Resync<'a> {
+    pub plugin: Arc<dyn Plugin>,
+    pub port: &'a PortClient,
+    pub config: &'a PortAppConfig,
+    /// One per resource of `config`, in the same order.
+    pub mappers: &'a [ResourceMapper],
+    pub progress: &'a dyn Progress,
+    pub dry_run: bool,
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+impl Resync<'_> {
+    pub async fn run(&self) -> Result<ResyncReport, ResyncError> {
+        // Entities written after this instant (by live events too) are never stale.
+        let started_at = now_rfc3339();
+        let mut seen = Seen::default();
+        let mut plan = BTreeMap::new();
+        let mut kinds = Vec::new();
+        let mut blueprints: Vec<String> = Vec::new();
+        for (resource, mapper) in self.config.resources.iter().zip(self.mappers) {
+            if let Some(bp) = mapper.static_blueprint()
+                && !blueprints.iter().any(|b| b == bp)
+            {
+                blueprints.push(bp.to_string());
+            }
+            let selector: Map<String, Value> = resource.selector.extra.clone().into_iter().collect();
+            let report = self
+                .kind(&resource.kind, mapper, &selector, &mut seen, &mut plan)
+                .await?;
+            kinds.push(report);
+        }
+        for bp in seen.blueprints() {
+            if !blueprints.contains(bp) {
+                blueprints.push(bp.clone());
+            }
+        }
+        let incomplete: Vec<&str> = kinds
+            .iter()
+            .filter(|k| !k.complete())
+            .map(|k| k.kind.as_str())
+            .collect();
+        let deletion = if !incomplete.is_empty() {
+            Deletion::Skipped {
+                reason: format!(
+                    "kind(s) {} did not come through whole; nothing is deleted",
+                    incomplete.join(", ")
+                ),
+            }
+        } else {
+            let guard = stale::Guard {
+                port: self.port,
+                threshold: self.config.entity_deletion_threshold,
+                delete_dependents: self.config.delete_dependent_entities,
+                dry_run: self.dry_run,
+            };
+            guard
+                .delete_stale(&blueprints, &seen, &started_at, &mut plan)
+                .await?
+        };
+        Ok(ResyncReport {
+            started_at,
+            kinds,
+            deletion,
+            plan,
+        })
+    }
+
+    async fn kind(
+        &self,
+        kind: &str,
+        mapper: &ResourceMapper,
+        selector: &Map<String, Value>,
+        seen: &mut Seen,
+        plan: &mut BTreeMap<String, BlueprintPlan>,
+    ) -> Result<KindReport, ResyncError> {
+        let mut report = KindReport {
+            kind: kind.to_string(),
+            ..KindReport::default()
+        };
+        self.progress.kind_started(kind);
+        let mut pages = self.plugin.clone().fetch(kind, selector);
+        while let Some(page) = pages.next().await {
+            let items = match page {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(kind, "{e}");
+                    report.fetch_errors.push(e.to_string());
+                    continue;
+                }
+            };
+            report.items += items.len();
+            let mut entities = Vec::new();
+            for (n, item) in items.iter().enumerate() {
+                let outcome = mapper.map_json(item);
+                report.skipped += outcome.skipped;
+                if !outcome.errors.is_empty() {
+                    report.mapping_errors += 1;
+                    let first = outcome
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    report.sample(format!("item {} of a page: {first}", n));
+                }
+                entities.extend(outcome.entities);
+            }
+            report.entities += entities.len();
+            for entity in &entities {
+                if let Some(id) = entity.identifier.as_str()
+                    && seen.contains(&entity.blueprint, id)
+                {
+                    report.duplicates += 1;
+                    report.sample(format!(
+                        "{} {id}: another item already mapped to this identifier; the last one wins \
+                         (make the identifier unique, e.g. include the owner)",
+                        entity.blueprint
+                    ));
+                }
+            }
+            self.write_page(entities, &mut report, seen, plan).await?;
+            self.progress.page_done(&report);
+        }
+        self.progress.kind_finished(&report);
+        Ok(report)
+    }
+
+    /// Upserts the page's new and changed entities; unchanged ones cost nothing.
+    async fn write_page(
+        &self,
+        entities: Vec<Entity>,
+        report: &mut KindReport,
+        seen: &mut Seen,
+        plan: &mut BTreeMap<String, BlueprintPlan>,
+    ) -> Result<(), ResyncError> {
+        let merge = self.config.enable_merge_entity;
+        let existing = self.existing(&entities).await;
+        let mut to_write = Vec::new();
+        for entity in entities {
+            let Value::String(identifier) = &entity.identifier else {
+                // A search-query identifier resolves in Port; it is written every time.
+                to_write.push((entity, false));
+                continue;
+            };
+            match existing
+                .as_ref()
+                .map(|found| found.get(&(entity.blueprint.clone(), identifier.clone())))
+            {
+                Some(Some(stored)) if compare::unchanged(&entity, stored, merge) => {
+                    report.unchanged += 1;
+                    seen.add(&entity.blueprint, identifier.clone());
+                }
+                Some(Some(_)) => to_write.push((entity, true)),
+                // Not found, or the lookup failed: write it; an upsert is safe either way.
+                _ => to_write.push((entity, false)),
+            }
+        }
+        if self.dry_run {
+            for (entity, exists) in &to_write {
+                let identifier = entity
+                    .identifier
+                    .as_str()
+                    .map_or_else(|| entity.identifier.to_string(), String::from);
+                let slot = plan.entry(entity.blueprint.clone()).or_default();
+                if *exists {
+                    slot.update.push(identifier.clone())
+                } else {
+                    slot.create.push(identifier.clone())
+                }
+                seen.add(&entity.blueprint, identifier);
+            }
+            return Ok(());
+        }
+        if to_write.is_empty() {
+            return Ok(());
+        }
+        let options = UpsertOptions {
+            merge,
+            create_missing_related_entities: self.config.create_missing_related_entities,
+        };
+        let batch: Vec<Entity> = to_write.into_iter().map(|(e, _)| e).collect();
+        let outcome = self.port.upsert_entities(&batch, options).await?;
+        for landed in outcome.landed {
+            if landed.created {
+                report.created += 1
+            } else {
+                report.updated += 1
+            }
+            seen.add(&landed.blueprint, landed.identifier);
+        }
+        for failure in outcome.failed {
+            report.upsert_failures += 1;
+            report.sample(format!(
+                "{} {}: {} {} {}",
+                failure.blueprint,
+                failure.identifier,
+                failure
+                    .status
+                    .map_or_else(|| "unreachable".into(), |s| s.to_string()),
+                failure.error,
+                failure.message
+            ));
+            // Kept out of deletion whatever happens: a failed write is not a stale entity.
+            seen.add(&failure.blueprint, failure.identifier);
+        }
+        Ok(())
+    }
+
+    /// The page's entities as Port holds them, by (blueprint, identifier);
+    /// `None` when Port could not be asked (then everything is written).
+    async fn existing(&self, entities: &[Entity]) -> Option<HashMap<(String, String), Value>> {
+        let mut by_blueprint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for entity in entities {
+            if let Some(id) = entity.identifier.as_str() {
+                by_blueprint.entry(&entity.blueprint).or_default().push(id);
+            }
+        }
+        let mut found = HashMap::new();
+        for (blueprint, identifiers) in by_blueprint {
+            for chunk in identifiers.chunks(1000) {
+                let query = json!({"combinator": "and",
+                    "rules": [{"property": "$identifier", "operator": "in", "value": chunk}]});
+                match self.port.search_page(blueprint, &query, &[], 1000, None).await {
+                    Ok(page) => {
+                        for entity in page.entities {
+                            if let Some(id) = entity.get("identifier").and_then(Value::as_str) {
+                                found.insert((blueprint.to_string(), id.to_string()), entity.clone());
+                            }
+                        }
+                    }
+                    // No such blueprint yet: none of its entities exist.
+                    Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => {}
+                    Err(e) => {
+                        tracing::warn!(
+                            blueprint,
+                            "looking up existing entities failed, writing them all: {e}"
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(found)
+    }
+}

@@ -1,0 +1,453 @@
+//! The real binary (`resync --once`, `resync --dry-run`) against the Port and
+//! Codecov simulators: creation, idempotence, stale deletion, and every case
+//! where deleting would lose data.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
+use ocean_codecov::runtime::mapping::Entity;
+use ocean_codecov::secret::Secret;
+use ocean_codecov::sim::Served;
+use ocean_codecov::sim::codecov::data::Dataset;
+use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use serde_json::{Value, json};
+
+const IDENTIFIER: &str = "e2e-codecov";
+
+struct World {
+    port: Served,
+    port_sim: Arc<PortSim>,
+    codecov: Served,
+    codecov_sim: Arc<CodecovSim>,
+}
+
+async fn world(owners: usize, repos: usize) -> World {
+    let loopback = "127.0.0.1:0".parse().expect("loopback");
+    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .expect("Port simulator");
+    let (codecov, codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(owners, repos, 21), loopback)
+        .await
+        .expect("Codecov simulator");
+    World {
+        port,
+        port_sim,
+        codecov,
+        codecov_sim,
+    }
+}
+
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl World {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let owners: Vec<String> = self
+            .codecov_sim
+            .dataset()
+            .owners
+            .iter()
+            .map(|o| o.username.clone())
+            .collect();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
+        command
+            .args(args)
+            .env_clear()
+            .env("OCEAN__PORT__BASE_URL", self.port.url())
+            .env("OCEAN__PORT__CLIENT_ID", "test-client")
+            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
+            .env("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER)
+            .env("OCEAN__INTEGRATION__TYPE", "codecov")
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
+            .env(
+                "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
+                serde_json::to_string(&owners).expect("JSON"),
+            )
+            .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
+            .env("OCEAN__RETRY__MAX_ATTEMPTS", "3")
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().await.expect("the binary runs");
+        let run = Run {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("test-secret"),
+            "the secret leaked:\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    async fn resync(&self) -> Run {
+        self.run(&["resync", "--once"]).await
+    }
+
+    fn count(&self, blueprint: &str) -> usize {
+        self.port_sim.entities(blueprint).len()
+    }
+
+    fn identifiers(&self, blueprint: &str) -> Vec<String> {
+        let entities = self.port_sim.entities(blueprint);
+        entities
+            .iter()
+            .filter_map(|e| e["identifier"].as_str().map(String::from))
+            .collect()
+    }
+
+    fn bulk_upserts(&self) -> usize {
+        self.port_sim
+            .log()
+            .snapshot()
+            .iter()
+            .filter(|r| r.path.ends_with("/entities/bulk"))
+            .count()
+    }
+
+    fn client(&self) -> PortClient {
+        let mut settings = PortSettings::new(self.port.url(), "test-client", Secret::new("test-secret"));
+        settings.integration_identifier = IDENTIFIER.into();
+        PortClient::new(settings).expect("client")
+    }
+}
+
+fn expected(dataset: &Dataset) -> [(&'static str, usize); 5] {
+    let active = || {
+        dataset
+            .owners
+            .iter()
+            .flat_map(|o| o.repos.iter())
+            .filter(|r| r.active)
+    };
+    [
+        ("codecov_repository", active().count()),
+        (
+            "codecov_coverage",
+            active()
+                .filter(|r| r.commits.iter().any(|c| c.state == "complete"))
+                .count(),
+        ),
+        ("codecov_commit", active().map(|r| r.commits.len().min(10)).sum()),
+        (
+            "codecov_pull",
+            active()
+                .map(|r| r.pulls.iter().filter(|p| p.state == "open").count())
+                .sum(),
+        ),
+        ("codecov_flag", active().map(|r| r.flags.len()).sum()),
+    ]
+}
+
+fn assert_counts(world: &World) {
+    for (blueprint, count) in expected(&world.codecov_sim.dataset()) {
+        assert_eq!(world.count(blueprint), count, "{blueprint}");
+    }
+}
+
+#[tokio::test]
+async fn the_first_resync_creates_everything_and_the_second_writes_nothing() {
+    let world = world(2, 15).await;
+    let first = world.resync().await;
+    assert!(first.success, "{}", first.stderr);
+    assert_counts(&world);
+    let integration = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(integration["resyncState"]["status"], "completed");
+    assert!(
+        integration["config"]["resources"].is_array(),
+        "the default mapping was installed"
+    );
+
+    world.port_sim.log().clear();
+    let second = world.resync().await;
+    assert!(second.success, "{}", second.stderr);
+    assert_eq!(
+        world.bulk_upserts(),
+        0,
+        "an unchanged resync makes no upsert request"
+    );
+    assert_counts(&world);
+}
+
+#[tokio::test]
+async fn a_repository_removed_in_codecov_is_deleted_from_port() {
+    let world = world(1, 20).await;
+    assert!(world.resync().await.success);
+    let gone = {
+        let dataset = world.codecov_sim.dataset();
+        let repo = dataset.owners[0]
+            .repos
+            .iter()
+            .find(|r| r.active && !r.commits.is_empty())
+            .expect("a repo");
+        repo.name.clone()
+    };
+    world
+        .codecov_sim
+        .edit(|d| d.owners[0].repos.retain(|r| r.name != gone));
+
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        !world
+            .identifiers("codecov_repository")
+            .contains(&format!("github/owner-1/{gone}"))
+    );
+    assert!(!world.identifiers("codecov_coverage").contains(&gone));
+    assert!(
+        world
+            .identifiers("codecov_commit")
+            .iter()
+            .all(|id| !id.contains(&format!("/{gone}@")))
+    );
+    assert_counts(&world);
+}
+
+#[tokio::test]
+async fn a_codecov_failure_on_one_owner_deletes_nothing() {
+    let world = world(2, 10).await;
+    assert!(world.resync().await.success);
+    let before: Vec<usize> = expected(&world.codecov_sim.dataset())
+        .iter()
+        .map(|(bp, _)| world.count(bp))
+        .collect();
+    world.codecov_sim.edit(|d| d.owners[0].repos.truncate(3));
+    world.codecov_sim.break_owner("owner-2", Some(500));
+
+    let run = world.resync().await;
+    assert!(!run.success, "a failed kind fails the resync");
+    assert!(run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("owner owner-2"), "{}", run.stderr);
+    let after: Vec<usize> = expected(&world.codecov_sim.dataset())
+        .iter()
+        .map(|(bp, _)| world.count(bp))
+        .collect();
+    assert_eq!(before, after, "nothing was deleted");
+    let integration = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(integration["resyncState"]["status"], "failed");
+}
+
+#[tokio::test]
+async fn an_empty_codecov_answer_deletes_nothing_under_the_threshold() {
+    let world = world(1, 12).await;
+    assert!(world.resync().await.success);
+    let owned = world.count("codecov_repository");
+    assert!(owned > 0);
+    world.codecov_sim.edit(|d| d.owners[0].repos.clear());
+
+    let run = world.resync().await;
+    assert!(
+        run.stderr.contains("above entityDeletionThreshold 90%"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.count("codecov_repository"), owned, "nothing was deleted");
+}
+
+#[tokio::test]
+async fn an_entity_written_by_a_live_event_during_the_resync_is_kept() {
+    let world = world(1, 12).await;
+    assert!(world.resync().await.success);
+    let client = world.client();
+    let entity = |name: &str| -> Entity {
+        serde_json::from_value(
+            json!({"identifier": format!("github/owner-1/{name}"), "title": name,
+            "blueprint": "codecov_repository", "properties": {"owner": "owner-1"}, "relations": {}}),
+        )
+        .expect("entity")
+    };
+    // Written before the resync and produced by nobody: stale, so deleted.
+    client
+        .upsert_entities(&[entity("old-live")], UpsertOptions::default())
+        .await
+        .expect("upsert");
+
+    world
+        .codecov_sim
+        .faults()
+        .set(ocean_codecov::sim::faults::FaultConfig {
+            latency_ms: 20,
+            ..Default::default()
+        });
+    world.port_sim.log().clear();
+    let resync = tokio::spawn(world.command(&["resync", "--once"]).output());
+    // Wait until the resync is writing, then send a "live event".
+    while !world
+        .port_sim
+        .log()
+        .snapshot()
+        .iter()
+        .any(|r| r.path.ends_with("/entities/search"))
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    client
+        .upsert_entities(&[entity("during-resync")], UpsertOptions::default())
+        .await
+        .expect("upsert");
+    let output = resync.await.expect("joined").expect("ran");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let ids = world.identifiers("codecov_repository");
+    assert!(
+        ids.contains(&"github/owner-1/during-resync".to_string()),
+        "the live event's entity survives"
+    );
+    assert!(
+        !ids.contains(&"github/owner-1/old-live".to_string()),
+        "a stale entity goes"
+    );
+}
+
+#[tokio::test]
+async fn a_mapping_edited_in_port_is_used_by_the_next_resync() {
+    let world = world(1, 8).await;
+    assert!(world.resync().await.success);
+    let integration = world.port_sim.integration(IDENTIFIER).expect("registered");
+    let mut config: Value = integration["config"].clone();
+    let resources = config["resources"].as_array_mut().expect("resources");
+    let repository = resources
+        .iter_mut()
+        .find(|r| r["kind"] == "repository")
+        .expect("repository kind");
+    repository["port"]["entity"]["mappings"]["title"] = json!("\"Repo \" + .name");
+    world
+        .client()
+        .patch_integration_config(&config)
+        .await
+        .expect("edit the mapping in Port");
+
+    assert!(world.resync().await.success);
+    let titles: Vec<Value> = world
+        .port_sim
+        .entities("codecov_repository")
+        .iter()
+        .map(|e| e["title"].clone())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .all(|t| t.as_str().is_some_and(|t| t.starts_with("Repo o1-repo-"))),
+        "{titles:?}"
+    );
+
+    // A fresh process with an invalid mapping in Port fails, naming the field at fault.
+    let mut broken = config.clone();
+    broken["resources"][0]["port"]["entity"]["mappings"]["identifier"] = json!(".repo.name |||");
+    world
+        .client()
+        .patch_integration_config(&broken)
+        .await
+        .expect("edit");
+    let run = world.resync().await;
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("resources[0].port.entity.mappings.identifier"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_running_integration_keeps_its_last_valid_mapping() {
+    use ocean_codecov::runtime::config::{IntegrationSpec, Settings};
+    use ocean_codecov::runtime::host::{Defaults, Host};
+    let world = world(1, 3).await;
+    let spec = IntegrationSpec::parse(include_str!("../.port/spec.yaml")).expect("spec");
+    let vars = [
+        ("OCEAN__PORT__CLIENT_ID", "test-client"),
+        ("OCEAN__PORT__CLIENT_SECRET", "test-secret"),
+        ("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "owner-1"),
+    ];
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings = Settings::load(&vars, None, &spec).expect("settings");
+    let codecov =
+        ocean_codecov::codecov::CodecovSettings::from_integration_config(&settings.integration_config)
+            .expect("codecov settings");
+    let plugin = Arc::new(ocean_codecov::codecov::CodecovPlugin::new(codecov).expect("plugin"));
+    let defaults = Defaults {
+        port_app_config: include_str!("../.port/resources/port-app-config.yml"),
+        blueprints: vec![],
+    };
+    let host = Host::new(settings, world.client(), plugin, defaults);
+    host.set_up().await.expect("registered");
+    let valid = host
+        .refresh_mapping(false)
+        .await
+        .expect("the default mapping is valid");
+
+    let mut broken = world.port_sim.integration(IDENTIFIER).expect("registered")["config"].clone();
+    broken["resources"][1]["port"]["entity"]["mappings"]["title"] = json!("{");
+    world
+        .client()
+        .patch_integration_config(&broken)
+        .await
+        .expect("edit");
+    let kept = host
+        .refresh_mapping(false)
+        .await
+        .expect("the last valid mapping is kept");
+    assert_eq!(kept.resources, valid.resources);
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_plan_and_writes_nothing() {
+    let world = world(1, 6).await;
+    let run = world.run(&["resync", "--dry-run"]).await;
+    assert!(run.success, "{}", run.stderr);
+    let repos = expected(&world.codecov_sim.dataset())[0].1;
+    assert!(
+        run.stdout
+            .contains(&format!("codecov_repository: create {repos}, update 0, delete 0")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  create github/owner-1/o1-repo-"),
+        "{}",
+        run.stdout
+    );
+    let writes = world
+        .port_sim
+        .log()
+        .snapshot()
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/search") && !r.path.ends_with("/access_token"))
+        .count();
+    assert_eq!(writes, 0, "a dry run writes nothing");
+    assert!(world.port_sim.integration(IDENTIFIER).is_none());
+}
+
+#[tokio::test]
+async fn bad_settings_fail_at_start_naming_the_variable() {
+    let world = world(1, 1).await;
+    let output = world
+        .command(&["resync", "--once"])
+        .env_remove("OCEAN__PORT__CLIENT_ID")
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_SERVICE", "svn")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OCEAN__PORT__CLIENT_ID: is required"), "{stderr}");
+}

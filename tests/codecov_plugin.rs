@@ -2,6 +2,8 @@
 //! the simulator's records at any page size, failures stay scoped to their
 //! owner, and items built from the API map like Codecov's own webhook payloads.
 
+mod common;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -61,37 +63,10 @@ async fn fetch_with(
 
 /// What each kind should yield for the active repositories of `dataset`.
 fn expected_counts(dataset: &Dataset) -> BTreeMap<&'static str, usize> {
-    let active = || {
-        dataset
-            .owners
-            .iter()
-            .flat_map(|o| o.repos.iter())
-            .filter(|r| r.active)
-    };
-    let main = |r: &ocean_codecov::sim::codecov::data::Repo| {
-        r.commits
-            .iter()
-            .filter(|c| Some(&c.branch) == r.branch.as_ref())
-            .count()
-    };
-    BTreeMap::from([
-        ("repository", active().count()),
-        (
-            "coverage",
-            active()
-                .filter(|r| r.commits.iter().any(|c| c.state == "complete"))
-                .count(),
-        ),
-        ("commit", active().map(|r| main(r).min(10)).sum()),
-        (
-            "pull",
-            active()
-                .map(|r| r.pulls.iter().filter(|p| p.state == "open").count())
-                .sum(),
-        ),
-        ("flag", active().map(|r| r.flags.len()).sum()),
-        ("branch", active().map(|r| r.branches.len()).sum()),
-    ])
+    common::expected_per_kind(dataset)
+        .into_iter()
+        .map(|(kind, _, count)| (kind, count))
+        .collect()
 }
 
 fn default_mapper(kind: &str) -> ResourceMapper {

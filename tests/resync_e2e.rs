@@ -124,31 +124,14 @@ impl World {
     }
 }
 
-fn expected(dataset: &Dataset) -> [(&'static str, usize); 5] {
-    let active = || {
-        dataset
-            .owners
-            .iter()
-            .flat_map(|o| o.repos.iter())
-            .filter(|r| r.active)
-    };
-    [
-        ("codecov_repository", active().count()),
-        (
-            "codecov_coverage",
-            active()
-                .filter(|r| r.commits.iter().any(|c| c.state == "complete"))
-                .count(),
-        ),
-        ("codecov_commit", active().map(|r| r.commits.len().min(10)).sum()),
-        (
-            "codecov_pull",
-            active()
-                .map(|r| r.pulls.iter().filter(|p| p.state == "open").count())
-                .sum(),
-        ),
-        ("codecov_flag", active().map(|r| r.flags.len()).sum()),
-    ]
+/// Blueprint and entity count the default mapping should give.
+fn expected(dataset: &Dataset) -> Vec<(&'static str, usize)> {
+    let per_kind = common::expected_per_kind(dataset);
+    per_kind
+        .into_iter()
+        .filter(|(_, bp, _)| !bp.is_empty())
+        .map(|(_, bp, count)| (bp, count))
+        .collect()
 }
 
 fn assert_counts(world: &World) {

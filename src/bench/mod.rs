@@ -1,6 +1,7 @@
 //! Benchmarks that print figures (`ocean-codecov bench ...`); tests never time anything.
 
 pub mod mapping;
+pub mod resync;
 
 /// Peak resident set size of this process so far, in bytes (Linux; `None` elsewhere).
 pub fn peak_rss_bytes() -> Option<u64> {

@@ -50,6 +50,8 @@ enum Command {
 enum BenchCommand {
     /// Map generated Codecov items with the engine and with the jq binary.
     Mapping(crate::bench::mapping::MappingBenchArgs),
+    /// A full resync of N repositories between the simulators: time, Port requests, peak RSS.
+    Resync(crate::bench::resync::ResyncBenchArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -59,6 +61,7 @@ pub fn run() -> ExitCode {
         Command::Validate { file } => validate(&file),
         Command::Schema => schema(),
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
+        Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
         Command::Sail(args) => {
             init_logging();
             run::sail(args)

@@ -126,6 +126,9 @@ impl CodecovSettings {
         }
         let mut settings = CodecovSettings::new(base_url, Secret::new(token), service, owners);
         settings.app_url = text("codecovAppUrl");
+        if let Some(size) = config.get("codecovPageSize").and_then(|v| v.as_u64()) {
+            settings.page_size = u32::try_from(size.clamp(1, 10_000)).unwrap_or(100);
+        }
         Ok(settings)
     }
 

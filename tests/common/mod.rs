@@ -87,3 +87,47 @@ pub fn count_requests(sim: &PortSim, method: &str, path_suffix: &str) -> usize {
         .filter(|r| r.method == method && r.path.ends_with(path_suffix))
         .count()
 }
+
+/// What each kind yields for `dataset`'s active repositories, with the
+/// default mapping's blueprint (none for `branch`, which it does not map).
+pub fn expected_per_kind(
+    dataset: &ocean_codecov::sim::codecov::data::Dataset,
+) -> Vec<(&'static str, &'static str, usize)> {
+    let active = || {
+        dataset
+            .owners
+            .iter()
+            .flat_map(|o| o.repos.iter())
+            .filter(|r| r.active)
+    };
+    let on_main = |r: &ocean_codecov::sim::codecov::data::Repo| {
+        r.commits
+            .iter()
+            .filter(|c| Some(&c.branch) == r.branch.as_ref())
+            .count()
+    };
+    vec![
+        ("repository", "codecov_repository", active().count()),
+        (
+            "coverage",
+            "codecov_coverage",
+            active()
+                .filter(|r| r.commits.iter().any(|c| c.state == "complete"))
+                .count(),
+        ),
+        (
+            "commit",
+            "codecov_commit",
+            active().map(|r| on_main(r).min(10)).sum(),
+        ),
+        (
+            "pull",
+            "codecov_pull",
+            active()
+                .map(|r| r.pulls.iter().filter(|p| p.state == "open").count())
+                .sum(),
+        ),
+        ("flag", "codecov_flag", active().map(|r| r.flags.len()).sum()),
+        ("branch", "", active().map(|r| r.branches.len()).sum()),
+    ]
+}

@@ -434,3 +434,40 @@ async fn bad_settings_fail_at_start_naming_the_variable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("OCEAN__PORT__CLIENT_ID: is required"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_polling_listener_resyncs_at_start_and_when_ports_ui_asks() {
+    let world = world(1, 4).await;
+    let mut child = world
+        .command(&["sail"])
+        .env("OCEAN__EVENT_LISTENER__TYPE", "POLLING")
+        .env("OCEAN__EVENT_LISTENER__INTERVAL", "1")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sail starts");
+    let state_reports = || {
+        let log = world.port_sim.log().snapshot();
+        log.iter().filter(|r| r.path.ends_with("/resync-state")).count()
+    };
+    let wait_for = |reports: usize| async move {
+        for _ in 0..400 {
+            if state_reports() >= reports {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    };
+    assert!(
+        wait_for(2).await,
+        "a resync ran at start (running, then completed)"
+    );
+    assert_counts(&world);
+
+    world.port_sim.request_resync(IDENTIFIER);
+    assert!(
+        wait_for(4).await,
+        "the UI's resync request started another resync"
+    );
+    let _ = child.kill().await;
+}

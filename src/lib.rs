@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod codecov;
 pub mod http;
+pub mod metrics;
 pub mod port;
 pub mod retry;
 pub mod runtime;

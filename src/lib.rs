@@ -10,4 +10,5 @@ pub mod port;
 pub mod retry;
 pub mod runtime;
 pub mod secret;
+pub mod server;
 pub mod sim;

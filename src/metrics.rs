@@ -52,12 +52,36 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("resyncs", "Resyncs by outcome", metrics.resyncs.clone());
-        registry.register("resync_duration_seconds", "Resync wall time", metrics.resync_seconds.clone());
-        registry.register("entities", "Entities by kind and result", metrics.entities.clone());
-        registry.register("port_requests", "Port API requests by route and status", metrics.port_requests.clone());
-        registry.register("codecov_requests", "Codecov API requests by status", metrics.codecov_requests.clone());
-        registry.register("webhook_events", "Webhook events by outcome", metrics.webhook_events.clone());
-        registry.register("webhook_queue_depth", "Webhook events waiting", metrics.webhook_queue_depth.clone());
+        registry.register(
+            "resync_duration_seconds",
+            "Resync wall time",
+            metrics.resync_seconds.clone(),
+        );
+        registry.register(
+            "entities",
+            "Entities by kind and result",
+            metrics.entities.clone(),
+        );
+        registry.register(
+            "port_requests",
+            "Port API requests by route and status",
+            metrics.port_requests.clone(),
+        );
+        registry.register(
+            "codecov_requests",
+            "Codecov API requests by status",
+            metrics.codecov_requests.clone(),
+        );
+        registry.register(
+            "webhook_events",
+            "Webhook events by outcome",
+            metrics.webhook_events.clone(),
+        );
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook events waiting",
+            metrics.webhook_queue_depth.clone(),
+        );
         Metrics { registry, ..metrics }
     }
 
@@ -70,12 +94,19 @@ impl Metrics {
     }
 
     pub fn count_entities(&self, kind: &str, result: &str, n: usize) {
-        let labels = KindResult { kind: kind.to_string(), result: result.to_string() };
+        let labels = KindResult {
+            kind: kind.to_string(),
+            result: result.to_string(),
+        };
         self.entities.get_or_create(&labels).inc_by(n as u64);
     }
 
     pub fn count_event(&self, outcome: &str) {
-        self.webhook_events.get_or_create(&Outcome { outcome: outcome.to_string() }).inc();
+        self.webhook_events
+            .get_or_create(&Outcome {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 }
 
@@ -88,13 +119,35 @@ pub fn metrics() -> &'static Metrics {
 /// route, without identifiers (which would make a series per entity).
 pub fn route_of(path: &str) -> String {
     const WORDS: &[&str] = &[
-        "v1", "api", "v2", "auth", "access_token", "blueprints", "entities", "bulk", "search", "delete",
-        "integration", "config", "resync-state", "resync-request", "repos", "commits", "pulls", "flags",
+        "v1",
+        "api",
+        "v2",
+        "auth",
+        "access_token",
+        "blueprints",
+        "entities",
+        "bulk",
+        "search",
+        "delete",
+        "integration",
+        "config",
+        "resync-state",
+        "resync-request",
+        "repos",
+        "commits",
+        "pulls",
+        "flags",
         "branches",
     ];
     let path = path.split('?').next().unwrap_or_default();
     path.split('/')
-        .map(|segment| if segment.is_empty() || WORDS.contains(&segment) { segment } else { "{}" })
+        .map(|segment| {
+            if segment.is_empty() || WORDS.contains(&segment) {
+                segment
+            } else {
+                "{}"
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -105,14 +158,23 @@ mod tests {
 
     #[test]
     fn routes_drop_identifiers() {
-        assert_eq!(route_of("/v1/blueprints/codecov_coverage/entities/bulk"), "/v1/blueprints/{}/entities/bulk");
-        assert_eq!(route_of("/api/v2/github/org/repos/r/commits/"), "/api/v2/{}/{}/repos/{}/commits/");
+        assert_eq!(
+            route_of("/v1/blueprints/codecov_coverage/entities/bulk"),
+            "/v1/blueprints/{}/entities/bulk"
+        );
+        assert_eq!(
+            route_of("/api/v2/github/org/repos/r/commits/"),
+            "/api/v2/{}/{}/repos/{}/commits/"
+        );
     }
 
     #[test]
     fn renders_prometheus_text() {
         let m = metrics();
         m.count_event("accepted");
-        assert!(m.render().contains("ocean_webhook_events_total{outcome=\"accepted\"}"));
+        assert!(
+            m.render()
+                .contains("ocean_webhook_events_total{outcome=\"accepted\"}")
+        );
     }
 }

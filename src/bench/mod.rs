@@ -2,6 +2,12 @@
 
 pub mod mapping;
 pub mod resync;
+pub mod webhook;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
 
 /// Peak resident set size of this process so far, in bytes (Linux; `None` elsewhere).
 pub fn peak_rss_bytes() -> Option<u64> {
@@ -30,4 +36,35 @@ impl SplitMix {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
+}
+
+/// A child process killed when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ocean-codecov sim ...` and returns it with the URL it announced.
+pub fn simulator(args: &[&str]) -> anyhow::Result<(Process, String)> {
+    let exe = std::env::current_exe().context("finding this binary")?;
+    let mut child = Process(
+        Command::new(exe)
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting a simulator")?,
+    );
+    let stderr = child.0.stderr.take().context("simulator stderr")?;
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line)?;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .context("the simulator's URL")?
+        .to_string();
+    Ok((child, url))
 }

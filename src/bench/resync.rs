@@ -3,13 +3,13 @@
 //! timed, with Port's requests counted by route and the integration's peak RSS.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use super::simulator;
 use crate::port::{PortClient, PortSettings};
 use crate::secret::Secret;
 use crate::sim::codecov::DEFAULT_TOKEN;
@@ -22,37 +22,6 @@ pub struct ResyncBenchArgs {
     /// Codecov API page size the integration asks for.
     #[arg(long, default_value_t = 100)]
     page_size: u32,
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `ocean-codecov sim ...` and returns it with the URL it announced.
-fn simulator(args: &[&str]) -> anyhow::Result<(Process, String)> {
-    let exe = std::env::current_exe().context("finding this binary")?;
-    let mut child = Process(
-        Command::new(exe)
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting a simulator")?,
-    );
-    let stderr = child.0.stderr.take().context("simulator stderr")?;
-    let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line)?;
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .context("the simulator's URL")?
-        .to_string();
-    Ok((child, url))
 }
 
 struct Pass {

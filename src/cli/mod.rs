@@ -52,6 +52,8 @@ enum BenchCommand {
     Mapping(crate::bench::mapping::MappingBenchArgs),
     /// A full resync of N repositories between the simulators: time, Port requests, peak RSS.
     Resync(crate::bench::resync::ResyncBenchArgs),
+    /// Live-event load on a running integration: accepted events/s, latency, end-to-end events/s.
+    Webhook(crate::bench::webhook::WebhookBenchArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -62,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::Schema => schema(),
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
         Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
+        Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
         Command::Sail(args) => {
             init_logging();
             run::sail(args)

@@ -2,9 +2,12 @@
 //! the Codecov plugin and the defaults in `.port/` built in.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -13,9 +16,11 @@ use crate::codecov::{CodecovPlugin, CodecovSettings};
 use crate::port::{PortClient, PortSettings};
 use crate::runtime::config::{IntegrationSpec, ListenerKind, Settings};
 use crate::runtime::host::{Defaults, Host};
-use crate::runtime::listener;
 use crate::runtime::resync::progress::Bars;
 use crate::runtime::resync::{Deletion, ResyncReport};
+use crate::runtime::{listener, live_events};
+use crate::secret::Secret;
+use crate::server::{self, ServerState};
 
 const SPEC: &str = include_str!("../../.port/spec.yaml");
 const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
@@ -93,10 +98,18 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Events accepted but not yet written; past this the webhook route answers 503.
+const EVENT_QUEUE: usize = 10_000;
+/// Events written to Port together.
+const EVENT_BATCH: usize = 200;
+
 pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(host(args.config)?);
     runtime()?.block_on(async {
         host.set_up().await?;
+        if let Err(e) = host.refresh_mapping(false).await {
+            tracing::error!("{e}");
+        }
         if host.settings.listener == ListenerKind::Once {
             let report = host
                 .resync(&crate::runtime::resync::progress::LogLines, false)
@@ -109,15 +122,89 @@ pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
             });
         }
         let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let _queue = listener::start(host.clone());
-                tracing::info!(listener = ?host.settings.listener, "sailing; Ctrl-C stops");
-                tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-                Ok(ExitCode::SUCCESS)
-            })
-            .await
+        local.run_until(serve_and_listen(host.clone())).await
     })
+}
+
+async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
+    let queue = listener::start(host.clone());
+    let (events, received) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let processor = tokio::task::spawn_local(live_events::process(host.clone(), received, EVENT_BATCH));
+    let secret = host
+        .settings
+        .integration_config
+        .get("webhookSecret")
+        .and_then(|v| v.as_str())
+        .map(Secret::new);
+    if secret.is_none() {
+        tracing::warn!(
+            "no webhookSecret is set: anyone who can reach this server can post webhooks and ask for resyncs"
+        );
+    }
+    let settings = &host.settings;
+    let addr: SocketAddr = format!("{}:{}", settings.http_host, settings.http_port)
+        .parse()
+        .with_context(|| {
+            format!(
+                "OCEAN__HTTP__HOST/PORT: {}:{} is not an address",
+                settings.http_host, settings.http_port
+            )
+        })?;
+    let state = ServerState {
+        host: host.clone(),
+        events,
+        resyncs: queue.clone(),
+        secret,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(addr, state, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(listener = ?settings.listener, "sailing; SIGTERM or Ctrl-C stops");
+    shutdown_signal().await;
+
+    tracing::info!("stopping: no new events; draining the accepted ones");
+    host.stopping.store(true, Ordering::SeqCst);
+    let _ = stop.send(());
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("the HTTP server failed: {e}"),
+        Err(e) => tracing::error!("the HTTP server task failed: {e}"),
+    }
+    // The server's state held the last senders; with it gone the queue drains and ends.
+    if tokio::time::timeout(Duration::from_secs(120), processor)
+        .await
+        .is_err()
+    {
+        tracing::error!("live events did not drain within 120 s");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while queue.busy.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }
 
 fn summarise(report: &ResyncReport) {

@@ -123,9 +123,17 @@ impl CodecovClient {
                 .header(ACCEPT, "application/json")
                 .header(AUTHORIZATION, format!("Bearer {}", self.settings.token.expose()));
             let exchanged = http::exchange(request).await;
-            let status = exchanged.as_ref().map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
-            let labels = crate::metrics::Request { route: crate::metrics::route_of(path), status };
-            crate::metrics::metrics().codecov_requests.get_or_create(&labels).inc();
+            let status = exchanged
+                .as_ref()
+                .map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
+            let labels = crate::metrics::Request {
+                route: crate::metrics::route_of(path),
+                status,
+            };
+            crate::metrics::metrics()
+                .codecov_requests
+                .get_or_create(&labels)
+                .inc();
             match exchanged {
                 Ok(reply) if reply.status.is_success() => {
                     match serde_json::from_slice::<Value>(&reply.body) {

@@ -9,16 +9,12 @@ use serde_json::{Value, json};
 use super::client::CodecovClient;
 use crate::runtime::plugin::{FetchError, WebhookItem};
 
-/// Codecov sends `User-Agent: Codecov` and no signature; the body's shape is
-/// the second witness, for proxies that rewrite the agent.
-pub fn is_codecov_webhook(headers: &BTreeMap<String, String>, body: &Value) -> bool {
-    let agent = headers
-        .get("user-agent")
-        .is_some_and(|a| a.eq_ignore_ascii_case("codecov"));
-    let shaped = ["repo", "head", "owner", "compare"]
+/// Codecov sends no signature and a plain `User-Agent: Codecov`, which proves
+/// nothing; the payload's shape decides (repo, head and owner objects).
+pub fn is_codecov_webhook(_headers: &BTreeMap<String, String>, body: &Value) -> bool {
+    ["repo", "head", "owner"]
         .iter()
-        .all(|k| body.get(k).is_some_and(Value::is_object));
-    agent || shaped
+        .all(|k| body.get(k).is_some_and(Value::is_object))
 }
 
 pub async fn items(client: &CodecovClient, body: &Value) -> Vec<Result<WebhookItem, FetchError>> {
@@ -67,7 +63,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recognised_by_agent_or_by_shape() {
+    fn recognised_by_shape_not_by_agent() {
         let mut headers = BTreeMap::new();
         let seed: Value = serde_json::from_str(include_str!(
             "../../resources/codecov/codecov-webhook-payload.json"
@@ -76,6 +72,9 @@ mod tests {
         assert!(is_codecov_webhook(&headers, &seed));
         assert!(!is_codecov_webhook(&headers, &json!({"repo": {}})));
         headers.insert("user-agent".into(), "Codecov".into());
-        assert!(is_codecov_webhook(&headers, &json!({})));
+        assert!(
+            !is_codecov_webhook(&headers, &json!({})),
+            "the agent alone proves nothing"
+        );
     }
 }

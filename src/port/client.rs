@@ -253,9 +253,17 @@ impl PortClient {
                 .body(body.clone());
         }
         let exchanged = http::exchange(request).await;
-        let status = exchanged.as_ref().map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
-        let labels = crate::metrics::Request { route: crate::metrics::route_of(&call.path), status };
-        crate::metrics::metrics().port_requests.get_or_create(&labels).inc();
+        let status = exchanged
+            .as_ref()
+            .map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
+        let labels = crate::metrics::Request {
+            route: crate::metrics::route_of(&call.path),
+            status,
+        };
+        crate::metrics::metrics()
+            .port_requests
+            .get_or_create(&labels)
+            .inc();
         let raw = exchanged.map_err(|e| call.transport(&e))?;
         tracing::debug!(method = %call.method, path = %call.path, status = raw.status.as_u16(),
             request_bytes = call.body.as_ref().map_or(0, Bytes::len), reply_bytes = raw.body.len(), "Port call");

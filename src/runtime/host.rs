@@ -28,7 +28,7 @@ pub struct Defaults {
 /// compiled again by each resync: a matter of milliseconds.
 pub type ActiveMapping = PortAppConfig;
 
-fn compile(config: &PortAppConfig) -> Result<Vec<ResourceMapper>, String> {
+pub fn compile(config: &PortAppConfig) -> Result<Vec<ResourceMapper>, String> {
     app_config::compile(MappingSource::AppConfig(config.clone()), JqOptions::default())
         .map(|loaded| loaded.mappers)
         .map_err(|faults| {
@@ -47,6 +47,8 @@ pub struct Host {
     pub defaults: Defaults,
     /// The last mapping that compiled; an invalid edit in Port leaves it in force.
     mapping: RwLock<Option<Arc<ActiveMapping>>>,
+    /// Set on shutdown: a running resync stops before its deletion phase.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,7 @@ impl Host {
             plugin,
             defaults,
             mapping: RwLock::new(None),
+            stopping: Default::default(),
         }
     }
 
@@ -179,6 +182,11 @@ impl Host {
         }
     }
 
+    /// The mapping in force, if one has loaded.
+    pub fn current_mapping(&self) -> Option<Arc<ActiveMapping>> {
+        self.mapping.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     fn keep_last(&self, fault: String) -> Result<Arc<ActiveMapping>, HostError> {
         tracing::error!("the mapping in Port is invalid; the last valid mapping stays in force:\n{fault}");
         let last = self.mapping.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -197,6 +205,7 @@ impl Host {
     /// `LocalSet` or `block_on`).
     pub async fn resync(&self, progress: &dyn Progress, dry_run: bool) -> Result<ResyncReport, HostError> {
         let interval = self.settings.scheduled_resync_interval;
+        let started = std::time::Instant::now();
         if !dry_run {
             self.report_state(
                 json!({"status": "running", "lastResyncStart": now(), "lastResyncEnd": null,
@@ -214,10 +223,12 @@ impl Host {
                 mappers: &mappers,
                 progress,
                 dry_run,
+                stop: &self.stopping,
             };
             Ok::<_, HostError>(resync.run().await?)
         }
         .await;
+        record_metrics(&outcome, started.elapsed());
         if !dry_run {
             let status = match &outcome {
                 Ok(report) if report.succeeded() => "completed",
@@ -230,6 +241,38 @@ impl Host {
             .await;
         }
         outcome
+    }
+}
+
+fn record_metrics(outcome: &Result<ResyncReport, HostError>, took: std::time::Duration) {
+    let metrics = crate::metrics::metrics();
+    let label = match outcome {
+        Ok(report) if report.succeeded() => "completed",
+        _ => "failed",
+    };
+    metrics
+        .resyncs
+        .get_or_create(&crate::metrics::Outcome {
+            outcome: label.into(),
+        })
+        .inc();
+    metrics.resync_seconds.observe(took.as_secs_f64());
+    if let Ok(report) = outcome {
+        for k in &report.kinds {
+            for (result, n) in [
+                ("created", k.created),
+                ("updated", k.updated),
+                ("unchanged", k.unchanged),
+                ("failed", k.upsert_failures + k.mapping_errors),
+            ] {
+                metrics.count_entities(&k.kind, result, n);
+            }
+        }
+        if let super::resync::Deletion::Done { deleted, .. }
+        | super::resync::Deletion::Failed { deleted, .. } = report.deletion
+        {
+            metrics.count_entities("*", "deleted", deleted);
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use super::resync::progress::LogLines;
 pub struct ResyncQueue {
     pending: AtomicBool,
     wake: Notify,
+    /// True while a resync runs.
+    pub busy: AtomicBool,
 }
 
 impl ResyncQueue {
@@ -40,7 +42,13 @@ impl ResyncQueue {
 pub async fn worker(host: Arc<Host>, queue: Arc<ResyncQueue>) {
     loop {
         queue.next().await;
-        match host.resync(&LogLines, false).await {
+        if host.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        queue.busy.store(true, Ordering::SeqCst);
+        let outcome = host.resync(&LogLines, false).await;
+        queue.busy.store(false, Ordering::SeqCst);
+        match outcome {
             Ok(report) => {
                 tracing::info!(succeeded = report.succeeded(), deletion = ?report.deletion, "resync finished")
             }

@@ -4,6 +4,7 @@ pub mod app_config;
 pub mod config;
 pub mod host;
 pub mod listener;
+pub mod live_events;
 pub mod mapping;
 pub mod plugin;
 pub mod resync;

@@ -113,6 +113,8 @@ pub struct Resync<'a> {
     pub mappers: &'a [ResourceMapper],
     pub progress: &'a dyn Progress,
     pub dry_run: bool,
+    /// Set when the process is stopping: no further kind, and no deletion.
+    pub stop: &'a std::sync::atomic::AtomicBool,
 }
 
 fn now_rfc3339() -> String {
@@ -127,7 +129,16 @@ impl Resync<'_> {
         let mut plan = BTreeMap::new();
         let mut kinds = Vec::new();
         let mut blueprints: Vec<String> = Vec::new();
+        let stopping = || self.stop.load(std::sync::atomic::Ordering::SeqCst);
         for (resource, mapper) in self.config.resources.iter().zip(self.mappers) {
+            if stopping() {
+                kinds.push(KindReport {
+                    kind: resource.kind.clone(),
+                    fetch_errors: vec!["not fetched: the integration is shutting down".into()],
+                    ..KindReport::default()
+                });
+                continue;
+            }
             if let Some(bp) = mapper.static_blueprint()
                 && !blueprints.iter().any(|b| b == bp)
             {
@@ -149,7 +160,11 @@ impl Resync<'_> {
             .filter(|k| !k.complete())
             .map(|k| k.kind.as_str())
             .collect();
-        let deletion = if !incomplete.is_empty() {
+        let deletion = if stopping() {
+            Deletion::Skipped {
+                reason: "the integration is shutting down; nothing is deleted".into(),
+            }
+        } else if !incomplete.is_empty() {
             Deletion::Skipped {
                 reason: format!(
                     "kind(s) {} did not come through whole; nothing is deleted",

@@ -181,6 +181,14 @@ fn person(rng: &mut SplitMix) -> Person {
     }
 }
 
+impl Owner {
+    /// Repositories are kept sorted by name, so this is a binary search.
+    pub fn repo(&self, name: &str) -> Option<&Repo> {
+        let at = self.repos.partition_point(|r| r.name.as_str() < name);
+        self.repos.get(at).filter(|r| r.name == name)
+    }
+}
+
 impl Dataset {
     /// `owners` × `repos_per_owner` repositories; the same seed gives the same data.
     pub fn generate(owners: usize, repos_per_owner: usize, seed: u64) -> Dataset {
@@ -207,7 +215,7 @@ impl Dataset {
                             let pending = i == 0 && rng.below(10) == 0;
                             commits.push(Commit {
                                 commitid: sha(&mut rng),
-                                message: format!("Change {i} in o{o}-repo-{r:03}"),
+                                message: format!("Change {i} in o{o}-repo-{r:06}"),
                                 timestamp: stamp(minutes),
                                 ci_passed: rng.below(5) != 0,
                                 author: person(&mut rng),
@@ -226,7 +234,7 @@ impl Dataset {
                                 let hits = rng.below(50) as i64;
                                 Pull {
                                     pullid: 1 + p as i64 + rng.below(3) as i64 * 10,
-                                    title: format!("Pull request {p} of o{o}-repo-{r:03}"),
+                                    title: format!("Pull request {p} of o{o}-repo-{r:06}"),
                                     state: state.into(),
                                     base: commits.last().map(|c| c.commitid.clone()).unwrap_or_default(),
                                     head: sha(&mut rng),
@@ -258,8 +266,9 @@ impl Dataset {
                             });
                         }
                         Repo {
-                            // Unique across owners, as the default coverage mapping keys by bare name.
-                            name: format!("o{o}-repo-{r:03}"),
+                            // Unique across owners, as the default coverage mapping keys by bare
+                            // name; zero-padded so the list is sorted by name.
+                            name: format!("o{o}-repo-{r:06}"),
                             service_id: (500_000_000 + o as u64 * 1000 + r as u64).to_string(),
                             private: rng.below(10) < 3,
                             active,
@@ -376,7 +385,10 @@ impl Dataset {
             flags: Vec::new(),
         };
         match self.owners.iter_mut().find(|o| o.username == owner_name) {
-            Some(owner) => owner.repos.push(repo),
+            Some(owner) => {
+                let at = owner.repos.partition_point(|r| r.name < repo.name);
+                owner.repos.insert(at, repo);
+            }
             None => self.owners.push(Owner {
                 username: owner_name,
                 name: None,

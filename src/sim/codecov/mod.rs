@@ -143,7 +143,7 @@ pub fn webhook_payload_for(
     with_pull: bool,
 ) -> Option<Value> {
     let owner = dataset.owner(owner)?;
-    let repo = owner.repos.iter().find(|r| r.name == repo)?;
+    let repo = owner.repo(repo)?;
     let head = repo
         .commits
         .iter()

@@ -240,9 +240,8 @@ impl Scope {
     fn repo<'a>(&self, dataset: &'a Dataset) -> Result<&'a Repo, Refusal> {
         let name = self.repo.as_deref().unwrap_or_default();
         self.owner(dataset)?
-            .repos
-            .iter()
-            .find(|r| r.name == name && (self.member || !r.private))
+            .repo(name)
+            .filter(|r| self.member || !r.private)
             .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))
     }
 }
@@ -338,7 +337,7 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .map(|(_, v)| v.as_str())
         .collect();
     let search = list.first("search");
-    let mut repos: Vec<&Repo> = owner
+    let repos: Vec<&Repo> = owner
         .repos
         .iter()
         .filter(|r| list.member || !r.private)
@@ -346,7 +345,7 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .filter(|r| names.is_empty() || names.contains(&r.name.as_str()))
         .filter(|r| search.is_none_or(|s| r.name.contains(s)))
         .collect();
-    repos.sort_by(|a, b| a.name.cmp(&b.name));
+    // Already in name order: the records keep repositories sorted.
     list.page(repos, |r| shapes::repo_json(&dataset.service, owner, r))
 }
 

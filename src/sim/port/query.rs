@@ -115,12 +115,23 @@ impl Rule {
     /// those up instead of scanning the blueprint.
     pub fn identifier_limit(&self) -> Option<Vec<String>> {
         match self {
-            Rule::Compare { property, operator: Operator::In, value } if property == "$identifier" => {
-                Some(value.as_array()?.iter().filter_map(Value::as_str).map(String::from).collect())
-            }
-            Rule::Compare { property, operator: Operator::Eq, value: Value::String(id) } if property == "$identifier" => {
-                Some(vec![id.clone()])
-            }
+            Rule::Compare {
+                property,
+                operator: Operator::In,
+                value,
+            } if property == "$identifier" => Some(
+                value
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+            ),
+            Rule::Compare {
+                property,
+                operator: Operator::Eq,
+                value: Value::String(id),
+            } if property == "$identifier" => Some(vec![id.clone()]),
             Rule::All(rules) => rules.iter().find_map(Rule::identifier_limit),
             _ => None,
         }

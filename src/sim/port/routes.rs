@@ -383,7 +383,9 @@ async fn search(State(sim): State<Arc<PortSim>>, Path(blueprint): Path<String>, 
     let mut more = false;
     let mut last = String::new();
     let bucket = store.entities.get(&blueprint);
-    let start = after.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    let start = after
+        .as_deref()
+        .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
     let scan: Box<dyn Iterator<Item = (&String, &super::store::StoredEntity)>> =
         match rule.as_ref().and_then(Rule::identifier_limit) {
             // Port answers identifier lookups from its index; so does the simulator.
@@ -391,11 +393,17 @@ async fn search(State(sim): State<Arc<PortSim>>, Path(blueprint): Path<String>, 
                 ids.sort();
                 ids.dedup();
                 let after = after.clone();
-                Box::new(ids.into_iter().filter(move |id| after.as_ref().is_none_or(|a| id > a)).filter_map(
-                    move |id| bucket.and_then(|b| b.get_key_value(&id)),
-                ))
+                Box::new(
+                    ids.into_iter()
+                        .filter(move |id| after.as_ref().is_none_or(|a| id > a))
+                        .filter_map(move |id| bucket.and_then(|b| b.get_key_value(&id))),
+                )
             }
-            None => Box::new(bucket.into_iter().flat_map(move |e| e.range::<str, _>((start, std::ops::Bound::Unbounded)))),
+            None => Box::new(
+                bucket
+                    .into_iter()
+                    .flat_map(move |e| e.range::<str, _>((start, std::ops::Bound::Unbounded))),
+            ),
         };
     for (identifier, entity) in scan {
         let view = entity.to_admin_json(&blueprint);

@@ -1,0 +1,139 @@
+//! The HTTP server `sail` runs: Codecov webhooks as live events, a resync
+//! trigger, health probes and Prometheus metrics.
+
+mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::runtime::host::Host;
+use crate::runtime::listener::ResyncQueue;
+use crate::runtime::live_events::Event;
+use crate::secret::Secret;
+
+/// Largest webhook body accepted, as Port's own limit.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ServerState {
+    pub host: Arc<Host>,
+    pub events: mpsc::Sender<Event>,
+    pub resyncs: Arc<ResyncQueue>,
+    /// `webhookSecret`: when set, webhooks and `/resync` must carry it.
+    pub secret: Option<Secret>,
+}
+
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/integration/webhook", post(webhook::receive))
+        .route("/webhook", post(webhook::receive))
+        .route("/resync", post(resync))
+        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+pub(crate) fn reply(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
+    let ok = status.is_success();
+    let body = if ok {
+        json!({"ok": true})
+    } else {
+        json!({"ok": false, "error": error, "message": message.into()})
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Compares without stopping at the first difference, so timing reveals nothing.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = given.len() ^ expected.len();
+    for (i, byte) in expected.iter().enumerate() {
+        difference |= usize::from(given.get(i).copied().unwrap_or(0) ^ byte);
+    }
+    difference == 0
+}
+
+/// The secret from `?token=` or `X-Webhook-Secret`; true when none is configured.
+pub(crate) fn authorised(state: &ServerState, headers: &HeaderMap, query: &Option<String>) -> bool {
+    let Some(secret) = &state.secret else { return true };
+    let from_header = headers.get("x-webhook-secret").map(|v| v.as_bytes().to_vec());
+    let from_query = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.as_bytes().to_vec())
+    });
+    from_header
+        .or(from_query)
+        .is_some_and(|given| same_secret(&given, secret.expose().as_bytes()))
+}
+
+async fn resync(State(state): State<ServerState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if !authorised(&state, &headers, &query) {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong webhook secret",
+        );
+    }
+    state.resyncs.request();
+    reply(StatusCode::ACCEPTED, "", "")
+}
+
+async fn ready(State(state): State<ServerState>) -> Response {
+    // Ready once a mapping has loaded from Port: events can be mapped.
+    if state.host.current_mapping().is_some() {
+        reply(StatusCode::OK, "", "")
+    } else {
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the mapping has not loaded from Port yet",
+        )
+    }
+}
+
+async fn metrics() -> Response {
+    let text = crate::metrics::metrics().render();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Binds `addr`, says where it listens (on stderr), and serves until `stop` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    state: ServerState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    eprintln!(
+        "listening on http://{bound} (POST /integration/webhook, POST /resync, /health/live, /health/ready, /metrics)"
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"s3cret!", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
+    }
+}

@@ -1,0 +1,254 @@
+//! `sail` as a process, with its HTTP server: Codecov webhooks end as
+//! entities in the Port simulator; bad requests are refused; a shutdown
+//! drains every accepted event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocean_codecov::sim::Served;
+use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const SECRET: &str = "hook-s3cret";
+
+struct Integration {
+    child: tokio::process::Child,
+    url: String,
+    port_sim: Arc<PortSim>,
+    _port: Served,
+    _codecov: Served,
+}
+
+async fn sail(port_config: PortSimConfig) -> Integration {
+    let loopback = "127.0.0.1:0".parse().expect("loopback");
+    let (port, port_sim) = PortSim::start(port_config, loopback)
+        .await
+        .expect("Port simulator");
+    let mut codecov_config = CodecovSimConfig::generated(0, 0, 1);
+    codecov_config.dataset.add_from_payload(&seed_example_payload());
+    let (codecov, _) = CodecovSim::start(codecov_config, loopback)
+        .await
+        .expect("Codecov simulator");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .arg("sail")
+        .env_clear()
+        .env("OCEAN__PORT__BASE_URL", port.url())
+        .env("OCEAN__PORT__CLIENT_ID", "test-client")
+        .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
+        .env("OCEAN__INTEGRATION__IDENTIFIER", "live-codecov")
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url())
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "slanks")
+        .env("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET)
+        .env("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
+        .env("OCEAN__HTTP__HOST", "127.0.0.1")
+        .env("OCEAN__HTTP__PORT", "0")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sail starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("reads stderr")
+            .expect("sail says where it listens");
+        assert!(
+            !line.contains(SECRET) && !line.contains("test-secret"),
+            "a secret leaked: {line}"
+        );
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.split_whitespace().next().expect("a URL").to_string();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe; check no secret is logged.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            assert!(
+                !line.contains(SECRET) && !line.contains("test-secret"),
+                "a secret leaked: {line}"
+            );
+        }
+    });
+    Integration {
+        child,
+        url,
+        port_sim,
+        _port: port,
+        _codecov: codecov,
+    }
+}
+
+impl Integration {
+    async fn post(&self, body: Vec<u8>, token: Option<&str>) -> reqwest::Response {
+        let mut url = format!("{}/integration/webhook", self.url);
+        if let Some(token) = token {
+            url.push_str(&format!("?token={token}"));
+        }
+        reqwest::Client::new()
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "Codecov")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    async fn wait_for(&self, blueprint: &str, count: usize) -> bool {
+        for _ in 0..400 {
+            if self.port_sim.entities(blueprint).len() >= count {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+}
+
+#[tokio::test]
+async fn the_seed_webhook_ends_as_the_seed_entity_in_port() {
+    let integration = sail(PortSimConfig::default()).await;
+    let health = reqwest::get(format!("{}/health/ready", integration.url))
+        .await
+        .expect("ready probe");
+    assert_eq!(health.status(), 200);
+
+    let payload = serde_json::to_vec(&seed_example_payload()).expect("JSON");
+    let accepted = integration.post(payload, Some(SECRET)).await;
+    assert_eq!(accepted.status(), 202);
+    assert!(
+        integration.wait_for("codecov_coverage", 1).await,
+        "the entity arrived"
+    );
+
+    let stored = &integration.port_sim.entities("codecov_coverage")[0];
+    let text = std::fs::read_to_string("resources/codecov/seed-expected-entity.json").expect("seed entity");
+    let expected: Value = serde_json::from_str(&text).expect("JSON");
+    for field in ["identifier", "title", "properties", "relations"] {
+        assert_eq!(stored[field], expected[field], "{field}");
+    }
+    assert!(
+        integration.wait_for("codecov_pull", 1).await,
+        "the payload's pull was read from Codecov"
+    );
+    assert_eq!(
+        integration.port_sim.entities("codecov_pull")[0]["identifier"],
+        "github/slanks/codecov-example/pulls/11"
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", integration.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ocean_webhook_events_total{outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ocean_port_requests_total{"), "{metrics}");
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_write_nothing() {
+    let integration = sail(PortSimConfig::default()).await;
+    let payload = serde_json::to_vec(&seed_example_payload()).expect("JSON");
+
+    let wrong = integration.post(payload.clone(), Some("guess")).await;
+    assert_eq!(wrong.status(), 401);
+    let missing = integration.post(payload, None).await;
+    assert_eq!(missing.status(), 401);
+
+    let garbage = integration
+        .post(b"{\"repo\": {\"name\": \n oops".to_vec(), Some(SECRET))
+        .await;
+    assert_eq!(garbage.status(), 400);
+    let body: Value = garbage.json().await.expect("JSON error body");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line 2 column")),
+        "{body}"
+    );
+
+    let huge = json!({"repo": {"name": "x"}, "padding": "x".repeat(2 * 1024 * 1024)});
+    let too_large = integration
+        .post(serde_json::to_vec(&huge).expect("JSON"), Some(SECRET))
+        .await;
+    assert_eq!(too_large.status(), 413);
+
+    let not_codecov = integration
+        .post(b"{\"hello\": \"world\"}".to_vec(), Some(SECRET))
+        .await;
+    assert_eq!(not_codecov.status(), 422);
+
+    let resync = reqwest::Client::new()
+        .post(format!("{}/resync", integration.url))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        resync.status(),
+        401,
+        "the resync trigger is protected by the same secret"
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        integration.port_sim.entities("codecov_coverage").is_empty(),
+        "nothing was written"
+    );
+    let writes = integration.port_sim.log().snapshot();
+    assert!(
+        writes.iter().all(|r| !r.path.ends_with("/entities/bulk")),
+        "no entity request was made"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_every_accepted_event_into_port() {
+    let slow_port = PortSimConfig {
+        faults: ocean_codecov::sim::faults::FaultConfig {
+            latency_ms: 15,
+            ..Default::default()
+        },
+        ..PortSimConfig::default()
+    };
+    let mut integration = sail(slow_port).await;
+    let dataset = Dataset::generate(1, 700, 3);
+    let payloads: Vec<Value> = dataset.owners[0]
+        .repos
+        .iter()
+        .filter_map(|r| webhook_payload_for(&dataset, "https://app.codecov.io", "owner-1", &r.name, false))
+        .take(500)
+        .collect();
+    assert_eq!(payloads.len(), 500);
+    for payload in &payloads {
+        let answer = integration
+            .post(serde_json::to_vec(payload).expect("JSON"), Some(SECRET))
+            .await;
+        assert_eq!(answer.status(), 202);
+    }
+    let pid = integration.child.id().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), integration.child.wait())
+        .await
+        .expect("sail exits after draining")
+        .expect("exit status");
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        integration.port_sim.entities("codecov_coverage").len(),
+        500,
+        "every accepted event is in Port"
+    );
+}

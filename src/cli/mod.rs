@@ -2,6 +2,7 @@
 
 mod map;
 mod run;
+mod sandbox;
 mod sim;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ enum Command {
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run everything on this machine, no accounts: both simulators and the real integration.
+    Sandbox(sandbox::SandboxArgs),
     /// Run the integration: set it up in Port, then resync as the event listener says.
     Sail(run::SailArgs),
     /// Run one resync now (--once), or print what it would do (--dry-run).
@@ -65,6 +68,10 @@ pub fn run() -> ExitCode {
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
         Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
         Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
+        Command::Sandbox(args) => {
+            init_logging();
+            sandbox::run(args)
+        }
         Command::Sail(args) => {
             init_logging();
             run::sail(args)

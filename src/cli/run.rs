@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -18,9 +16,7 @@ use crate::runtime::config::{IntegrationSpec, ListenerKind, Settings};
 use crate::runtime::host::{Defaults, Host};
 use crate::runtime::resync::progress::Bars;
 use crate::runtime::resync::{Deletion, ResyncReport};
-use crate::runtime::{listener, live_events};
-use crate::secret::Secret;
-use crate::server::{self, ServerState};
+use crate::server::Running;
 
 const SPEC: &str = include_str!("../../.port/spec.yaml");
 const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
@@ -46,10 +42,19 @@ pub struct ResyncArgs {
 }
 
 fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
-    let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
     let config = config.or_else(|| Some(PathBuf::from("config.yaml")).filter(|p| p.exists()));
     let vars: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = Settings::load(&vars, config.as_deref(), &spec)?;
+    host_from(&vars, config.as_deref())
+}
+
+/// The integration from settings (`OCEAN__*` variables, optional config file),
+/// with the Codecov plugin and the built-in defaults.
+pub(crate) fn host_from(
+    vars: &BTreeMap<String, String>,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<Host> {
+    let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
+    let settings = Settings::load(vars, config, &spec)?;
     let mut port = PortSettings::new(
         &settings.port_base_url,
         &settings.port_client_id,
@@ -71,7 +76,7 @@ fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
     Ok(Host::new(settings, port, plugin, defaults))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("starting the async runtime")
 }
 
@@ -98,11 +103,6 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Events accepted but not yet written; past this the webhook route answers 503.
-const EVENT_QUEUE: usize = 10_000;
-/// Events written to Port together.
-const EVENT_BATCH: usize = 200;
-
 pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(host(args.config)?);
     runtime()?.block_on(async {
@@ -127,20 +127,6 @@ pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
-    let queue = listener::start(host.clone());
-    let (events, received) = tokio::sync::mpsc::channel(EVENT_QUEUE);
-    let processor = tokio::task::spawn_local(live_events::process(host.clone(), received, EVENT_BATCH));
-    let secret = host
-        .settings
-        .integration_config
-        .get("webhookSecret")
-        .and_then(|v| v.as_str())
-        .map(Secret::new);
-    if secret.is_none() {
-        tracing::warn!(
-            "no webhookSecret is set: anyone who can reach this server can post webhooks and ask for resyncs"
-        );
-    }
     let settings = &host.settings;
     let addr: SocketAddr = format!("{}:{}", settings.http_host, settings.http_port)
         .parse()
@@ -150,42 +136,21 @@ async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
                 settings.http_host, settings.http_port
             )
         })?;
-    let state = ServerState {
-        host: host.clone(),
-        events,
-        resyncs: queue.clone(),
-        secret,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(addr, state, async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(host.clone(), addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    eprintln!(
+        "listening on {} (POST /integration/webhook, POST /resync, /health/live, /health/ready, /metrics)",
+        running.url()
+    );
     tracing::info!(listener = ?settings.listener, "sailing; SIGTERM or Ctrl-C stops");
     shutdown_signal().await;
-
     tracing::info!("stopping: no new events; draining the accepted ones");
-    host.stopping.store(true, Ordering::SeqCst);
-    let _ = stop.send(());
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("the HTTP server failed: {e}"),
-        Err(e) => tracing::error!("the HTTP server task failed: {e}"),
-    }
-    // The server's state held the last senders; with it gone the queue drains and ends.
-    if tokio::time::timeout(Duration::from_secs(120), processor)
-        .await
-        .is_err()
-    {
-        tracing::error!("live events did not drain within 120 s");
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while queue.busy.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    running.stop(&host).await;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -207,7 +172,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn summarise(report: &ResyncReport) {
+pub(crate) fn summarise(report: &ResyncReport) {
     for kind in &report.kinds {
         eprintln!(
             "{:>12}: {} items, {} entities ({} created, {} updated, {} unchanged, {} duplicate), {} skipped, \

@@ -11,6 +11,31 @@ use serde_json::{Map, Value, json};
 
 use crate::secret::Secret;
 
+/// Every fixed variable the settings read (the integration's own fields come
+/// from `.port/spec.yaml` as `OCEAN__INTEGRATION__CONFIG__<FIELD_IN_UPPER_SNAKE>`).
+pub const VARIABLES: &[&str] = &[
+    "OCEAN__PORT__CLIENT_ID",
+    "OCEAN__PORT__CLIENT_SECRET",
+    "OCEAN__PORT__BASE_URL",
+    "OCEAN__INTEGRATION__IDENTIFIER",
+    "OCEAN__INTEGRATION__TYPE",
+    "OCEAN__EVENT_LISTENER__TYPE",
+    "OCEAN__EVENT_LISTENER__INTERVAL",
+    "OCEAN__EVENT_LISTENER__RESYNC_ON_START",
+    "OCEAN__SCHEDULED_RESYNC_INTERVAL",
+    "OCEAN__INITIALIZE_PORT_RESOURCES",
+    "OCEAN__HTTP__HOST",
+    "OCEAN__HTTP__PORT",
+    "OCEAN__RETRY__MAX_ATTEMPTS",
+    "OCEAN__RETRY__BASE_DELAY_MS",
+    "OCEAN__RETRY__MAX_TOTAL_WAIT_SECS",
+];
+
+/// The variable for one of the integration's fields: `codecovToken` → `OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN`.
+pub fn integration_variable(field: &str) -> String {
+    format!("OCEAN__INTEGRATION__CONFIG__{}", camel_to_env(field))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
     Once,
@@ -398,7 +423,7 @@ fn integration_fields(
         .unwrap_or_default();
     let mut fields = Map::new();
     for field in &spec.configurations {
-        let env = format!("OCEAN__INTEGRATION__CONFIG__{}", camel_to_env(&field.name));
+        let env = integration_variable(&field.name);
         let value = given
             .get(&field.name)
             .filter(|v| !v.is_null() && *v != &json!(""));

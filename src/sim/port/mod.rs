@@ -159,6 +159,16 @@ impl PortSim {
             .collect()
     }
 
+    /// Entities per blueprint, for summaries.
+    pub fn store_counts(&self) -> Vec<(String, usize)> {
+        let store = self.store();
+        store
+            .blueprints
+            .keys()
+            .map(|bp| (bp.clone(), store.entities.get(bp).map_or(0, |e| e.len())))
+            .collect()
+    }
+
     pub fn integration(&self, identifier: &str) -> Option<Value> {
         self.store().integrations.get(identifier).cloned()
     }

@@ -1,0 +1,150 @@
+//! `ocean-codecov sandbox`: the whole integration on one machine, no accounts.
+//! Both simulators on free loopback ports, the real integration against them:
+//! registration, blueprints, a resync with progress, then Port's documented
+//! Codecov webhook and a few generated ones through the HTTP server.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+
+use super::run::{host_from, runtime, summarise};
+use crate::runtime::resync::progress::Bars;
+use crate::server::Running;
+use crate::sim::codecov::data::seed_example_payload;
+use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use crate::sim::port::{PortSim, PortSimConfig};
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Generated Codecov owners (Port's example owner `slanks` is always there).
+    #[arg(long, default_value_t = 2)]
+    owners: usize,
+    #[arg(long, default_value_t = 25)]
+    repos_per_owner: usize,
+    /// Stay up after the run, so you can post webhooks and call /resync; Ctrl-C stops.
+    #[arg(long)]
+    serve: bool,
+}
+
+const SEED_ENTITY: &str = include_str!("../../resources/codecov/seed-expected-entity.json");
+const IDENTIFIER: &str = "sandbox-codecov";
+const SECRET: &str = "sandbox-webhook-secret";
+
+pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(tokio::task::LocalSet::new().run_until(sandbox(args)))
+}
+
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let loopback = "127.0.0.1:0".parse()?;
+    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .context("starting the Port simulator")?;
+    let mut codecov_config = CodecovSimConfig::generated(args.owners, args.repos_per_owner, 7);
+    codecov_config.dataset.add_from_payload(&seed_example_payload());
+    let owners: Vec<String> = codecov_config
+        .dataset
+        .owners
+        .iter()
+        .map(|o| o.username.clone())
+        .collect();
+    let (codecov, codecov_sim) = CodecovSim::start(codecov_config, loopback)
+        .await
+        .context("starting the Codecov simulator")?;
+    println!("Port simulator:    {}  (GET /_admin/state)", port.url());
+    println!(
+        "Codecov simulator: {}  (owners {})",
+        codecov.url(),
+        owners.join(", ")
+    );
+
+    let vars: BTreeMap<String, String> = [
+        ("OCEAN__PORT__BASE_URL", port.url()),
+        ("OCEAN__PORT__CLIENT_ID", "test-client".into()),
+        ("OCEAN__PORT__CLIENT_SECRET", "test-secret".into()),
+        ("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER.into()),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN.into()),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url()),
+        (
+            "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
+            serde_json::to_string(&owners)?,
+        ),
+        ("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET.into()),
+        ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let host = Arc::new(host_from(&vars, None)?);
+
+    println!("\n1. Registering the integration and its blueprints in Port");
+    host.set_up().await?;
+    println!("2. Resyncing from Codecov");
+    let progress = Bars::for_stderr();
+    let report = host.resync(progress.as_ref(), false).await?;
+    summarise(&report);
+
+    let running = Running::start(host.clone(), loopback)
+        .await
+        .context("starting the HTTP server")?;
+    let hook = format!("{}/integration/webhook?token={SECRET}", running.url());
+    println!(
+        "3. Posting Codecov webhooks to {}/integration/webhook",
+        running.url()
+    );
+    let mut payloads = vec![seed_example_payload()];
+    for owner in owners.iter().filter(|o| *o != "slanks") {
+        let dataset = codecov_sim.dataset();
+        let repo = dataset
+            .owner(owner)
+            .and_then(|o| o.repos.iter().find(|r| r.active && !r.commits.is_empty()));
+        if let Some(payload) = repo.and_then(|r| codecov_sim.webhook_payload(owner, &r.name, true)) {
+            payloads.push(payload);
+        }
+    }
+    let sent = crate::sim::webhook_sender::send_all(&hook, &payloads).await?;
+    println!("   {sent} webhook(s) accepted");
+
+    if args.serve {
+        println!(
+            "\nServing. Try: curl -X POST '{}/resync?token={SECRET}'   (Ctrl-C stops)",
+            running.url()
+        );
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    }
+    running.stop(&host).await;
+
+    println!("\nIn the Port simulator now:");
+    let state = port_sim.store_counts();
+    for (blueprint, count) in &state {
+        println!("  {blueprint:<20} {count:>6} entities");
+    }
+    let seed_ok = seed_entity_matches(&port_sim.entities("codecov_coverage"));
+    println!(
+        "\nPort's documented Codecov example: {}",
+        if seed_ok {
+            "the entity in Port equals seed-expected-entity.json"
+        } else {
+            "MISMATCH with seed-expected-entity.json"
+        }
+    );
+    Ok(if seed_ok && report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn seed_entity_matches(entities: &[Value]) -> bool {
+    let Ok(expected) = serde_json::from_str::<Value>(SEED_ENTITY) else {
+        return false;
+    };
+    entities.iter().any(|e| {
+        ["identifier", "title", "properties", "relations"]
+            .iter()
+            .all(|field| e[field] == expected[field])
+    })
+}

@@ -68,3 +68,15 @@ pub fn simulator(args: &[&str]) -> anyhow::Result<(Process, String)> {
         .to_string();
     Ok((child, url))
 }
+
+/// The Port simulator as a process, with a budget no benchmark reaches.
+pub fn port_simulator() -> anyhow::Result<(Process, String)> {
+    simulator(&[
+        "sim",
+        "port",
+        "--addr",
+        "127.0.0.1:0",
+        "--rate-limit",
+        "100000000",
+    ])
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::simulator;
+use super::{port_simulator, simulator};
 use crate::port::{PortClient, PortSettings};
 use crate::secret::Secret;
 use crate::sim::codecov::DEFAULT_TOKEN;
@@ -120,14 +120,7 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         "--seed",
         "5",
     ])?;
-    let (_port, port_url) = simulator(&[
-        "sim",
-        "port",
-        "--addr",
-        "127.0.0.1:0",
-        "--rate-limit",
-        "100000000",
-    ])?;
+    let (_port, port_url) = port_simulator()?;
     let runtime = tokio::runtime::Runtime::new()?;
     // The mapping in force is the integration's config in Port: coverage only.
     let default: Value = serde_norway::from_str(include_str!("../../.port/resources/port-app-config.yml"))?;

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::simulator;
+use super::{port_simulator, simulator};
 use crate::sim::codecov::data::Dataset;
 use crate::sim::codecov::{DEFAULT_TOKEN, webhook_payload_for};
 
@@ -39,14 +39,7 @@ pub fn run(args: &WebhookBenchArgs) -> anyhow::Result<ExitCode> {
         args.events, args.concurrency
     );
     let (_codecov, codecov_url) = simulator(&["sim", "codecov", "--addr", "127.0.0.1:0", "--owners", "0"])?;
-    let (_port, port_url) = simulator(&[
-        "sim",
-        "port",
-        "--addr",
-        "127.0.0.1:0",
-        "--rate-limit",
-        "100000000",
-    ])?;
+    let (_port, port_url) = port_simulator()?;
     let dataset = Dataset::generate(1, args.events * 3 / 2 + 10, 9);
     let payloads: Vec<Vec<u8>> = dataset.owners[0]
         .repos

@@ -61,6 +61,13 @@ enum BenchCommand {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that talk to services log to stderr; the others keep it for their own output.
+    if matches!(
+        cli.command,
+        Command::Sandbox(_) | Command::Sail(_) | Command::Resync(_) | Command::Sim(_)
+    ) {
+        init_logging();
+    }
     let result = match cli.command {
         Command::Map(args) => map::run(&args),
         Command::Validate { file } => validate(&file),
@@ -68,22 +75,10 @@ pub fn run() -> ExitCode {
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
         Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
         Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
-        Command::Sandbox(args) => {
-            init_logging();
-            sandbox::run(args)
-        }
-        Command::Sail(args) => {
-            init_logging();
-            run::sail(args)
-        }
-        Command::Resync(args) => {
-            init_logging();
-            run::resync(args)
-        }
-        Command::Sim(command) => {
-            init_logging();
-            sim::run(command)
-        }
+        Command::Sandbox(args) => sandbox::run(args),
+        Command::Sail(args) => run::sail(args),
+        Command::Resync(args) => run::resync(args),
+        Command::Sim(command) => sim::run(command),
     };
     match result {
         Ok(code) => code,

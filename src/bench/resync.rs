@@ -31,20 +31,6 @@ struct Pass {
     ok: bool,
 }
 
-/// `POST /v1/blueprints/x/entities/bulk` → `POST …/entities/bulk`.
-fn route(method: &str, path: &str) -> String {
-    let tail: Vec<&str> = path.rsplit('/').take(3).collect();
-    let label = match tail.as_slice() {
-        ["bulk", "entities", _] => "/v1/blueprints/{bp}/entities/bulk".to_string(),
-        ["search", "entities", _] => "/v1/blueprints/{bp}/entities/search".to_string(),
-        ["delete", "entities", "bulk"] => "/v1/blueprints/{bp}/bulk/entities/delete".to_string(),
-        _ if path.starts_with("/v1/integration/") => "/v1/integration/{id}/…".to_string(),
-        _ if path.starts_with("/v1/blueprints/") => "/v1/blueprints/{id}".to_string(),
-        _ => path.to_string(),
-    };
-    format!("{method} {label}")
-}
-
 fn resync_pass(port_url: &str, codecov_url: &str, page_size: u32) -> anyhow::Result<Pass> {
     let exe = std::env::current_exe()?;
     let started = Instant::now();
@@ -93,7 +79,9 @@ async fn port_requests(port_url: &str) -> anyhow::Result<BTreeMap<String, usize>
     for entry in &log {
         let method = entry["method"].as_str().unwrap_or_default();
         let path = entry["path"].as_str().unwrap_or_default();
-        *counts.entry(route(method, path)).or_insert(0) += 1;
+        *counts
+            .entry(format!("{method} {}", crate::metrics::route_of(path)))
+            .or_insert(0) += 1;
     }
     reqwest::Client::new()
         .delete(format!("{port_url}/_admin/requests"))
@@ -171,7 +159,7 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let upserts = |pass: &Pass| {
         pass.requests
-            .get("POST /v1/blueprints/{bp}/entities/bulk")
+            .get("POST /v1/blueprints/{}/entities/bulk")
             .copied()
             .unwrap_or(0)
     };

@@ -192,32 +192,16 @@ impl FromRequestParts<Arc<CodecovSim>> for Scope {
             .await
             .map_err(|_| detail(StatusCode::NOT_FOUND, "Not found."))?;
         let service = params.remove("service").unwrap_or_default();
-        let long = match service.to_ascii_lowercase().as_str() {
-            "gh" => "github".to_string(),
-            "gl" => "gitlab".to_string(),
-            "bb" => "bitbucket".to_string(),
-            "ghe" => "github_enterprise".to_string(),
-            "gle" => "gitlab_enterprise".to_string(),
-            "bbs" => "bitbucket_server".to_string(),
-            other => other.to_string(),
-        };
-        let known = [
-            "github",
-            "gitlab",
-            "bitbucket",
-            "github_enterprise",
-            "gitlab_enterprise",
-            "bitbucket_server",
-        ];
-        if !known.contains(&long.as_str()) {
+        // Long or short names, any case, as Codecov's service middleware reads them.
+        let Ok(service) = crate::codecov::Service::parse(&service) else {
             return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
-        }
+        };
         let owner = params.remove("owner").unwrap_or_default();
-        if sim.dataset().service != long || sim.is_broken(&owner).is_some() {
-            // A broken owner answers as Codecov does when its database call fails.
-            if let Some(status) = sim.is_broken(&owner) {
-                return Err(Refusal::server_error(status));
-            }
+        // A broken owner answers as Codecov does when its database call fails.
+        if let Some(status) = sim.is_broken(&owner) {
+            return Err(Refusal::server_error(status));
+        }
+        if sim.dataset().service != service.long() {
             return Err(detail(StatusCode::NOT_FOUND, "No Owner matches the given query."));
         }
         let repo = params.remove("repo");

@@ -153,18 +153,6 @@ pub fn pull_json(service: &str, repo: &Repo, pull: &Pull) -> Value {
     })
 }
 
-fn short_service(service: &str) -> &str {
-    match service {
-        "github" => "gh",
-        "gitlab" => "gl",
-        "bitbucket" => "bb",
-        "github_enterprise" => "ghe",
-        "gitlab_enterprise" => "gle",
-        "bitbucket_server" => "bbs",
-        other => other,
-    }
-}
-
 /// Codecov's `ReportTotals` as the notifier writes it (`asdict`).
 fn webhook_totals(t: &Totals) -> Value {
     let number = |f: f64| {
@@ -193,12 +181,8 @@ pub fn webhook_payload(
     pull: Option<&Pull>,
 ) -> Value {
     let service = dataset.service.as_str();
-    let repo_url = format!(
-        "{dashboard}/{}/{}/{}",
-        short_service(service),
-        owner.username,
-        repo.name
-    );
+    let short = crate::codecov::Service::parse(service).map_or(service, |s| s.short());
+    let repo_url = format!("{dashboard}/{short}/{}/{}", owner.username, repo.name);
     let side = |commit: &Commit| {
         json!({
             "author": {"username": commit.author.username, "service_id": commit.author.service_id,

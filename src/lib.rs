@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod codecov;
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod port;

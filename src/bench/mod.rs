@@ -2,6 +2,7 @@
 
 pub mod mapping;
 pub mod resync;
+pub mod soak;
 pub mod webhook;
 
 use std::io::{BufRead, BufReader};
@@ -69,14 +70,16 @@ pub fn simulator(args: &[&str]) -> anyhow::Result<(Process, String)> {
     Ok((child, url))
 }
 
-/// The Port simulator as a process, with a budget no benchmark reaches.
-pub fn port_simulator() -> anyhow::Result<(Process, String)> {
-    simulator(&[
+/// The Port simulator as a process, with a budget no benchmark reaches, and `extra` flags.
+pub fn port_simulator(extra: &[&str]) -> anyhow::Result<(Process, String)> {
+    let mut args = vec![
         "sim",
         "port",
         "--addr",
         "127.0.0.1:0",
         "--rate-limit",
         "100000000",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    simulator(&args)
 }

@@ -1,6 +1,7 @@
-//! `bench resync`: a full resync of N repositories (the `coverage` kind) from
-//! the Codecov simulator into the Port simulator, each in its own process,
-//! timed, with Port's requests counted by route and the integration's peak RSS.
+//! `bench resync`: a full resync of N repositories (the `coverage` kind, or
+//! others) from the Codecov simulator into the Port simulator, each in its own
+//! process, optionally under injected faults on both: timed, with Port's
+//! requests counted by route and the integration's peak RSS.
 
 use std::collections::BTreeMap;
 use std::process::{Command, ExitCode, Stdio};
@@ -22,7 +23,17 @@ pub struct ResyncBenchArgs {
     /// Codecov API page size the integration asks for.
     #[arg(long, default_value_t = 100)]
     page_size: u32,
+    /// Kinds of the default mapping to resync, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "coverage")]
+    kinds: Vec<String>,
+    /// Share of requests to each simulator that fail (429 without Retry-After,
+    /// 502, 503, resets before and after applying, partial bulk replies, empty pages).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
 }
+
+const PORT_FAULTS: &str = "429,502,503,reset,drop,partial";
+const CODECOV_FAULTS: &str = "429,502,503,reset,drop,empty-page";
 
 struct Pass {
     seconds: f64,
@@ -31,11 +42,14 @@ struct Pass {
     ok: bool,
 }
 
-fn resync_pass(port_url: &str, codecov_url: &str, page_size: u32) -> anyhow::Result<Pass> {
+fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> anyhow::Result<Pass> {
     let exe = std::env::current_exe()?;
     let started = Instant::now();
+    // Under faults, short backoffs keep the run about the integration, not its sleeps.
+    let base_delay = if args.fault_rate > 0.0 { "20" } else { "500" };
     let output = Command::new(exe)
         .args(["resync", "--once"])
+        .env("OCEAN__RETRY__BASE_DELAY_MS", base_delay)
         .env("OCEAN__PORT__BASE_URL", port_url)
         .env("OCEAN__PORT__CLIENT_ID", "test-client")
         .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
@@ -45,7 +59,7 @@ fn resync_pass(port_url: &str, codecov_url: &str, page_size: u32) -> anyhow::Res
         .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "owner-1")
         .env(
             "OCEAN__INTEGRATION__CONFIG__CODECOV_PAGE_SIZE",
-            page_size.to_string(),
+            args.page_size.to_string(),
         )
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
@@ -59,7 +73,7 @@ fn resync_pass(port_url: &str, codecov_url: &str, page_size: u32) -> anyhow::Res
             .parse::<f64>()
             .ok()
     });
-    if !output.status.success() {
+    if !output.status.success() && args.fault_rate == 0.0 {
         eprintln!("{stderr}");
     }
     Ok(Pass {
@@ -93,10 +107,24 @@ async fn port_requests(port_url: &str) -> anyhow::Result<BTreeMap<String, usize>
 pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     let repos = args.repos.to_string();
     println!(
-        "resync benchmark: {} repositories, kind coverage, Codecov page size {}",
-        args.repos, args.page_size
+        "resync benchmark: {} repositories, kinds {}, Codecov page size {}, fault rate {}",
+        args.repos,
+        args.kinds.join(","),
+        args.page_size,
+        args.fault_rate
     );
-    let (_codecov, codecov_url) = simulator(&[
+    let rate = args.fault_rate.to_string();
+    let faults = |kinds: &'static str| -> Vec<&str> {
+        vec![
+            "--fault-rate",
+            &rate,
+            "--fault-kinds",
+            kinds,
+            "--retry-after",
+            "0",
+        ]
+    };
+    let mut codecov_args = vec![
         "sim",
         "codecov",
         "--addr",
@@ -107,14 +135,16 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         &repos,
         "--seed",
         "5",
-    ])?;
-    let (_port, port_url) = port_simulator()?;
+    ];
+    codecov_args.extend(faults(CODECOV_FAULTS));
+    let (_codecov, codecov_url) = simulator(&codecov_args)?;
+    let (_port, port_url) = port_simulator(&faults(PORT_FAULTS))?;
     let runtime = tokio::runtime::Runtime::new()?;
-    // The mapping in force is the integration's config in Port: coverage only.
+    // The mapping in force is the integration's config in Port: the chosen kinds only.
     let default: Value = serde_norway::from_str(include_str!("../../.port/resources/port-app-config.yml"))?;
     let mut config = default.clone();
     if let Some(resources) = config["resources"].as_array_mut() {
-        resources.retain(|r| r["kind"] == "coverage");
+        resources.retain(|r| args.kinds.iter().any(|k| r["kind"] == k.as_str()));
     }
     runtime.block_on(async {
         let mut settings = PortSettings::new(&port_url, "test-client", Secret::new("test-secret"));
@@ -127,9 +157,9 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
 
     let mut passes = Vec::new();
     for name in ["first (creates)", "second (unchanged)"] {
-        let mut pass = resync_pass(&port_url, &codecov_url, args.page_size)?;
+        let mut pass = resync_pass(&port_url, &codecov_url, args)?;
         pass.requests = runtime.block_on(port_requests(&port_url))?;
-        if !pass.ok {
+        if !pass.ok && args.fault_rate == 0.0 {
             bail!("the {name} resync failed");
         }
         passes.push((name, pass));
@@ -142,16 +172,21 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
                 .await?,
         )
     })?;
-    let landed = state["entities"]["codecov_coverage"]
-        .as_array()
-        .map_or(0, Vec::len);
-    let bulk_bound = args.repos.div_ceil(20) + args.repos.div_ceil(20) / 100;
+    let landed: usize = state["entities"].as_object().map_or(0, |all| {
+        all.values().filter_map(Value::as_array).map(Vec::len).sum()
+    });
+    let bulk_bound = landed.div_ceil(20) + landed.div_ceil(20) / 100;
     for (name, pass) in &passes {
         println!(
-            "\n{name} resync: {:.1} s wall, integration peak RSS {}",
+            "\n{name} resync: {:.1} s wall, integration peak RSS {}, {}",
             pass.seconds,
             pass.peak_rss_mib
-                .map_or("unknown".into(), |m| format!("{m:.1} MiB"))
+                .map_or("unknown".into(), |m| format!("{m:.1} MiB")),
+            if pass.ok {
+                "succeeded"
+            } else {
+                "reported failures (deletion withheld)"
+            }
         );
         for (route, count) in &pass.requests {
             println!("  {count:>7}  {route}");
@@ -163,7 +198,7 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
             .copied()
             .unwrap_or(0)
     };
-    println!("\ncoverage entities in Port: {landed}");
+    println!("\nentities in Port: {landed}");
     println!(
         "bulk upserts, first pass: {} (bound ⌈N/20⌉ + 1% = {bulk_bound})",
         upserts(&passes[0].1)

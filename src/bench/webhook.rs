@@ -39,7 +39,7 @@ pub fn run(args: &WebhookBenchArgs) -> anyhow::Result<ExitCode> {
         args.events, args.concurrency
     );
     let (_codecov, codecov_url) = simulator(&["sim", "codecov", "--addr", "127.0.0.1:0", "--owners", "0"])?;
-    let (_port, port_url) = port_simulator()?;
+    let (_port, port_url) = port_simulator(&[])?;
     let dataset = Dataset::generate(1, args.events * 3 / 2 + 10, 9);
     let payloads: Vec<Vec<u8>> = dataset.owners[0]
         .repos

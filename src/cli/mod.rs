@@ -1,7 +1,7 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
 mod map;
-mod run;
+pub mod run;
 mod sandbox;
 mod sim;
 
@@ -57,6 +57,9 @@ enum BenchCommand {
     Resync(crate::bench::resync::ResyncBenchArgs),
     /// Live-event load on a running integration: accepted events/s, latency, end-to-end events/s.
     Webhook(crate::bench::webhook::WebhookBenchArgs),
+    /// Seeded random schedules of resyncs and webhooks under faults on both
+    /// simulators, checking every deletion and the final catalog.
+    Soak(crate::bench::soak::SoakArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -75,6 +78,7 @@ pub fn run() -> ExitCode {
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
         Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
         Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
+        Command::Bench(BenchCommand::Soak(args)) => crate::bench::soak::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Sail(args) => run::sail(args),
         Command::Resync(args) => run::resync(args),
@@ -116,7 +120,7 @@ fn schema() -> anyhow::Result<ExitCode> {
 }
 
 /// Logs go to stderr; `RUST_LOG` (or `OCEAN__LOG_LEVEL`) picks the level.
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("OCEAN__LOG_LEVEL").map(|l| l.to_lowercase()))
         .unwrap_or_else(|_| "info".into());

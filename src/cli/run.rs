@@ -19,7 +19,7 @@ use crate::runtime::resync::{Deletion, ResyncReport};
 use crate::server::Running;
 
 const SPEC: &str = include_str!("../../.port/spec.yaml");
-const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
+pub(crate) const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
 const BLUEPRINTS: &str = include_str!("../../.port/resources/blueprints.json");
 
 #[derive(Args)]
@@ -49,10 +49,7 @@ fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
 
 /// The integration from settings (`OCEAN__*` variables, optional config file),
 /// with the Codecov plugin and the built-in defaults.
-pub(crate) fn host_from(
-    vars: &BTreeMap<String, String>,
-    config: Option<&std::path::Path>,
-) -> anyhow::Result<Host> {
+pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Path>) -> anyhow::Result<Host> {
     let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
     let settings = Settings::load(vars, config, &spec)?;
     let mut port = PortSettings::new(

@@ -28,11 +28,32 @@ pub struct SandboxArgs {
     /// Stay up after the run, so you can post webhooks and call /resync; Ctrl-C stops.
     #[arg(long)]
     serve: bool,
+    /// Print what the integration's /metrics route serves after the run.
+    #[arg(long)]
+    show_metrics: bool,
+    /// The Port client secret the simulator expects and the integration sends.
+    #[arg(
+        long,
+        env = "SANDBOX_PORT_CLIENT_SECRET",
+        default_value = "test-secret",
+        hide_env_values = true
+    )]
+    port_client_secret: String,
+    /// The Codecov API token the simulator expects and the integration sends.
+    #[arg(long, env = "SANDBOX_CODECOV_TOKEN", default_value = DEFAULT_TOKEN, hide_env_values = true)]
+    codecov_token: String,
+    /// The secret webhooks must carry.
+    #[arg(
+        long,
+        env = "SANDBOX_WEBHOOK_SECRET",
+        default_value = "sandbox-webhook-secret",
+        hide_env_values = true
+    )]
+    webhook_secret: String,
 }
 
 const SEED_ENTITY: &str = include_str!("../../resources/codecov/seed-expected-entity.json");
 const IDENTIFIER: &str = "sandbox-codecov";
-const SECRET: &str = "sandbox-webhook-secret";
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(tokio::task::LocalSet::new().run_until(sandbox(args)))
@@ -40,10 +61,15 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let loopback = "127.0.0.1:0".parse()?;
-    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+    let port_config = PortSimConfig {
+        client_secret: args.port_client_secret.clone(),
+        ..PortSimConfig::default()
+    };
+    let (port, port_sim) = PortSim::start(port_config, loopback)
         .await
         .context("starting the Port simulator")?;
     let mut codecov_config = CodecovSimConfig::generated(args.owners, args.repos_per_owner, 7);
+    codecov_config.token = args.codecov_token.clone();
     codecov_config.dataset.add_from_payload(&seed_example_payload());
     let owners: Vec<String> = codecov_config
         .dataset
@@ -64,15 +90,21 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let vars: BTreeMap<String, String> = [
         ("OCEAN__PORT__BASE_URL", port.url()),
         ("OCEAN__PORT__CLIENT_ID", "test-client".into()),
-        ("OCEAN__PORT__CLIENT_SECRET", "test-secret".into()),
+        ("OCEAN__PORT__CLIENT_SECRET", args.port_client_secret.clone()),
         ("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER.into()),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN.into()),
+        (
+            "OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN",
+            args.codecov_token.clone(),
+        ),
         ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url()),
         (
             "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
             serde_json::to_string(&owners)?,
         ),
-        ("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET.into()),
+        (
+            "OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET",
+            args.webhook_secret.clone(),
+        ),
         ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY".into()),
     ]
     .into_iter()
@@ -90,7 +122,11 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let running = Running::start(host.clone(), loopback)
         .await
         .context("starting the HTTP server")?;
-    let hook = format!("{}/integration/webhook?token={SECRET}", running.url());
+    let hook = format!(
+        "{}/integration/webhook?token={}",
+        running.url(),
+        args.webhook_secret
+    );
     println!(
         "3. Posting Codecov webhooks to {}/integration/webhook",
         running.url()
@@ -110,10 +146,22 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 
     if args.serve {
         println!(
-            "\nServing. Try: curl -X POST '{}/resync?token={SECRET}'   (Ctrl-C stops)",
+            "\nServing. Try: curl -X POST '{}/resync?token=<the webhook secret>'   (Ctrl-C stops)",
             running.url()
         );
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    }
+    if args.show_metrics {
+        let metrics = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .get(format!("{}/metrics", running.url()))
+            .send()
+            .await
+            .context("reading /metrics")?
+            .text()
+            .await?;
+        println!("\nThe integration's /metrics:\n{metrics}");
     }
     running.stop(&host).await;
 

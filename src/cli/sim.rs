@@ -28,12 +28,19 @@ pub struct FaultArgs {
     /// Probability that a request fails with one of --fault-kinds.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
-    /// Faults to draw from: statuses (429, 503, ...) and "reset", comma-separated.
+    /// Faults to draw from, comma-separated: statuses (429, 503, ...), reset,
+    /// drop, slow, and partial/expire-token (Port) or empty-page/empty-list (Codecov).
     #[arg(long, value_delimiter = ',', default_value = "429,503,reset")]
     fault_kinds: Vec<String>,
     /// Latency added to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Latency a "slow" fault adds, in milliseconds.
+    #[arg(long, default_value_t = 1_500)]
+    spike_ms: u64,
+    /// `Retry-After` seconds sent with an injected 429; 0 sends none.
+    #[arg(long, default_value_t = 1)]
+    retry_after: u64,
 }
 
 impl FaultArgs {
@@ -47,7 +54,8 @@ impl FaultArgs {
             rate: self.fault_rate,
             kinds,
             latency_ms: self.latency_ms,
-            retry_after_secs: 1,
+            retry_after_secs: self.retry_after,
+            spike_ms: self.spike_ms,
             ..Default::default()
         })
     }

@@ -35,6 +35,15 @@ pub enum CodecovError {
     Decode { path: String, reason: String },
     #[error("Codecov client setup: {0}")]
     Setup(String),
+    #[error(
+        "GET {path}: Codecov counted {counted} record(s) but its pages held {received}; \
+         the list is incomplete, so nothing it lacks is taken as deleted"
+    )]
+    Incomplete {
+        path: String,
+        counted: u64,
+        received: u64,
+    },
 }
 
 impl CodecovError {
@@ -49,7 +58,7 @@ impl CodecovError {
 }
 
 /// One page of a paged list endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ListPage {
     #[serde(default)]
     pub count: Option<u64>,
@@ -57,6 +66,50 @@ pub struct ListPage {
     pub next: Option<String>,
     pub results: Vec<Value>,
 }
+
+impl ListPage {
+    /// How many results page `page` must hold by its own count: every page
+    /// before the last is full. `None` when Codecov gave no count.
+    fn expected_len(&self, page: u32, page_size: u32) -> Option<u64> {
+        let before = u64::from(page.saturating_sub(1)) * u64::from(page_size);
+        self.count
+            .map(|count| count.saturating_sub(before).min(u64::from(page_size)))
+    }
+}
+
+/// What a paged list delivered against what Codecov counted. A short or empty
+/// page, or a list that shrank while it was read, would otherwise make records
+/// that still exist look deleted.
+#[derive(Debug, Default)]
+pub struct ListingTally {
+    received: u64,
+    counted: Option<u64>,
+}
+
+impl ListingTally {
+    pub fn add(&mut self, page: &ListPage) {
+        self.received += page.results.len() as u64;
+        // The latest count: a list that grew while it was read shows it.
+        if page.count.is_some() {
+            self.counted = page.count;
+        }
+    }
+
+    /// Nothing more will come: was that everything Codecov counted?
+    pub fn check(&self, path: &str) -> Result<(), CodecovError> {
+        match self.counted {
+            Some(counted) if self.received < counted => Err(CodecovError::Incomplete {
+                path: path.to_string(),
+                counted,
+                received: self.received,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Extra reads of a page that came back empty though its own count says it has results.
+const EMPTY_PAGE_REREADS: u32 = 2;
 
 pub struct CodecovClient {
     http: reqwest::Client,
@@ -186,8 +239,53 @@ impl CodecovClient {
     }
 
     /// Page `page` (from 1) of a list endpoint. Past the last page Codecov
-    /// answers 404 "Invalid page."; that is read as an empty, final page.
+    /// answers 404 "Invalid page."; that is read as an empty, final page. A
+    /// page that is empty though its count says otherwise is read again.
     pub async fn list_page(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+        page: u32,
+        page_size: u32,
+    ) -> Result<ListPage, CodecovError> {
+        let mut rereads = 0;
+        loop {
+            let listed = self.read_page(owner, path, query, page, page_size).await?;
+            let missing = listed.results.is_empty() && listed.expected_len(page, page_size) > Some(0);
+            if !missing || rereads == EMPTY_PAGE_REREADS {
+                return Ok(listed);
+            }
+            rereads += 1;
+            tracing::debug!(
+                path,
+                page,
+                "an empty page where Codecov counted results; reading it again"
+            );
+        }
+    }
+
+    /// The first page of a list, read as a whole list: it must hold all it
+    /// counted, up to `page_size`.
+    pub async fn first_page(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: u32,
+    ) -> Result<Vec<Value>, CodecovError> {
+        let listed = self.list_page(owner, path, query, 1, page_size).await?;
+        match listed.expected_len(1, page_size) {
+            Some(expected) if (listed.results.len() as u64) < expected => Err(CodecovError::Incomplete {
+                path: path.to_string(),
+                counted: expected,
+                received: listed.results.len() as u64,
+            }),
+            _ => Ok(listed.results),
+        }
+    }
+
+    async fn read_page(
         &self,
         owner: &str,
         path: &str,

@@ -3,13 +3,17 @@
 //! the stream and the fetch goes on with the rest.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 use serde_json::{Map, Value, json};
 
-use super::client::{CodecovClient, CodecovError};
+use super::client::{CodecovClient, CodecovError, ListPage, ListingTally};
 use super::payload::RepoContext;
 use crate::runtime::plugin::{FetchError, PageSender};
+
+/// Extra reads of an owner's repository list that came back empty, before it is believed.
+const EMPTY_OWNER_REREADS: u32 = 3;
 
 pub const KINDS: &[&str] = &["repository", "coverage", "commit", "pull", "flag", "branch"];
 
@@ -130,12 +134,22 @@ impl KindFetch {
             query.push(("active", "true".to_string()));
         }
         let page_size = self.client.settings().page_size;
+        let mut tally = ListingTally::default();
         let mut page = 1;
         loop {
             let repos = match self.client.list_page(owner, &path, &query, page, page_size).await {
                 Ok(repos) => repos,
                 Err(e) => return self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
             };
+            let repos = if page == 1 && repos.results.is_empty() {
+                match self.confirm_empty(owner, &path, &query, page_size).await {
+                    Ok(repos) => repos,
+                    Err(e) => return self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
+                }
+            } else {
+                repos
+            };
+            tally.add(&repos);
             let last = repos.next.is_none() || repos.results.is_empty();
             let delivered = match self.kind {
                 Kind::Repository => {
@@ -152,10 +166,47 @@ impl KindFetch {
                 return false;
             }
             if last {
-                return true;
+                return match tally.check(&path) {
+                    Ok(()) => true,
+                    Err(e) => self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
+                };
             }
             page += 1;
         }
+    }
+
+    /// Codecov has answered with an empty repository list during outages;
+    /// believed at once, it would delete all the owner's entities. The list is
+    /// read again, with the retry policy's backoff, before it is believed.
+    async fn confirm_empty(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: u32,
+    ) -> Result<ListPage, CodecovError> {
+        let policy = &self.client.settings().retry;
+        let mut listed = ListPage::default();
+        for attempt in 0..EMPTY_OWNER_REREADS {
+            let delay = policy
+                .next_delay(attempt, Duration::ZERO, None, 1.0)
+                .unwrap_or(policy.base_delay);
+            tokio::time::sleep(delay).await;
+            listed = self.client.list_page(owner, path, query, 1, page_size).await?;
+            if !listed.results.is_empty() {
+                tracing::warn!(
+                    owner,
+                    "Codecov listed no repositories, then some: a transient empty answer was ignored"
+                );
+                return Ok(listed);
+            }
+        }
+        tracing::warn!(
+            owner,
+            "Codecov lists no repositories for this owner (read {} times); its entities will be deleted as stale",
+            EMPTY_OWNER_REREADS + 1
+        );
+        Ok(listed)
     }
 
     /// The kind's items for one page of repositories, fetched a few at a time.
@@ -238,10 +289,12 @@ impl KindFetch {
                 Some(branch) => {
                     let path = client.repos_path(owner, &[name, "commits"]);
                     let query = [("branch", branch.to_string())];
-                    let page = client
-                        .list_page(owner, &path, &query, 1, self.selector.commits_per_repo)
-                        .await?;
-                    page.results.into_iter().map(tag).collect()
+                    client
+                        .first_page(owner, &path, &query, self.selector.commits_per_repo)
+                        .await?
+                        .into_iter()
+                        .map(tag)
+                        .collect()
                 }
                 None => Vec::new(),
             },
@@ -281,17 +334,20 @@ impl KindFetch {
         let path = self.client.repos_path(owner, segments);
         let page_size = self.client.settings().page_size;
         let mut items = Vec::new();
+        let mut tally = ListingTally::default();
         for page in 1.. {
             let listed = self
                 .client
                 .list_page(owner, &path, query, page, page_size)
                 .await?;
+            tally.add(&listed);
             let last = listed.next.is_none() || listed.results.is_empty();
             items.extend(listed.results);
             if last {
                 break;
             }
         }
+        tally.check(&path)?;
         Ok(items)
     }
 }
@@ -312,10 +368,7 @@ pub async fn coverage_item(
         query.push(("branch", branch.to_string()));
     }
     // The base is normally the next one down; a few pages' worth covers pending commits.
-    let recent = client
-        .list_page(owner, &commits_path, &query, 1, 20)
-        .await?
-        .results;
+    let recent = client.first_page(owner, &commits_path, &query, 20).await?;
     let head_sha = match sha {
         Some(sha) => sha.to_string(),
         None => match recent

@@ -158,6 +158,28 @@ struct TokenReply {
     token_type: Option<String>,
 }
 
+/// A token as the client uses it: the `Authorization` value, and for how long.
+pub(crate) struct IssuedToken {
+    pub header: String,
+    pub use_for: Duration,
+}
+
+/// Reads Port's token reply. The token is refreshed ahead of its expiry: a
+/// tenth of its lifetime early, at most five minutes.
+pub(crate) fn read_token_reply(body: &[u8]) -> Result<IssuedToken, serde_json::Error> {
+    let token: TokenReply = serde_json::from_slice(body)?;
+    let lifetime = Duration::from_secs_f64(token.expires_in.clamp(0.0, 1e9));
+    let margin = (lifetime / 10).min(Duration::from_secs(300));
+    Ok(IssuedToken {
+        header: format!(
+            "{} {}",
+            token.token_type.as_deref().unwrap_or("Bearer"),
+            token.access_token
+        ),
+        use_for: lifetime - margin,
+    })
+}
+
 impl PortClient {
     pub fn new(settings: PortSettings) -> Result<Self, PortError> {
         let http =
@@ -288,20 +310,16 @@ impl PortClient {
             "clientSecret": self.settings.client_secret.expose(),
         }))?;
         let reply = self.send_retrying(&call, None).await?;
-        let token: TokenReply = reply.json(&call)?;
-        let lifetime = Duration::from_secs_f64(token.expires_in.clamp(0.0, 1e9));
-        // Refresh ahead of expiry: a tenth of the lifetime, at most five minutes.
-        let margin = (lifetime / 10).min(Duration::from_secs(300));
-        let header = format!(
-            "{} {}",
-            token.token_type.as_deref().unwrap_or("Bearer"),
-            token.access_token
-        );
+        let issued = read_token_reply(&reply.body).map_err(|e| PortError::UnexpectedReply {
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            reason: e.to_string(),
+        })?;
         *cached = Some(CachedToken {
-            header: header.clone(),
-            refresh_at: Instant::now() + lifetime - margin,
+            header: issued.header.clone(),
+            refresh_at: Instant::now() + issued.use_for,
         });
-        Ok(header)
+        Ok(issued.header)
     }
 
     async fn forget_token(&self, rejected: &str) {

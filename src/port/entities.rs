@@ -78,7 +78,7 @@ impl<'a> From<&'a Entity> for EntityBody<'a> {
 }
 
 #[derive(Deserialize)]
-struct BulkReply {
+pub(crate) struct BulkReply {
     #[serde(default)]
     entities: Vec<BulkLanded>,
     #[serde(default)]
@@ -107,7 +107,7 @@ pub struct SearchPage {
 }
 
 #[derive(Deserialize)]
-struct SearchReply {
+pub(crate) struct SearchReply {
     #[serde(default)]
     entities: Vec<Value>,
     #[serde(default)]
@@ -341,7 +341,7 @@ impl PortClient {
     }
 }
 
-fn record_bulk_reply(
+pub(crate) fn record_bulk_reply(
     blueprint: &str,
     batch: &[usize],
     entities: &[&Entity],

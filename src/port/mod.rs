@@ -3,8 +3,8 @@
 
 mod batch;
 mod blueprints;
-mod client;
-mod entities;
+pub(crate) mod client;
+pub(crate) mod entities;
 mod error;
 mod integration;
 

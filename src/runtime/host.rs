@@ -2,6 +2,8 @@
 //! the mapping in force. It sets the integration up in Port, reads the mapping
 //! users edit there, and runs resyncs, reporting each one's state to Port.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
@@ -24,20 +26,47 @@ pub struct Defaults {
 }
 
 /// A mapping that compiled. Compiled programs stay on the thread that runs
-/// them (jaq's values are not thread-safe), so what is kept is the config,
-/// compiled again by each resync: a matter of milliseconds.
+/// them (jaq's values are not thread-safe), so what is kept is the config;
+/// each thread compiles it once (see `compile`).
 pub type ActiveMapping = PortAppConfig;
 
-pub fn compile(config: &PortAppConfig) -> Result<Vec<ResourceMapper>, String> {
-    app_config::compile(MappingSource::AppConfig(config.clone()), JqOptions::default())
-        .map(|loaded| loaded.mappers)
-        .map_err(|faults| {
-            faults
-                .iter()
-                .map(|f| format!("{}: {}", f.path, f.message))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+thread_local! {
+    /// The last config this thread compiled, by its JSON: resyncs and live
+    /// events reuse the programs until users change the mapping.
+    static COMPILED: RefCell<Option<(String, Rc<[ResourceMapper]>)>> = const { RefCell::new(None) };
+}
+
+/// The config's compiled mappers, one per resource, reused while it is unchanged.
+pub fn compile(config: &PortAppConfig) -> Result<Rc<[ResourceMapper]>, String> {
+    let key = serde_json::to_string(config).map_err(|e| format!("the mapping does not encode: {e}"))?;
+    let cached = COMPILED.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(text, _)| *text == key)
+            .map(|(_, mappers)| mappers.clone())
+    });
+    if let Some(mappers) = cached {
+        return Ok(mappers);
+    }
+    let mappers: Rc<[ResourceMapper]> =
+        app_config::compile(MappingSource::AppConfig(config.clone()), JqOptions::default())
+            .map(|loaded| loaded.mappers.into())
+            .map_err(|faults| {
+                faults
+                    .iter()
+                    .map(|f| format!("{}: {}", f.path, f.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+    COMPILED.with(|last| *last.borrow_mut() = Some((key, mappers.clone())));
+    Ok(mappers)
+}
+
+/// The mapping in force and the text it was read from, so an unchanged
+/// mapping is not parsed and checked again.
+struct InForce {
+    text: String,
+    config: Arc<ActiveMapping>,
 }
 
 pub struct Host {
@@ -46,7 +75,7 @@ pub struct Host {
     pub plugin: Arc<dyn Plugin>,
     pub defaults: Defaults,
     /// The last mapping that compiled; an invalid edit in Port leaves it in force.
-    mapping: RwLock<Option<Arc<ActiveMapping>>>,
+    mapping: RwLock<Option<InForce>>,
     /// Set on shutdown: a running resync stops before its deletion phase.
     pub stopping: std::sync::atomic::AtomicBool,
 }
@@ -167,6 +196,9 @@ impl Host {
             ),
             None => (String::from("{}"), "Port (integration config)"),
         };
+        if let Some(unchanged) = self.in_force().filter(|f| f.text == text) {
+            return Ok(unchanged.config.clone());
+        }
         match app_config::parse_str(&text, origin, JqOptions::default()) {
             Ok(loaded) => {
                 let MappingSource::AppConfig(config) = loaded.source else {
@@ -175,7 +207,10 @@ impl Host {
                     ));
                 };
                 let active = Arc::new(config);
-                *self.mapping.write().unwrap_or_else(|p| p.into_inner()) = Some(active.clone());
+                *self.mapping.write().unwrap_or_else(|p| p.into_inner()) = Some(InForce {
+                    text,
+                    config: active.clone(),
+                });
                 Ok(active)
             }
             Err(errors) => self.keep_last(errors.to_string()),
@@ -184,13 +219,20 @@ impl Host {
 
     /// The mapping in force, if one has loaded.
     pub fn current_mapping(&self) -> Option<Arc<ActiveMapping>> {
-        self.mapping.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.in_force().map(|f| f.config)
+    }
+
+    fn in_force(&self) -> Option<InForce> {
+        let guard = self.mapping.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|f| InForce {
+            text: f.text.clone(),
+            config: f.config.clone(),
+        })
     }
 
     fn keep_last(&self, fault: String) -> Result<Arc<ActiveMapping>, HostError> {
         tracing::error!("the mapping in Port is invalid; the last valid mapping stays in force:\n{fault}");
-        let last = self.mapping.read().unwrap_or_else(|p| p.into_inner()).clone();
-        last.ok_or(HostError::NoValidMapping(fault))
+        self.current_mapping().ok_or(HostError::NoValidMapping(fault))
     }
 
     async fn report_state(&self, state: Value) {

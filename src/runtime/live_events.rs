@@ -27,7 +27,6 @@ const MAPPING_REFRESH: Duration = Duration::from_secs(60);
 /// Runs until every sender is gone and the queue is empty, so a shutdown
 /// drains what was accepted. Runs on one thread (a `LocalSet`): it maps.
 pub async fn process(host: Arc<Host>, mut events: mpsc::Receiver<Event>, batch_max: usize) {
-    let mut compiled: Option<(Arc<ActiveMapping>, Vec<ResourceMapper>)> = None;
     let mut refreshed = Instant::now();
     while let Some(first) = events.recv().await {
         let mut batch = vec![first];
@@ -57,16 +56,11 @@ pub async fn process(host: Arc<Host>, mut events: mpsc::Receiver<Event>, batch_m
                 .inc_by(batch.len() as u64);
             continue;
         };
-        if !compiled.as_ref().is_some_and(|(m, _)| Arc::ptr_eq(m, &mapping)) {
-            match compile(&mapping) {
-                Ok(mappers) => compiled = Some((mapping.clone(), mappers)),
-                Err(e) => tracing::error!("the mapping in force does not compile: {e}"),
-            }
+        // Compiled once per thread and mapping (see `compile`).
+        match compile(&mapping) {
+            Ok(mappers) => write_batch(&host, &mapping, &mappers, batch).await,
+            Err(e) => tracing::error!("the mapping in force does not compile: {e}"),
         }
-        let Some((config, mappers)) = compiled.as_ref() else {
-            continue;
-        };
-        write_batch(&host, config, mappers, batch).await;
     }
 }
 

@@ -12,6 +12,19 @@ use serde_json::Value;
 use super::faults::{Fault, Faults};
 use super::request_log::{LoggedRequest, RequestLog};
 
+/// The fault drawn for a request, left in its extensions for the routes that
+/// show it themselves (a partial bulk reply, an empty page).
+#[derive(Debug, Clone, Copy)]
+pub struct InjectedFault(pub Fault);
+
+impl InjectedFault {
+    pub fn of(extensions: &axum::http::Extensions) -> Fault {
+        extensions
+            .get::<InjectedFault>()
+            .map_or(Fault::Pass, |injected| injected.0)
+    }
+}
+
 /// Far above any documented limit: bodies are read whole, then measured.
 const READ_CAP: usize = 64 * 1024 * 1024;
 
@@ -50,12 +63,14 @@ pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    // from_parts keeps the router's extensions (the matched route and its parameters).
+    let mut request = Request::from_parts(parts.clone(), Body::from(body.clone()));
+    request.extensions_mut().insert(InjectedFault(fault));
     Exchange {
-        uri: parts.uri.clone(),
-        headers: parts.headers.clone(),
+        uri: parts.uri,
+        headers: parts.headers,
         body_len: body.len(),
-        // from_parts keeps the router's extensions (the matched route and its parameters).
-        request: Some(Request::from_parts(parts, Body::from(body))),
+        request: Some(request),
         entry,
         fault,
         retry_after,
@@ -68,7 +83,13 @@ impl Exchange {
         self.request.take().unwrap_or_default()
     }
 
-    /// Logs the exchange and sends the reply, or half of it for a `reset`.
+    /// Whether the route must not see this request: it "died on the way in".
+    pub fn dropped(&self) -> bool {
+        self.fault == Fault::Drop
+    }
+
+    /// Logs the exchange and sends the reply, or half of it for a `reset`
+    /// (none of it for a `drop`).
     pub async fn finish(mut self, response: Response, log: &RequestLog, capture: bool) -> Response {
         let (mut parts, body) = response.into_parts();
         let reply = axum::body::to_bytes(body, READ_CAP).await.unwrap_or_default();
@@ -77,11 +98,18 @@ impl Exchange {
         if capture {
             self.entry.reply_body = serde_json::from_slice::<Value>(&reply).ok();
         }
-        if self.fault == Fault::Reset {
-            self.entry.fault = Some("reset".into());
+        if self.fault != Fault::Pass && self.entry.fault.is_none() {
+            self.entry.fault = Some(String::from(self.fault));
+        }
+        if matches!(self.fault, Fault::Reset | Fault::Drop) {
             log.push(self.entry);
-            // The request was applied; the headers go out, then half the body, then the connection breaks.
-            let half = reply.slice(..reply.len() / 2);
+            // The headers go out, then half the body (none for a drop), then the connection breaks.
+            let kept = if self.fault == Fault::Reset {
+                reply.len() / 2
+            } else {
+                0
+            };
+            let half = reply.slice(..kept);
             let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
                 Ok(half),
                 Err(std::io::Error::new(

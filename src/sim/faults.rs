@@ -1,11 +1,14 @@
 //! Misbehaviour on demand: a scripted sequence of faults, then random ones at
 //! a given rate, plus added latency. Set by flags or `PUT /_admin/faults`.
+//! Faults a service cannot show (a partial bulk reply on Codecov, an empty
+//! page on Port) answer normally there.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,20 +21,48 @@ pub enum Fault {
     /// Apply the request, then cut the connection in the middle of the reply,
     /// so the client cannot know whether it landed.
     Reset,
+    /// Cut the connection without applying the request (it died on the way in).
+    Drop,
+    /// Answer normally after a latency spike of `spikeMs`.
+    Slow,
+    /// Port: a bulk upsert applies every other entity and answers 207 with
+    /// errors for the rest.
+    Partial,
+    /// Port: every issued token expires just before this request is checked.
+    ExpireToken,
+    /// Codecov: a list page comes back with no results, its count and links unchanged.
+    EmptyPage,
+    /// Codecov: an owner's repository list comes back empty (count 0).
+    EmptyList,
 }
+
+/// Every fault by its name in flags and `/_admin/faults`.
+const NAMED: &[(&str, Fault)] = &[
+    ("pass", Fault::Pass),
+    ("reset", Fault::Reset),
+    ("drop", Fault::Drop),
+    ("slow", Fault::Slow),
+    ("partial", Fault::Partial),
+    ("expire-token", Fault::ExpireToken),
+    ("empty-page", Fault::EmptyPage),
+    ("empty-list", Fault::EmptyList),
+];
 
 impl TryFrom<String> for Fault {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        match text.as_str() {
-            "pass" => Ok(Fault::Pass),
-            "reset" => Ok(Fault::Reset),
-            other => match other.parse::<u16>() {
-                Ok(code) if (400..600).contains(&code) => Ok(Fault::Status(code)),
-                _ => Err(format!(
-                    "unknown fault {other:?}: use a 4xx/5xx status, \"reset\" or \"pass\""
-                )),
-            },
+        if let Some((_, fault)) = NAMED.iter().find(|(name, _)| *name == text) {
+            return Ok(*fault);
+        }
+        match text.parse::<u16>() {
+            Ok(code) if (400..600).contains(&code) => Ok(Fault::Status(code)),
+            _ => {
+                let names: Vec<&str> = NAMED.iter().map(|(name, _)| *name).collect();
+                Err(format!(
+                    "unknown fault {text:?}: use a 4xx/5xx status or one of {}",
+                    names.join(", ")
+                ))
+            }
         }
     }
 }
@@ -39,9 +70,12 @@ impl TryFrom<String> for Fault {
 impl From<Fault> for String {
     fn from(fault: Fault) -> String {
         match fault {
-            Fault::Pass => "pass".into(),
-            Fault::Reset => "reset".into(),
             Fault::Status(code) => code.to_string(),
+            named => NAMED
+                .iter()
+                .find(|(_, f)| *f == named)
+                .map(|(name, _)| name.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -56,23 +90,52 @@ pub struct FaultConfig {
     pub kinds: Vec<Fault>,
     /// Added before every answer.
     pub latency_ms: u64,
-    /// `Retry-After` sent with an injected 429.
+    /// `Retry-After` sent with an injected 429; 0 sends none.
     pub retry_after_secs: u64,
+    /// The latency a `slow` fault adds.
+    pub spike_ms: u64,
+    /// Seeds the draws, so a run's faults can be replayed; random when absent.
+    pub seed: Option<u64>,
 }
 
-#[derive(Default)]
 pub struct Faults {
     config: Mutex<FaultConfig>,
+    rng: Mutex<StdRng>,
+    injected: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(FaultConfig::default())
+    }
+}
+
+fn rng_for(config: &FaultConfig) -> StdRng {
+    match config.seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    }
 }
 
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         Faults {
+            rng: Mutex::new(rng_for(&config)),
             config: Mutex::new(config),
+            injected: Mutex::default(),
         }
     }
 
+    /// How many of each fault were drawn so far (a fault a route cannot show still counts).
+    pub fn injected(&self) -> BTreeMap<String, u64> {
+        self.injected
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     pub fn set(&self, config: FaultConfig) {
+        *self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = rng_for(&config);
         *self.lock() = config;
     }
 
@@ -80,14 +143,14 @@ impl Faults {
         self.lock().clone()
     }
 
-    /// The fault for the next request, and the latency to add.
+    /// The fault for the next request, the latency to add, and the `Retry-After` of a 429.
     pub fn next(&self) -> (Fault, Duration, u64) {
         let mut config = self.lock();
-        let latency = Duration::from_millis(config.latency_ms);
+        let mut latency = Duration::from_millis(config.latency_ms);
         let fault = match config.script.pop_front() {
             Some(fault) => fault,
             None if config.rate > 0.0 && !config.kinds.is_empty() => {
-                let mut rng = rand::rng();
+                let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if rng.random_bool(config.rate.clamp(0.0, 1.0)) {
                     config.kinds[rng.random_range(0..config.kinds.len())]
                 } else {
@@ -96,6 +159,17 @@ impl Faults {
             }
             None => Fault::Pass,
         };
+        if fault == Fault::Slow {
+            latency += Duration::from_millis(config.spike_ms);
+        }
+        if fault != Fault::Pass {
+            *self
+                .injected
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(String::from(fault))
+                .or_default() += 1;
+        }
         (fault, latency, config.retry_after_secs)
     }
 
@@ -182,6 +256,25 @@ mod tests {
                 .expect("valid");
         assert_eq!(config.script.len(), 3);
         assert!(serde_json::from_str::<FaultConfig>(r#"{"kinds":["teapot"]}"#).is_err());
+        for (name, fault) in NAMED {
+            assert_eq!(Fault::try_from(name.to_string()), Ok(*fault));
+            assert_eq!(String::from(*fault), *name);
+        }
+    }
+
+    #[test]
+    fn drawn_faults_are_counted_and_slow_adds_its_spike() {
+        let faults = Faults::new(FaultConfig {
+            script: VecDeque::from([Fault::Slow, Fault::Pass, Fault::Status(503)]),
+            spike_ms: 40,
+            latency_ms: 2,
+            ..FaultConfig::default()
+        });
+        assert_eq!(faults.next().1, Duration::from_millis(42));
+        assert_eq!(faults.next().1, Duration::from_millis(2));
+        faults.next();
+        let counted: Vec<(String, u64)> = faults.injected().into_iter().collect();
+        assert_eq!(counted, [("503".to_string(), 1), ("slow".to_string(), 1)]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `sandbox` command run against them; they bind to loopback only.
 
 pub mod codecov;
-mod exchange;
+pub mod exchange;
 pub mod faults;
 pub mod port;
 pub mod request_log;

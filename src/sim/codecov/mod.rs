@@ -2,6 +2,7 @@
 //! shapes, paging and errors as Codecov, and the same fault injection as the
 //! Port simulator. It can also produce Codecov's notify payloads.
 
+pub mod changes;
 pub mod data;
 mod routes;
 pub mod shapes;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::CodecovSim;
 use super::data::{Dataset, Owner, Repo};
 use super::shapes;
-use crate::sim::exchange::{self, header_text};
+use crate::sim::exchange::{self, InjectedFault, header_text};
 use crate::sim::faults::{Fault, FaultConfig};
 
 const API: &str = "/api/v2/{service}/{owner}/repos";
@@ -105,11 +105,17 @@ fn fault_reply(code: u16, retry_after: u64) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match code {
         429 => {
-            let message = format!("Request was throttled. Expected available in {retry_after} seconds.");
+            // DRF names the wait only when it knows one.
+            let message = match retry_after {
+                0 => "Request was throttled.".to_string(),
+                secs => format!("Request was throttled. Expected available in {secs} seconds."),
+            };
             let mut response = detail(status, message).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            if retry_after > 0 {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
             response
         }
         _ => (
@@ -149,8 +155,9 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
     let capture = sim.config.capture_bodies;
     let mut exchange = exchange::begin(request, &sim.faults, capture).await;
     let response = if let Fault::Status(code) = exchange.fault {
-        exchange.entry.fault = Some(code.to_string());
         fault_reply(code, exchange.retry_after)
+    } else if exchange.dropped() {
+        Response::default()
     } else {
         match caller(&sim, &exchange.headers) {
             Err(refused) => refused.into_response(),
@@ -236,6 +243,7 @@ struct Listing {
     path: String,
     params: Vec<(String, String)>,
     member: bool,
+    fault: Fault,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Listing {
@@ -250,6 +258,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
                 .into_owned()
                 .collect(),
             member: is_member(parts),
+            fault: InjectedFault::of(&parts.extensions),
         })
     }
 }
@@ -293,10 +302,16 @@ impl Listing {
             let separator = if encoded.is_empty() { "" } else { "?" };
             json!(format!("http://{}{}{separator}{encoded}", self.host, self.path))
         };
+        // An injected empty page keeps its count and links, as a lagging replica might.
+        let shown = if self.fault == Fault::EmptyPage {
+            0
+        } else {
+            page_size
+        };
         let results: Vec<Value> = items
             .into_iter()
             .skip((page - 1) * page_size)
-            .take(page_size)
+            .take(shown)
             .map(to_json)
             .collect();
         let body = json!({
@@ -321,8 +336,13 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .map(|(_, v)| v.as_str())
         .collect();
     let search = list.first("search");
-    let repos: Vec<&Repo> = owner
-        .repos
+    // An injected empty list: the owner seems to have no repositories at all.
+    let listed = if list.fault == Fault::EmptyList {
+        &[][..]
+    } else {
+        &owner.repos[..]
+    };
+    let repos: Vec<&Repo> = listed
         .iter()
         .filter(|r| list.member || !r.private)
         .filter(|r| active.is_none_or(|a| r.active == a))

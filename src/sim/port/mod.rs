@@ -169,6 +169,24 @@ impl PortSim {
             .collect()
     }
 
+    /// Writes an entity as `writer` (a User-Agent), as a user in Port's UI or
+    /// another integration would.
+    pub fn put_entity(&self, blueprint: &str, entity: &Value, writer: &str) -> Result<(), String> {
+        let mode = store::WriteMode {
+            upsert: true,
+            ..store::WriteMode::default()
+        };
+        self.store()
+            .write_entity(blueprint, entity, mode, writer)
+            .map(|_| ())
+            .map_err(|refused| refused.message)
+    }
+
+    /// The entities deleted since the last call, in order, as (blueprint, identifier).
+    pub fn take_deletions(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.store().deletions)
+    }
+
     pub fn integration(&self, identifier: &str) -> Option<Value> {
         self.store().integrations.get(identifier).cloned()
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -16,7 +16,8 @@ use super::store::{Refusal, WriteMode, rfc3339};
 use super::wire::{middleware, port_error};
 use super::*;
 use crate::port::PORT_MAX_BULK_DELETE;
-use crate::sim::faults::FaultConfig;
+use crate::sim::exchange::InjectedFault;
+use crate::sim::faults::{Fault, FaultConfig};
 
 type Reply = Result<Response, Refusal>;
 type Params = Query<HashMap<String, String>>;
@@ -203,8 +204,10 @@ async fn bulk_upsert(
     Path(blueprint): Path<String>,
     Query(params): Params,
     headers: HeaderMap,
+    injected: Option<Extension<InjectedFault>>,
     body: Bytes,
 ) -> Reply {
+    let partial = injected.is_some_and(|Extension(InjectedFault(fault))| fault == Fault::Partial);
     let mode = write_mode(&params)?;
     let body = json_object(&body)?;
     only_keys(&body, &["entities"])?;
@@ -221,7 +224,12 @@ async fn bulk_upsert(
     let who = writer(&headers);
     let (mut landed, mut errors) = (Vec::new(), Vec::new());
     for (index, entity) in entities.iter().enumerate() {
-        match store.write_entity(&blueprint, entity, mode, &who) {
+        let written = if partial && index % 2 == 1 {
+            Err(Refusal::new(500, "internal_error", "Injected partial failure"))
+        } else {
+            store.write_entity(&blueprint, entity, mode, &who)
+        };
+        match written {
             Ok((stored, created)) => {
                 landed.push(json!({"created": created, "identifier": stored.identifier, "index": index}))
             }

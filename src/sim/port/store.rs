@@ -91,6 +91,9 @@ pub struct Store {
     pub resync_requests: u64,
     /// Per integration: the last resync request (`{id, updatedAt}`).
     pub resync_request: std::collections::HashMap<String, Value>,
+    /// Every entity deleted, dependents included, as (blueprint, identifier),
+    /// until a test takes them: what the soak checks against Codecov's truth.
+    pub deletions: Vec<(String, String)>,
 }
 
 impl Store {
@@ -343,6 +346,7 @@ impl Store {
                 .and_then(|e| e.remove(&identifier))
                 .is_some();
             if removed {
+                self.deletions.push((bp.clone(), identifier.clone()));
                 if delete_dependents {
                     pending.extend(self.dependents_of(&bp, &identifier));
                 }

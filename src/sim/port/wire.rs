@@ -57,21 +57,22 @@ pub async fn middleware(State(sim): State<Arc<PortSim>>, request: Request, next:
             .insert(header::RETRY_AFTER, HeaderValue::from(rate.retry_after_secs));
         response
     } else if let Fault::Status(code) = exchange.fault {
-        exchange.entry.fault = Some(code.to_string());
         let mut response = status_error(code);
-        if code == 429 {
+        if code == 429 && exchange.retry_after > 0 {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(exchange.retry_after));
         }
         response
+    } else if exchange.dropped() {
+        Response::default()
     } else if exchange.body_len > sim.config.max_body_bytes {
         port_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "Request body is too large (limit is 1MiB)",
         )
-    } else if exchange.uri.path() != TOKEN && !authorized(&sim, &exchange.headers) {
+    } else if exchange.uri.path() != TOKEN && !authorized(&sim, &exchange.headers, exchange.fault) {
         port_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -84,7 +85,10 @@ pub async fn middleware(State(sim): State<Arc<PortSim>>, request: Request, next:
     exchange.finish(response, &sim.log, capture).await
 }
 
-fn authorized(sim: &PortSim, headers: &HeaderMap) -> bool {
+fn authorized(sim: &PortSim, headers: &HeaderMap, fault: Fault) -> bool {
+    if fault == Fault::ExpireToken {
+        sim.expire_tokens();
+    }
     let value = header_text(headers, header::AUTHORIZATION);
     let token = value.strip_prefix("Bearer ").unwrap_or_default();
     !token.is_empty() && sim.token_is_valid(token)

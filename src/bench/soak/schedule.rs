@@ -1,0 +1,315 @@
+//! One schedule: a small Codecov and the integration with its server; a few
+//! rounds of (change Codecov, arm faults, resync beside webhooks, check the
+//! deletions); then faults off, live events drained, one clean resync, and
+//! Port compared with the expected catalog.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use super::catalog::{self, Catalog};
+use super::{SoakTotals, Violation, chaos, setup};
+use crate::bench::SplitMix;
+use crate::runtime::host::{Host, HostError};
+use crate::runtime::resync::progress::Quiet;
+use crate::runtime::resync::{KindReport, ResyncReport};
+use crate::server::Running;
+use crate::sim::codecov::{CodecovSim, CodecovSimConfig};
+use crate::sim::faults::FaultConfig;
+use crate::sim::port::{PortSim, PortSimConfig};
+
+const IDENTIFIER: &str = "soak";
+
+/// Entities this integration does not own, which nothing it does may delete:
+/// one a user made in Port's UI, one another Codecov installation wrote.
+const FOREIGN: &[(&str, &str, &str)] = &[
+    ("codecov_repository", "github/owner-1/made-by-hand", "admin"),
+    (
+        "codecov_coverage",
+        "other-installation-repo",
+        "port-ocean/codecov/0.1.0/other-codecov/exporter",
+    ),
+];
+
+pub fn run(seed: u64, totals: &mut SoakTotals) -> Result<(), Violation> {
+    let mut journal = Vec::new();
+    let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => {
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, schedule(seed, totals, &mut journal))
+        }
+        Err(e) => Err(format!("starting a runtime: {e}")),
+    };
+    outcome.map_err(|message| Violation {
+        seed,
+        message,
+        journal,
+    })
+}
+
+fn plant_foreign(port: &PortSim) -> Result<(), String> {
+    for (blueprint, identifier, writer) in FOREIGN {
+        let entity =
+            json!({"identifier": identifier, "title": identifier, "properties": {}, "relations": {}});
+        port.put_entity(blueprint, &entity, writer)
+            .map_err(|e| format!("planting {blueprint} {identifier}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn foreign_intact(port: &PortSim) -> Result<(), String> {
+    for (blueprint, identifier, _) in FOREIGN {
+        let present = port
+            .entities(blueprint)
+            .iter()
+            .any(|e| e.get("identifier").and_then(Value::as_str) == Some(identifier));
+        if !present {
+            return Err(format!(
+                "{blueprint} {identifier}, which the integration does not own, is gone"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Posts the payloads as Codecov would; a full queue (503) is tried again.
+async fn post_all(http: &reqwest::Client, url: &str, payloads: Vec<Value>) -> Result<u64, String> {
+    let sends = payloads.iter().map(|payload| async move {
+        for _ in 0..50 {
+            let reply = http
+                .post(url)
+                .json(payload)
+                .send()
+                .await
+                .map_err(|e| format!("posting a webhook: {e}"))?;
+            match reply.status().as_u16() {
+                202 => return Ok(()),
+                503 => tokio::time::sleep(Duration::from_millis(10)).await,
+                status => return Err(format!("the integration answered a webhook with {status}")),
+            }
+        }
+        Err("the integration's event queue stayed full".to_string())
+    });
+    let mut accepted = 0;
+    for sent in join_all(sends).await {
+        sent?;
+        accepted += 1;
+    }
+    Ok(accepted)
+}
+
+/// The first errors a resync reported, for a violation's message.
+fn failures(report: &Result<ResyncReport, HostError>) -> String {
+    match report {
+        Err(e) => e.to_string(),
+        Ok(report) => report
+            .kinds
+            .iter()
+            .flat_map(|k| k.fetch_errors.iter().chain(&k.error_samples))
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn fetched_and_wrote_everything(report: &Result<ResyncReport, HostError>) -> bool {
+    report
+        .as_ref()
+        .is_ok_and(|r| r.kinds.iter().all(KindReport::complete))
+}
+
+struct World {
+    port: Arc<PortSim>,
+    codecov: Arc<CodecovSim>,
+    codecov_url: String,
+    owners: Vec<String>,
+    page_size: u64,
+}
+
+impl World {
+    fn host(&self, port_url: &str) -> anyhow::Result<Host> {
+        setup::integration(
+            port_url,
+            &self.codecov_url,
+            &self.owners,
+            self.page_size,
+            IDENTIFIER,
+        )
+    }
+
+    async fn expected(&self) -> Result<Catalog, String> {
+        catalog::expected(|url| self.host(url), IDENTIFIER).await
+    }
+
+    fn disarm(&self) {
+        self.port.faults().set(FaultConfig::default());
+        self.codecov.faults().set(FaultConfig::default());
+        for owner in &self.owners {
+            self.codecov.break_owner(owner, None);
+        }
+    }
+
+    /// Each deletion since the last check: only by a resync that fetched and
+    /// wrote everything, only of what Codecov no longer has, never foreign.
+    async fn check_deletions(
+        &self,
+        report: &Result<ResyncReport, HostError>,
+        when: &str,
+        totals: &mut SoakTotals,
+    ) -> Result<(), String> {
+        let deleted = self.port.take_deletions();
+        if deleted.is_empty() {
+            return Ok(());
+        }
+        let first = format!("{} {}", deleted[0].0, deleted[0].1);
+        if !fetched_and_wrote_everything(report) {
+            return Err(format!(
+                "{when}: {} entities deleted (first {first}) by a resync that did not fetch and write everything: {}",
+                deleted.len(),
+                failures(report)
+            ));
+        }
+        let expected = self.expected().await?;
+        for (blueprint, identifier) in &deleted {
+            if FOREIGN.iter().any(|(b, i, _)| b == blueprint && i == identifier) {
+                return Err(format!(
+                    "{when}: deleted {blueprint} {identifier}, which the integration does not own"
+                ));
+            }
+            if expected.contains_key(&(blueprint.clone(), identifier.clone())) {
+                return Err(format!(
+                    "{when}: deleted {blueprint} {identifier}, which Codecov still has"
+                ));
+            }
+        }
+        totals.deletions += deleted.len() as u64;
+        Ok(())
+    }
+
+    fn count_faults(&self, totals: &mut SoakTotals) {
+        for (side, drawn) in [
+            ("port", self.port.faults().injected()),
+            ("codecov", self.codecov.faults().injected()),
+        ] {
+            for (kind, n) in drawn {
+                *totals.faults.entry(format!("{side} {kind}")).or_default() += n;
+            }
+        }
+    }
+}
+
+async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>) -> Result<(), String> {
+    let mut rng = SplitMix(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x50A4);
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let (owners, repos) = (1 + rng.below(3) as usize, 2 + rng.below(6) as usize);
+    let page_size = 2 + rng.below(4);
+    journal.push(format!(
+        "{owners} owner(s) x {repos} repositories, Codecov page size {page_size}"
+    ));
+    let (codecov_served, codecov) =
+        CodecovSim::start(CodecovSimConfig::generated(owners, repos, seed), loopback)
+            .await
+            .map_err(|e| format!("starting the Codecov simulator: {e}"))?;
+    let (port_served, port) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .map_err(|e| format!("starting the Port simulator: {e}"))?;
+    let owners: Vec<String> = codecov
+        .dataset()
+        .owners
+        .iter()
+        .map(|o| o.username.clone())
+        .collect();
+    let world = World {
+        owners,
+        port,
+        codecov,
+        codecov_url: codecov_served.url(),
+        page_size,
+    };
+    let host = Arc::new(world.host(&port_served.url()).map_err(|e| format!("{e:#}"))?);
+    host.set_up().await.map_err(|e| format!("set-up: {e}"))?;
+    setup::allow_any_deletion_share(&host, &world.port, IDENTIFIER).await?;
+    plant_foreign(&world.port)?;
+    let running = Running::start(host.clone(), loopback)
+        .await
+        .map_err(|e| format!("starting the integration's server: {e}"))?;
+    let webhook_url = format!("{}/integration/webhook", running.url());
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let rounds = 2 + rng.below(4);
+    for round in 1..=rounds {
+        if round > 1 {
+            for _ in 0..1 + rng.below(3) {
+                let change = chaos::change(&world.codecov, &mut rng);
+                journal.push(format!("round {round}: Codecov: {change}"));
+                totals.codecov_changes += 1;
+            }
+        }
+        let armed = chaos::arm(&mut rng, &world.owners);
+        journal.push(format!(
+            "round {round}: Port faults {:?} at {}, Codecov faults {:?} at {}, vanished owner {:?}",
+            armed.port.kinds, armed.port.rate, armed.codecov.kinds, armed.codecov.rate, armed.vanished
+        ));
+        world.port.faults().set(armed.port);
+        world.codecov.faults().set(armed.codecov);
+        if let Some((owner, status)) = &armed.vanished {
+            world.codecov.break_owner(owner, Some(*status));
+            totals.vanished_owners += 1;
+        }
+        let payloads = chaos::webhooks(&world.codecov, &mut rng);
+        let (report, accepted) = tokio::join!(
+            host.resync(&Quiet, false),
+            post_all(&http, &webhook_url, payloads)
+        );
+        world.disarm();
+        totals.resyncs += 1;
+        totals.webhooks += accepted?;
+        if !fetched_and_wrote_everything(&report) {
+            totals.failed_resyncs += 1;
+        }
+        journal.push(format!(
+            "round {round}: resync done; failures: {}",
+            failures(&report)
+        ));
+        world
+            .check_deletions(&report, &format!("round {round}"), totals)
+            .await?;
+        foreign_intact(&world.port)?;
+    }
+
+    running.stop(&host).await;
+    host.stopping.store(false, Ordering::SeqCst);
+    journal.push("faults off, live events drained, one clean resync".into());
+    let report = host.resync(&Quiet, false).await;
+    totals.resyncs += 1;
+    world.check_deletions(&report, "the clean resync", totals).await?;
+    if !report.as_ref().is_ok_and(ResyncReport::succeeded) {
+        return Err(format!(
+            "the clean resync after the faults failed: {}",
+            failures(&report)
+        ));
+    }
+    let expected = world.expected().await?;
+    let actual = catalog::owned_by(&world.port, IDENTIFIER);
+    let differences = catalog::differences(&actual, &expected, 10);
+    if !differences.is_empty() {
+        return Err(format!(
+            "after the clean resync Port differs from the expected catalog:\n{}",
+            differences.join("\n")
+        ));
+    }
+    foreign_intact(&world.port)?;
+    totals.entities_checked += expected.len() as u64;
+    world.count_faults(totals);
+    port_served.shutdown().await;
+    codecov_served.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Entry points of the fuzz targets (`fuzz/`, run with cargo fuzz) and of
+//! their regression tests: each takes arbitrary bytes and must not panic.
+//! The webhook target drives the real HTTP handler and maps what it accepts;
+//! the config target parses and compiles a port-app-config; the Port target
+//! feeds every reply decoder the client has.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower::ServiceExt;
+
+use crate::port::entities::{BulkReply, SearchReply, UpsertReport, record_bulk_reply};
+use crate::runtime::app_config::{self, MappingSource};
+use crate::runtime::live_events::Event;
+use crate::runtime::mapping::{Entity, JqOptions, ResourceMapper};
+use crate::server::{ServerState, router};
+
+/// What the webhook route may answer; anything else is a finding.
+const WEBHOOK_STATUSES: &[StatusCode] = &[
+    StatusCode::ACCEPTED,
+    StatusCode::BAD_REQUEST,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    StatusCode::UNPROCESSABLE_ENTITY,
+    StatusCode::SERVICE_UNAVAILABLE,
+];
+
+struct WebhookHarness {
+    runtime: tokio::runtime::Runtime,
+    app: axum::Router,
+    accepted: RefCell<mpsc::Receiver<Event>>,
+    /// Each kind's mapper from the default port-app-config.
+    mappers: Vec<(String, ResourceMapper)>,
+}
+
+fn webhook_harness() -> WebhookHarness {
+    let vars: BTreeMap<String, String> = [
+        ("OCEAN__PORT__BASE_URL", "http://127.0.0.1:9"),
+        ("OCEAN__PORT__CLIENT_ID", "fuzz"),
+        ("OCEAN__PORT__CLIENT_SECRET", "fuzz"),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", "fuzz"),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", "http://127.0.0.1:9"),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", r#"["fuzz"]"#),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let host = crate::cli::run::host_from(&vars, None).expect("the fuzz harness's settings are valid");
+    let (events, accepted) = mpsc::channel(16);
+    let state = ServerState {
+        host: Arc::new(host),
+        events,
+        resyncs: Arc::default(),
+        secret: None,
+    };
+    let loaded = app_config::parse_str(crate::cli::run::PORT_APP_CONFIG, "default", JqOptions::default())
+        .expect("the default port-app-config compiles");
+    let MappingSource::AppConfig(config) = loaded.source else {
+        panic!("the default mapping is a port-app-config");
+    };
+    let kinds = config.resources.iter().map(|r| r.kind.clone());
+    WebhookHarness {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime"),
+        app: router(state),
+        accepted: RefCell::new(accepted),
+        mappers: kinds.zip(loaded.mappers).collect(),
+    }
+}
+
+thread_local! {
+    static WEBHOOK: WebhookHarness = webhook_harness();
+}
+
+/// Posts `body` to the webhook route as JSON and maps whatever it accepts
+/// with every kind of the default mapping (a live event maps the kinds the
+/// plugin names; every kind is the stricter test).
+pub fn webhook_body(body: &[u8]) {
+    WEBHOOK.with(|harness| {
+        let request = Request::post("/integration/webhook")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_vec()))
+            .expect("a valid request");
+        let response = harness
+            .runtime
+            .block_on(harness.app.clone().oneshot(request))
+            .expect("the router is infallible");
+        assert!(
+            WEBHOOK_STATUSES.contains(&response.status()),
+            "the webhook route answered {}",
+            response.status()
+        );
+        let mut accepted = harness.accepted.borrow_mut();
+        while let Ok(event) = accepted.try_recv() {
+            for (_, mapper) in &harness.mappers {
+                let _ = mapper.map_json(&event.body);
+            }
+        }
+    });
+}
+
+/// Parses `text` as a port-app-config (YAML or JSON) and compiles every expression.
+pub fn port_app_config(text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    if let Ok(loaded) = app_config::parse_str(&text, "fuzz.yml", JqOptions::default()) {
+        // What compiled must also run: each mapper on a small Codecov-like item.
+        let item = json!({"repo": {"name": "r"}, "head": {"totals": {"c": "1"}}, "owner": {"username": "o"}});
+        for mapper in &loaded.mappers {
+            let _ = mapper.map_json(&item);
+        }
+    }
+}
+
+fn batch_entities() -> Vec<Entity> {
+    (0..3)
+        .map(|n| Entity {
+            identifier: json!(format!("e{n}")),
+            title: None,
+            blueprint: "bp".into(),
+            team: None,
+            icon: None,
+            properties: serde_json::Map::new(),
+            relations: serde_json::Map::new(),
+        })
+        .collect()
+}
+
+/// Feeds `reply` to every decoder of Port's replies: the error body, the
+/// bulk upsert reply (for a batch of three), the search page, the token
+/// reply, and the retry hints read from headers.
+pub fn port_reply(reply: &[u8]) {
+    let _ = crate::port::PortErrorBody::parse(reply);
+    if let Ok(bulk) = serde_json::from_slice::<BulkReply>(reply) {
+        let entities = batch_entities();
+        let members: Vec<&Entity> = entities.iter().collect();
+        let mut report = UpsertReport::default();
+        record_bulk_reply("bp", &[0, 1, 2], &members, bulk, &mut report);
+        assert!(
+            report.failed.len() + report.landed.len() >= 3,
+            "every entity of the batch is accounted for"
+        );
+    }
+    let _ = serde_json::from_slice::<SearchReply>(reply);
+    let _ = crate::port::client::read_token_reply(reply);
+    let text = String::from_utf8_lossy(reply);
+    for name in [header::RETRY_AFTER.as_str(), "x-ratelimit-reset"] {
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value);
+            let _ = crate::retry::server_hint(&headers, SystemTime::now());
+        }
+    }
+    let _: Option<Value> = serde_json::from_slice(reply).ok();
+}

@@ -1,0 +1,119 @@
+//! Secrets never reach logs, error messages or metrics: the sandbox runs at
+//! trace level with recognisable credentials, and the failure paths that
+//! involve a credential (a refused client secret, a refused Codecov token)
+//! run too. None of the values, nor Port's access token, may appear.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig};
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+
+const PORT_SECRET: &str = "port-secret-CANARY-7f3a91";
+const CODECOV_TOKEN: &str = "codecov-token-CANARY-52be07";
+const WEBHOOK_SECRET: &str = "webhook-secret-CANARY-c8d214";
+
+/// Port's simulator issues `sim-` and 32 hex digits; Port's tokens are JWTs (`eyJ...`).
+fn access_tokens_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("sim-") {
+        let candidate: String = text[at + 4..].chars().take(32).collect();
+        if candidate.len() == 32 && candidate.chars().all(|c| c.is_ascii_hexdigit()) {
+            found.push(format!("sim-{candidate}"));
+        }
+    }
+    found
+}
+
+fn assert_clean(output: &str, secrets: &[&str]) {
+    for secret in secrets {
+        let at = output.find(secret);
+        assert!(
+            at.is_none(),
+            "{secret} leaked: ...{}...",
+            at.map(|i| &output[i.saturating_sub(200)..(i + 60).min(output.len())])
+                .unwrap_or_default()
+        );
+    }
+    let tokens = access_tokens_in(output);
+    assert!(tokens.is_empty(), "Port access tokens leaked: {tokens:?}");
+}
+
+#[test]
+fn the_sandbox_at_trace_level_prints_no_secret_anywhere() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .args([
+            "sandbox",
+            "--owners",
+            "1",
+            "--repos-per-owner",
+            "4",
+            "--show-metrics",
+        ])
+        .env("RUST_LOG", "trace")
+        .env("SANDBOX_PORT_CLIENT_SECRET", PORT_SECRET)
+        .env("SANDBOX_CODECOV_TOKEN", CODECOV_TOKEN)
+        .env("SANDBOX_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // The run really was at trace level, and really served metrics.
+    assert!(stderr.contains("TRACE"), "no trace lines:\n{stderr}");
+    assert!(stdout.contains("ocean_codecov_"), "no metrics:\n{stdout}");
+    let all = format!("{stdout}\n{stderr}");
+    assert_clean(&all, &[PORT_SECRET, CODECOV_TOKEN, WEBHOOK_SECRET]);
+}
+
+/// `resync --once` with a credential the service refuses, at trace level.
+async fn refused_run(port_secret: &str, codecov_token: &str) -> (bool, String) {
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let (port, _port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .expect("Port simulator");
+    let (codecov, _codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(1, 3, 5), loopback)
+        .await
+        .expect("Codecov simulator");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .args(["resync", "--once"])
+        .env_clear()
+        .env("RUST_LOG", "trace")
+        .env("OCEAN__PORT__BASE_URL", port.url())
+        .env("OCEAN__PORT__CLIENT_ID", "test-client")
+        .env("OCEAN__PORT__CLIENT_SECRET", port_secret)
+        .env("OCEAN__INTEGRATION__IDENTIFIER", "hygiene")
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", codecov_token)
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url())
+        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", r#"["owner-1"]"#)
+        .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
+        .env("OCEAN__RETRY__MAX_ATTEMPTS", "2")
+        .output()
+        .await
+        .expect("the binary runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn a_refused_port_secret_is_reported_without_the_secret() {
+    let (succeeded, output) = refused_run(PORT_SECRET, ocean_codecov::sim::codecov::DEFAULT_TOKEN).await;
+    assert!(!succeeded, "{output}");
+    assert!(
+        output.contains("401") || output.to_lowercase().contains("credentials"),
+        "{output}"
+    );
+    assert_clean(&output, &[PORT_SECRET]);
+}
+
+#[tokio::test]
+async fn a_refused_codecov_token_is_reported_without_the_token() {
+    let (succeeded, output) = refused_run("test-secret", CODECOV_TOKEN).await;
+    assert!(!succeeded, "{output}");
+    assert!(output.contains("Codecov token rejected"), "{output}");
+    assert_clean(&output, &[CODECOV_TOKEN]);
+}

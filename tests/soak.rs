@@ -1,0 +1,41 @@
+//! The quick soak CI runs: seeded schedules of resyncs and webhooks while both
+//! simulators misbehave (`ocean-codecov bench soak` is the long mode). Every
+//! deletion is checked against Codecov's records, and each schedule ends with
+//! Port equal to the expected catalog. `SOAK_SEED`/`SOAK_SCHEDULES` change the run.
+
+use ocean_codecov::bench::soak::soak;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn schedules_under_faults_lose_nothing_and_delete_nothing_wrongly() {
+    let first = env_number("SOAK_SEED", 1);
+    let schedules = env_number("SOAK_SCHEDULES", 50);
+    let totals = match soak(first, schedules, 4, |_| {}) {
+        Ok(totals) => totals,
+        Err(violation) => panic!("{violation}"),
+    };
+    eprintln!(
+        "{} schedules, {} resyncs ({} failed), {} webhooks, {} faults injected, {} deletions and {} entities checked",
+        totals.schedules,
+        totals.resyncs,
+        totals.failed_resyncs,
+        totals.webhooks,
+        totals.faults_injected(),
+        totals.deletions,
+        totals.entities_checked
+    );
+    assert_eq!(totals.schedules, schedules);
+    // The run must have exercised what it claims to: faults on both sides,
+    // failed resyncs that withheld deletion, and real deletions that were allowed.
+    assert!(totals.faults.keys().any(|k| k.starts_with("port ")));
+    assert!(totals.faults.keys().any(|k| k.starts_with("codecov ")));
+    assert!(totals.failed_resyncs > 0);
+    assert!(totals.deletions > 0);
+    assert!(totals.entities_checked > 0);
+}

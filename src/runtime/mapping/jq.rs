@@ -122,8 +122,8 @@ impl JqProgram {
                 if let Some(found) = item.path(keys) {
                     return match rest {
                         Rest::None => Ok(vec![found.to_json().map_err(parse_error)?]),
-                        Rest::ToString(p) => match found.as_string() {
-                            Some(s) => Ok(vec![Value::String(s)]),
+                        Rest::Native(stages, p) => match found.to_json().ok().and_then(|v| stages.run(v)) {
+                            Some(out) => Ok(out.into_iter().collect()),
                             None => p.eval_found(found, first_only),
                         },
                         Rest::Other(p) => p.eval_found(found, first_only),
@@ -142,11 +142,8 @@ impl JqProgram {
     }
 
     fn eval_found(&self, found: Found, first_only: bool) -> Result<Vec<Value>, JqRunError> {
-        match found {
-            // The text was validated with its item; it is not scanned again.
-            Found::Raw(raw) => self.eval(&LazyItem::valid(raw), first_only),
-            Found::Null => self.eval(&LazyItem::valid("null"), first_only),
-        }
+        // The text was validated with its item; it is not scanned again.
+        self.eval(&LazyItem::valid(found.raw().unwrap_or("null")), first_only)
     }
 
     fn outputs<'a>(&'a self, input: &Val) -> impl Iterator<Item = Result<Val, JqRunError>> + 'a {

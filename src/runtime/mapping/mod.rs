@@ -3,6 +3,8 @@
 pub mod fast_path;
 pub mod jq;
 pub mod lazy_item;
+pub mod stages;
+mod tape;
 pub mod value;
 
 pub use jq::{JqCompileError, JqOptions, JqProgram, JqRunError};

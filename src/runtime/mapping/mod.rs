@@ -2,6 +2,7 @@
 
 pub mod fast_path;
 pub mod jq;
+mod json_out;
 pub mod lazy_item;
 pub mod stages;
 mod tape;

@@ -54,16 +54,7 @@ pub enum Step<'a> {
 impl<'a> Tape<'a> {
     /// The tape of a valid JSON object, or `None` for anything declined.
     pub fn scan(text: &'a str) -> Option<Self> {
-        let mut scanner = Scanner {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
-            pending: Vec::with_capacity(32),
-            tape: Tape {
-                members: Vec::with_capacity(64),
-                objects: Vec::with_capacity(8),
-            },
-        };
+        let mut scanner = Scanner::new(text);
         scanner.skip_whitespace();
         if scanner.peek()? != b'{' {
             return None;
@@ -117,6 +108,29 @@ impl<'a> Tape<'a> {
     }
 }
 
+/// Where the next quote, backslash or control character is, eight bytes at a time.
+pub(super) fn next_special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Exact for the lowest flagged byte; false flags only follow a true one.
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let (chunks, _) = bytes.as_chunks::<8>();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let x = u64::from_le_bytes(*chunk);
+        let special = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+        if special != 0 {
+            return Some(i * 8 + (special.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = chunks.len() * 8;
+    let tail = bytes.get(done..)?;
+    tail.iter()
+        .position(|&b| NEEDS_ATTENTION[usize::from(b)])
+        .map(|at| done + at)
+}
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -127,6 +141,19 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            pending: Vec::with_capacity(32),
+            tape: Tape {
+                members: Vec::with_capacity(64),
+                objects: Vec::with_capacity(8),
+            },
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -229,11 +256,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos + 1;
         self.pos = start;
         loop {
-            let plain = self
-                .bytes
-                .get(self.pos..)?
-                .iter()
-                .position(|&b| NEEDS_ATTENTION[usize::from(b)])?;
+            let plain = next_special_byte(self.bytes.get(self.pos..)?)?;
             self.pos += plain;
             match self.bytes[self.pos] {
                 b'"' => {
@@ -340,6 +363,18 @@ mod tests {
         assert!(accepts(cases[0]) && accepts(cases[1]));
         let deep = format!("{}{}", "{\"a\":".repeat(150), "}".repeat(150));
         assert!(!accepts(&deep), "left to serde_json's recursion limit");
+    }
+
+    #[test]
+    fn finds_special_bytes_as_a_plain_scan_does() {
+        let text = "abcdefgh\u{e9}ijklmnop\\qrstuvwxyz0123456789\"tail\u{1}end";
+        let bytes = text.as_bytes();
+        for start in 0..bytes.len() {
+            let expected = bytes[start..]
+                .iter()
+                .position(|&b| NEEDS_ATTENTION[usize::from(b)]);
+            assert_eq!(next_special_byte(&bytes[start..]), expected, "from {start}");
+        }
     }
 
     #[test]

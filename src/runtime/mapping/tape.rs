@@ -195,9 +195,9 @@ impl<'a> Scanner<'a> {
         } else {
             loop {
                 self.skip_whitespace();
-                let key = self.string()?;
+                let (key, escaped) = self.string()?;
                 // Keys with escapes cannot be compared as written.
-                if key.contains('\\') {
+                if escaped {
                     return None;
                 }
                 self.expect(b':')?;
@@ -248,22 +248,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string's text between its quotes, escapes left as written.
-    fn string(&mut self) -> Option<&'a str> {
+    /// A string's text between its quotes, escapes left as written, and whether it has any.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
         if self.peek()? != b'"' {
             return None;
         }
         let start = self.pos + 1;
         self.pos = start;
+        let mut escaped = false;
         loop {
             let plain = next_special_byte(self.bytes.get(self.pos..)?)?;
             self.pos += plain;
             match self.bytes[self.pos] {
                 b'"' => {
                     self.pos += 1;
-                    return self.text.get(start..self.pos - 1);
+                    return Some((self.text.get(start..self.pos - 1)?, escaped));
                 }
-                b'\\' => self.escape()?,
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
                 // A control character, which JSON does not allow in strings.
                 _ => return None,
             }

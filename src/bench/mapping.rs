@@ -162,7 +162,7 @@ fn run_engine(mapper: &ResourceMapper, items: &Path) -> anyhow::Result<(usize, f
         }
         for entity in &outcome.entities {
             buf.clear();
-            serde_json::to_writer(&mut buf, entity)?;
+            entity.write_json(&mut buf);
             sink.write_all(&buf)?;
             if first.is_none() {
                 first = Some(serde_json::from_slice(&buf)?);

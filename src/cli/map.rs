@@ -38,6 +38,7 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = 0usize;
+    let mut line = Vec::with_capacity(4096);
     let mut map_one = |index: usize, item: Box<RawValue>| -> anyhow::Result<()> {
         let item = if loaded.is_webhook() {
             envelope(item)?
@@ -47,8 +48,10 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
         for mapper in &mappers {
             let outcome = mapper.map_raw(&item);
             for entity in &outcome.entities {
-                serde_json::to_writer(&mut out, entity)?;
-                out.write_all(b"\n")?;
+                line.clear();
+                entity.write_json(&mut line);
+                line.push(b'\n');
+                out.write_all(&line)?;
             }
             for error in &outcome.errors {
                 eprintln!("item {index} (kind {}): {error}", mapper.kind());

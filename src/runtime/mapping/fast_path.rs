@@ -6,14 +6,15 @@
 
 use serde_json::Value;
 
+use super::stages::Stages;
 use super::value::normalize_numbers;
 
 /// What runs after the leading path.
 pub enum Rest<T> {
     /// Nothing: the path's value is the result.
     None,
-    /// `tostring`, answered directly when the value is already a string.
-    ToString(T),
+    /// Stages run natively when they can; jaq answers the cases they decline.
+    Native(Stages, T),
     /// Any other expression, compiled by jaq.
     Other(T),
 }
@@ -37,10 +38,9 @@ impl<T> FastExpr<T> {
             Some("") => return None,
             Some(t) => {
                 let compiled = compile_rest(t).ok()?;
-                if t == "tostring" {
-                    Rest::ToString(compiled)
-                } else {
-                    Rest::Other(compiled)
+                match Stages::parse(t) {
+                    Some(stages) => Rest::Native(stages, compiled),
+                    None => Rest::Other(compiled),
                 }
             }
         };
@@ -115,12 +115,12 @@ mod tests {
         assert!(matches!(
             parse(".a | tostring"),
             Some(FastExpr::Path {
-                rest: Rest::ToString(_),
+                rest: Rest::Native(..),
                 ..
             })
         ));
         assert!(
-            matches!(parse(".a | .[0:3]"), Some(FastExpr::Path { rest: Rest::Other(r), .. }) if r == ".[0:3]")
+            matches!(parse(".a | .[0:3] | ascii"), Some(FastExpr::Path { rest: Rest::Other(r), .. }) if r == ".[0:3] | ascii")
         );
     }
 

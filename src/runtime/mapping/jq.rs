@@ -101,12 +101,20 @@ impl JqProgram {
 
     /// The first output, as Ocean takes it; `None` when the expression yields nothing.
     pub fn first(&self, item: &LazyItem) -> Result<Option<Value>, JqRunError> {
-        Ok(self.eval(item, true)?.into_iter().next())
+        match self.shortcut(item) {
+            Shortcut::Answer(answer) => answer,
+            Shortcut::Rest(rest, found) => rest.first(&found_item(found)),
+            Shortcut::None => Ok(self.interpret(item, true)?.into_iter().next()),
+        }
     }
 
     /// Every output, in order.
     pub fn all(&self, item: &LazyItem) -> Result<Vec<Value>, JqRunError> {
-        self.eval(item, false)
+        match self.shortcut(item) {
+            Shortcut::Answer(answer) => answer.map(|v| v.into_iter().collect()),
+            Shortcut::Rest(rest, found) => rest.all(&found_item(found)),
+            Shortcut::None => self.interpret(item, false),
+        }
     }
 
     /// Convenience for callers holding serde values (tests, CLI).
@@ -115,37 +123,33 @@ impl JqProgram {
         self.all(&LazyItem::new(&raw))
     }
 
-    fn eval(&self, item: &LazyItem, first_only: bool) -> Result<Vec<Value>, JqRunError> {
-        match &self.fast {
-            Some(FastExpr::Const(v)) => return Ok(vec![v.clone()]),
-            Some(FastExpr::Path { keys, rest }) => {
-                if let Some(found) = item.path(keys) {
-                    return match rest {
-                        Rest::None => Ok(vec![found.to_json().map_err(parse_error)?]),
-                        Rest::ToString(p) => match found.as_string() {
-                            Some(s) => Ok(vec![Value::String(s)]),
-                            None => p.eval_found(found, first_only),
-                        },
-                        Rest::Other(p) => p.eval_found(found, first_only),
-                    };
-                }
-            }
-            None => {}
+    fn shortcut<'p, 'i>(&'p self, item: &'i LazyItem) -> Shortcut<'p, 'i> {
+        let (keys, rest) = match &self.fast {
+            None => return Shortcut::None,
+            Some(FastExpr::Const(v)) => return Shortcut::Answer(Ok(Some(v.clone()))),
+            Some(FastExpr::Path { keys, rest }) => (keys, rest),
+        };
+        let Some(found) = item.path(keys) else {
+            return Shortcut::None;
+        };
+        match rest {
+            Rest::None => Shortcut::Answer(found.to_json().map(Some).map_err(parse_error)),
+            Rest::Native(stages, p) => match found.to_json().ok().and_then(|v| stages.run(v)) {
+                Some(out) => Shortcut::Answer(Ok(out)),
+                None => Shortcut::Rest(p, found),
+            },
+            Rest::Other(p) => Shortcut::Rest(p, found),
         }
+    }
+
+    /// Runs jaq on the whole item.
+    fn interpret(&self, item: &LazyItem, first_only: bool) -> Result<Vec<Value>, JqRunError> {
         let whole = item.whole().map_err(JqRunError)?;
         let outputs = self.outputs(whole).map(|r| r.map(|v| val_to_json(&v)));
         if first_only {
             outputs.take(1).collect()
         } else {
             outputs.collect()
-        }
-    }
-
-    fn eval_found(&self, found: Found, first_only: bool) -> Result<Vec<Value>, JqRunError> {
-        match found {
-            // The text was validated with its item; it is not scanned again.
-            Found::Raw(raw) => self.eval(&LazyItem::valid(raw), first_only),
-            Found::Null => self.eval(&LazyItem::valid("null"), first_only),
         }
     }
 
@@ -156,6 +160,21 @@ impl JqProgram {
             .run((ctx, input.clone()))
             .map(|out| out.map_err(exception_message))
     }
+}
+
+/// What the fast path makes of an item.
+enum Shortcut<'p, 'i> {
+    /// The whole answer: one value or none.
+    Answer(Result<Option<Value>, JqRunError>),
+    /// The rest of the expression still has to run on the value the path found.
+    Rest(&'p JqProgram, Found<'i>),
+    /// The fast path does not apply; jaq runs on the whole item.
+    None,
+}
+
+/// A found value as an item of its own; its text was validated with its item.
+fn found_item(found: Found) -> LazyItem {
+    LazyItem::valid(found.raw().unwrap_or("null"))
 }
 
 fn compat_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {

@@ -7,6 +7,7 @@ use jaq_json::Val;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::tape::{Step, Tape};
 use super::value::{from_json, normalize_numbers};
 
 /// What a path reached: a raw value, or nothing (jq's `null` for a missing key).
@@ -14,14 +15,28 @@ use super::value::{from_json, normalize_numbers};
 pub enum Found<'a> {
     /// The value's JSON text, known to be valid.
     Raw(&'a str),
+    /// An object indexed in the item's tape, and its text.
+    Indexed(&'a Tape<'a>, u32, &'a str),
     Null,
 }
 
-impl Found<'_> {
+impl<'a> Found<'a> {
+    /// The JSON text, or `None` for a missing value.
+    pub fn raw(self) -> Option<&'a str> {
+        match self {
+            Found::Raw(raw) | Found::Indexed(_, _, raw) => Some(raw),
+            Found::Null => None,
+        }
+    }
+
     pub fn to_json(self) -> Result<Value, serde_json::Error> {
         match self {
             Found::Null => Ok(Value::Null),
+            Found::Indexed(tape, index, _) => tape.object_json(index),
             Found::Raw(raw) => {
+                if let Some(v) = simple_scalar(raw) {
+                    return Ok(v);
+                }
                 let mut v: Value = serde_json::from_str(raw)?;
                 normalize_numbers(&mut v);
                 Ok(v)
@@ -31,14 +46,6 @@ impl Found<'_> {
 
     pub fn to_val(self) -> Result<Val, serde_json::Error> {
         self.to_json().map(|v| from_json(&v))
-    }
-
-    /// The string's text, when the value is a JSON string.
-    pub fn as_string(self) -> Option<String> {
-        match self {
-            Found::Raw(raw) if raw.starts_with('"') => serde_json::from_str(raw).ok(),
-            _ => None,
-        }
     }
 }
 
@@ -74,6 +81,8 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for ObjectIndex<'a> {
 
 pub struct LazyItem<'a> {
     raw: &'a str,
+    /// Every nested object indexed in one pass; `None` when the item was declined.
+    tape: OnceCell<Option<Tape<'a>>>,
     /// Objects already indexed, by the address of their text.
     objects: RefCell<Vec<(usize, Option<ObjectIndex<'a>>)>>,
     whole: OnceCell<Result<Val, String>>,
@@ -88,6 +97,11 @@ impl<'a> LazyItem<'a> {
     /// single pass (a separate validation would scan the item twice).
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
         let item = Self::valid(text);
+        if let Some(tape) = Tape::scan(text) {
+            item.tape.get_or_init(|| Some(tape));
+            return Ok(item);
+        }
+        item.tape.get_or_init(|| None);
         // An object whose keys have escapes cannot be indexed by borrowing;
         // it is validated on its own and left to jaq, as in `field`.
         let index = match first_byte(text) {
@@ -105,6 +119,7 @@ impl<'a> LazyItem<'a> {
     pub(crate) fn valid(raw: &'a str) -> Self {
         Self {
             raw,
+            tape: OnceCell::new(),
             objects: RefCell::new(Vec::new()),
             whole: OnceCell::new(),
         }
@@ -124,12 +139,44 @@ impl<'a> LazyItem<'a> {
 
     /// Follows `.k1.k2...`; `None` when a step meets a value that is neither an
     /// object nor null (jq raises an error there; the caller asks jaq for it).
-    pub fn path(&self, keys: &[String]) -> Option<Found<'a>> {
+    pub fn path<'s>(&'s self, keys: &[String]) -> Option<Found<'s>> {
+        if keys.is_empty() {
+            return Some(Found::Raw(self.raw));
+        }
+        match self.tape() {
+            Some(tape) => Self::tape_path(tape, self.raw, keys),
+            None => self.scanned_path(keys),
+        }
+    }
+
+    fn tape(&self) -> Option<&Tape<'a>> {
+        self.tape
+            .get_or_init(|| match first_byte(self.raw) {
+                b'{' => Tape::scan(self.raw),
+                _ => None,
+            })
+            .as_ref()
+    }
+
+    fn tape_path<'s>(tape: &'s Tape<'a>, raw: &'a str, keys: &[String]) -> Option<Found<'s>> {
+        let mut at = tape.root(raw);
+        for key in keys {
+            at = tape.field(at, key)?;
+        }
+        Some(match at {
+            Step::Raw(raw) => Found::Raw(raw),
+            Step::Object(index, raw) => Found::Indexed(tape, index, raw),
+            Step::Null => Found::Null,
+        })
+    }
+
+    /// The path through objects indexed one level at a time, for items the tape declined.
+    fn scanned_path(&self, keys: &[String]) -> Option<Found<'a>> {
         let mut at = Found::Raw(self.raw);
         for key in keys {
-            at = match at {
-                Found::Null => Found::Null,
-                Found::Raw(raw) => match first_byte(raw) {
+            at = match at.raw() {
+                None => Found::Null,
+                Some(raw) => match first_byte(raw) {
                     b'{' => self.field(raw, key)?,
                     b'n' => Found::Null,
                     _ => return None,
@@ -153,6 +200,27 @@ impl<'a> LazyItem<'a> {
         };
         let map = objects[index].1.as_ref()?;
         Some(map.get(key).map_or(Found::Null, |v| Found::Raw(v.get())))
+    }
+}
+
+/// Strings without escapes, short integers and literals, read without serde_json.
+fn simple_scalar(raw: &str) -> Option<Value> {
+    match raw.as_bytes() {
+        [b'"', inner @ .., b'"'] if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) => {
+            // A valid JSON text: the bytes between the quotes are the string's own.
+            raw.get(1..raw.len() - 1).map(|s| Value::String(s.to_owned()))
+        }
+        [first, rest @ ..]
+            if rest.len() < 18
+                && (first.is_ascii_digit() || *first == b'-')
+                && rest.iter().all(u8::is_ascii_digit) =>
+        {
+            raw.parse::<i64>().ok().map(Value::from)
+        }
+        b"true" => Some(Value::Bool(true)),
+        b"false" => Some(Value::Bool(false)),
+        b"null" => Some(Value::Null),
+        _ => None,
     }
 }
 

@@ -117,6 +117,18 @@ pub struct ResourceMapper {
     /// (property name, its label in errors, program)
     properties: Vec<(String, String, JqProgram)>,
     relations: Vec<(String, String, FieldProgram)>,
+    /// The property and relation names in order with null values: a clone
+    /// copies the hash table instead of hashing every name again per item.
+    property_slots: Map<String, Value>,
+    relation_slots: Map<String, Value>,
+}
+
+/// Names with null values, in order.
+fn slots<T>(fields: &[(String, String, T)]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(name, ..)| (name.clone(), Value::Null))
+        .collect()
 }
 
 struct Compiling<'a> {
@@ -254,6 +266,8 @@ impl ResourceMapper {
             blueprint: blueprint.ok_or_else(missing)?,
             team: team.map(|t| t.ok_or_else(missing)).transpose()?,
             icon: icon.map(|t| t.ok_or_else(missing)).transpose()?,
+            property_slots: slots(&properties),
+            relation_slots: slots(&relations),
             properties,
             relations,
         })
@@ -345,13 +359,14 @@ impl ResourceMapper {
         let blueprint = eval("blueprint", &self.blueprint);
         let team = self.team.as_ref().map(|p| eval_field(p, "team", &mut eval));
         let icon = self.icon.as_ref().map(|p| eval("icon", p));
-        let mut properties = Map::with_capacity(self.properties.len());
-        for (name, label, program) in &self.properties {
-            properties.insert(name.clone(), eval(label, program));
+        // Names are unique (they come from a map), so slots and fields pair up in order.
+        let mut properties = self.property_slots.clone();
+        for (slot, (_, label, program)) in properties.values_mut().zip(&self.properties) {
+            *slot = eval(label, program);
         }
-        let mut relations = Map::with_capacity(self.relations.len());
-        for (name, label, program) in &self.relations {
-            relations.insert(name.clone(), eval_field(program, label, &mut eval));
+        let mut relations = self.relation_slots.clone();
+        for (slot, (_, label, program)) in relations.values_mut().zip(&self.relations) {
+            *slot = eval_field(program, label, &mut eval);
         }
         check_identifier(&identifier, &mut errors);
         let blueprint = match blueprint {

@@ -2,7 +2,10 @@
 
 pub mod fast_path;
 pub mod jq;
+mod json_out;
 pub mod lazy_item;
+pub mod stages;
+mod tape;
 pub mod value;
 
 pub use jq::{JqCompileError, JqOptions, JqProgram, JqRunError};

@@ -107,11 +107,20 @@ impl Guard<'_> {
             });
         }
         let (mut deleted, mut failed) = (0, 0);
-        for (blueprint, ids) in &stale {
-            let report = self
+        for (at, (blueprint, ids)) in stale.iter().enumerate() {
+            let report = match self
                 .port
                 .delete_entities(blueprint, ids, self.delete_dependents)
-                .await?;
+                .await
+            {
+                Ok(report) => report,
+                // Some entities may already be gone: the deletion failed part way, which the report says.
+                Err(e) => {
+                    tracing::error!(blueprint, "deleting stale entities stopped: {e}");
+                    failed += stale[at..].iter().map(|(_, ids)| ids.len()).sum::<usize>();
+                    break;
+                }
+            };
             deleted += report.deleted.len();
             failed += report.failed.len();
             for failure in report.failed.iter().take(5) {

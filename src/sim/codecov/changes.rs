@@ -2,7 +2,7 @@
 //! repositories added, removed and (de)activated, new commits, pulls opened
 //! and closed, flags dropped. The soak draws them; property tests generate them.
 
-use super::data::Dataset;
+use super::data::{Dataset, sha};
 use crate::bench::SplitMix;
 
 /// Owner and repository positions are taken modulo what exists, so any numbers are valid.
@@ -36,15 +36,6 @@ impl Change {
             _ => Change::DropFlag { owner, repo },
         }
     }
-}
-
-fn sha(rng: &mut SplitMix) -> String {
-    format!(
-        "{:016x}{:016x}{:08x}",
-        rng.next_u64(),
-        rng.next_u64(),
-        rng.next_u64() as u32
-    )
 }
 
 impl Dataset {

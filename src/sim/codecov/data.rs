@@ -162,7 +162,8 @@ impl Totals {
     }
 }
 
-fn sha(rng: &mut SplitMix) -> String {
+/// A commit SHA: 40 hex digits.
+pub(crate) fn sha(rng: &mut SplitMix) -> String {
     format!(
         "{:016x}{:016x}{:08x}",
         rng.next_u64(),

@@ -57,11 +57,7 @@ impl JqProgram {
         let source = single_quotes_to_double(code);
         let code = source.as_str();
         let no_env = (!options.allow_env).then(no_env_defs).into_iter().flatten();
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs())
-            .chain(compat_defs())
-            .chain(no_env);
+        let defs = PRELUDE.with(|prelude| prelude.clone()).into_iter().chain(no_env);
         let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
@@ -175,6 +171,17 @@ enum Shortcut<'p, 'i> {
 /// A found value as an item of its own; its text was validated with its item.
 fn found_item(found: Found) -> LazyItem {
     LazyItem::valid(found.raw().unwrap_or("null"))
+}
+
+thread_local! {
+    /// The definitions every program starts with, parsed once per thread:
+    /// parsing jaq's standard library again for each expression was most of
+    /// what compiling a mapping cost.
+    static PRELUDE: Vec<jaq_core::load::parse::Def<&'static str>> = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .chain(compat_defs())
+        .collect();
 }
 
 fn compat_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str>> {

@@ -9,7 +9,10 @@ use ocean_codecov::fuzzing;
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut found = Vec::new();
-    for dir in [root.join("fuzz/seeds").join(target), root.join("tests/data/fuzz").join(target)] {
+    for dir in [
+        root.join("fuzz/seeds").join(target),
+        root.join("tests/data/fuzz").join(target),
+    ] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };

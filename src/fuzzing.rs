@@ -149,11 +149,10 @@ pub fn port_reply(reply: &[u8]) {
     }
     let _ = serde_json::from_slice::<SearchReply>(reply);
     let _ = crate::port::client::read_token_reply(reply);
-    let text = String::from_utf8_lossy(reply);
-    for name in [header::RETRY_AFTER.as_str(), "x-ratelimit-reset"] {
-        if let Ok(value) = HeaderValue::from_str(&text) {
+    if let Ok(value) = HeaderValue::from_bytes(reply) {
+        for name in [header::RETRY_AFTER.as_str(), "x-ratelimit-reset"] {
             let mut headers = HeaderMap::new();
-            headers.insert(name, value);
+            headers.insert(name, value.clone());
             let _ = crate::retry::server_hint(&headers, SystemTime::now());
         }
     }

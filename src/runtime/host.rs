@@ -30,35 +30,60 @@ pub struct Defaults {
 /// each thread compiles it once (see `compile`).
 pub type ActiveMapping = PortAppConfig;
 
+/// The last config a thread compiled: the one in force (by pointer, the cheap
+/// check), its JSON (so another host's equal config hits too), and the programs.
+struct Compiled {
+    config: Arc<ActiveMapping>,
+    json: String,
+    mappers: Rc<[ResourceMapper]>,
+}
+
 thread_local! {
-    /// The last config this thread compiled, by its JSON: resyncs and live
-    /// events reuse the programs until users change the mapping.
-    static COMPILED: RefCell<Option<(String, Rc<[ResourceMapper]>)>> = const { RefCell::new(None) };
+    /// Resyncs and live events reuse the programs until users change the mapping.
+    static COMPILED: RefCell<Option<Compiled>> = const { RefCell::new(None) };
 }
 
 /// The config's compiled mappers, one per resource, reused while it is unchanged.
-pub fn compile(config: &PortAppConfig) -> Result<Rc<[ResourceMapper]>, String> {
-    let key = serde_json::to_string(config).map_err(|e| format!("the mapping does not encode: {e}"))?;
-    let cached = COMPILED.with(|last| {
+pub fn compile(config: &Arc<ActiveMapping>) -> Result<Rc<[ResourceMapper]>, String> {
+    let same_config = COMPILED.with(|last| {
         last.borrow()
             .as_ref()
-            .filter(|(text, _)| *text == key)
-            .map(|(_, mappers)| mappers.clone())
+            .filter(|c| Arc::ptr_eq(&c.config, config))
+            .map(|c| c.mappers.clone())
     });
-    if let Some(mappers) = cached {
+    if let Some(mappers) = same_config {
         return Ok(mappers);
     }
-    let mappers: Rc<[ResourceMapper]> =
-        app_config::compile(MappingSource::AppConfig(config.clone()), JqOptions::default())
-            .map(|loaded| loaded.mappers.into())
-            .map_err(|faults| {
-                faults
-                    .iter()
-                    .map(|f| format!("{}: {}", f.path, f.message))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })?;
-    COMPILED.with(|last| *last.borrow_mut() = Some((key, mappers.clone())));
+    let json =
+        serde_json::to_string(config.as_ref()).map_err(|e| format!("the mapping does not encode: {e}"))?;
+    let equal_config = COMPILED.with(|last| {
+        let mut last = last.borrow_mut();
+        let hit = last.as_mut().filter(|c| c.json == json)?;
+        hit.config = config.clone();
+        Some(hit.mappers.clone())
+    });
+    if let Some(mappers) = equal_config {
+        return Ok(mappers);
+    }
+    let mappers: Rc<[ResourceMapper]> = app_config::compile(
+        MappingSource::AppConfig(config.as_ref().clone()),
+        JqOptions::default(),
+    )
+    .map(|loaded| loaded.mappers.into())
+    .map_err(|faults| {
+        faults
+            .iter()
+            .map(|f| format!("{}: {}", f.path, f.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    COMPILED.with(|last| {
+        *last.borrow_mut() = Some(Compiled {
+            config: config.clone(),
+            json,
+            mappers: mappers.clone(),
+        })
+    });
     Ok(mappers)
 }
 
@@ -196,8 +221,15 @@ impl Host {
             ),
             None => (String::from("{}"), "Port (integration config)"),
         };
-        if let Some(unchanged) = self.in_force().filter(|f| f.text == text) {
-            return Ok(unchanged.config.clone());
+        let unchanged = {
+            let guard = self.mapping.read().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .filter(|f| f.text == text)
+                .map(|f| f.config.clone())
+        };
+        if let Some(config) = unchanged {
+            return Ok(config);
         }
         match app_config::parse_str(&text, origin, JqOptions::default()) {
             Ok(loaded) => {
@@ -219,15 +251,8 @@ impl Host {
 
     /// The mapping in force, if one has loaded.
     pub fn current_mapping(&self) -> Option<Arc<ActiveMapping>> {
-        self.in_force().map(|f| f.config)
-    }
-
-    fn in_force(&self) -> Option<InForce> {
         let guard = self.mapping.read().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(|f| InForce {
-            text: f.text.clone(),
-            config: f.config.clone(),
-        })
+        guard.as_ref().map(|f| f.config.clone())
     }
 
     fn keep_last(&self, fault: String) -> Result<Arc<ActiveMapping>, HostError> {

@@ -3,6 +3,7 @@
 pub mod app_config;
 pub mod config;
 pub mod host;
+pub mod journal;
 pub mod listener;
 pub mod live_events;
 pub mod mapping;

@@ -11,7 +11,7 @@ use ocean_codecov::codecov::{CodecovPlugin, CodecovSettings, Service};
 use ocean_codecov::retry::RetryPolicy;
 use ocean_codecov::runtime::app_config;
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
-use ocean_codecov::runtime::plugin::{FetchError, Plugin};
+use ocean_codecov::runtime::plugin::{Delivery, FetchError, Plugin};
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
@@ -54,8 +54,9 @@ async fn fetch_with(
     let (mut items, mut errors) = (Vec::new(), Vec::new());
     while let Some(page) = stream.next().await {
         match page {
-            Ok(page) => items.extend(page),
-            Err(e) => errors.push(e),
+            Delivery::Page(page) => items.extend(page),
+            Delivery::Incomplete(e) => errors.push(e),
+            Delivery::Held(_) | Delivery::Note(_) => {}
         }
     }
     (items, errors)

@@ -189,6 +189,9 @@ pub(crate) fn summarise(report: &ResyncReport) {
         for error in kind.fetch_errors.iter().take(5).chain(kind.error_samples.iter()) {
             eprintln!("{:>12}  ! {error}", "");
         }
+        for line in kind.held_back_lines() {
+            eprintln!("{:>12}  ~ {line}", "");
+        }
     }
     let deletion = match &report.deletion {
         Deletion::Skipped { reason } => format!("deletion skipped: {reason}"),

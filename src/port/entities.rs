@@ -271,12 +271,14 @@ impl PortClient {
         before: Option<&str>,
     ) -> Result<Vec<String>, PortError> {
         let settings = &self.settings;
-        let mut rules = vec![
-            json!({"property": "$datasource", "operator": "contains",
-                   "value": format!("port-ocean/{}/", settings.integration_type)}),
-            json!({"property": "$datasource", "operator": "contains",
-                   "value": format!("/{}/exporter", settings.integration_identifier)}),
-        ];
+        let fragments = crate::runtime::resync::ownership::datasource_fragments(
+            &settings.integration_type,
+            &settings.integration_identifier,
+        );
+        let mut rules: Vec<Value> = fragments
+            .iter()
+            .map(|fragment| json!({"property": "$datasource", "operator": "contains", "value": fragment}))
+            .collect();
         if let Some(before) = before {
             rules.push(json!({"property": "$updatedAt", "operator": "<", "value": before}));
         }

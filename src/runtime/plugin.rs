@@ -22,15 +22,40 @@ pub struct FetchError {
     pub message: String,
 }
 
-/// Pages of one kind, in order, as the source produces them. The channel is
-/// bounded, so a slow consumer slows the fetch instead of growing memory.
+/// A raw item the source listed but could not read in full (e.g. a 403 for a
+/// repository not activated, a 404 for one that vanished after the listing).
+/// The runtime maps it only to learn its entity's blueprint and identifier:
+/// that entity is neither written nor deleted this resync. When the mapping
+/// cannot tell which entity it is, nothing of the kind is deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldItem {
+    /// The item as far as the source could read it (the listing's record).
+    pub item: Value,
+    /// Why it is held, for the summary, e.g. `403 on coverage: not activated`.
+    pub reason: String,
+}
+
+/// What a fetch delivers, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Page(Page),
+    Held(HeldItem),
+    /// A line for the kind's summary, e.g. "listing re-read twice: 1 record
+    /// recovered that paging skipped". It changes nothing that is written.
+    Note(String),
+    /// A part of the kind could not be fetched: nothing of the kind is deleted.
+    Incomplete(FetchError),
+}
+
+/// Deliveries of one kind, in order, as the source produces them. The channel
+/// is bounded, so a slow consumer slows the fetch instead of growing memory.
 pub struct PageStream {
-    pages: mpsc::Receiver<Result<Page, FetchError>>,
+    pages: mpsc::Receiver<Delivery>,
 }
 
 #[derive(Clone)]
 pub struct PageSender {
-    pages: mpsc::Sender<Result<Page, FetchError>>,
+    pages: mpsc::Sender<Delivery>,
 }
 
 /// Pages a fetch may run ahead of its consumer.
@@ -45,11 +70,11 @@ impl PageStream {
     /// A stream that holds just one error, e.g. for a kind the source lacks.
     pub fn failed(error: FetchError) -> PageStream {
         let (tx, rx) = mpsc::channel(1);
-        let _ = tx.try_send(Err(error));
+        let _ = tx.try_send(Delivery::Incomplete(error));
         PageStream { pages: rx }
     }
 
-    pub async fn next(&mut self) -> Option<Result<Page, FetchError>> {
+    pub async fn next(&mut self) -> Option<Delivery> {
         self.pages.recv().await
     }
 }
@@ -57,11 +82,26 @@ impl PageStream {
 impl PageSender {
     /// Returns false when the consumer has gone, so the fetch can stop early.
     pub async fn page(&self, page: Page) -> bool {
-        page.is_empty() || self.pages.send(Ok(page)).await.is_ok()
+        page.is_empty() || self.pages.send(Delivery::Page(page)).await.is_ok()
     }
 
+    /// The kind is incomplete: nothing of it is deleted.
     pub async fn error(&self, error: FetchError) -> bool {
-        self.pages.send(Err(error)).await.is_ok()
+        self.pages.send(Delivery::Incomplete(error)).await.is_ok()
+    }
+
+    /// An item listed but not read in full: its entity is kept as it is.
+    pub async fn held(&self, item: Value, reason: impl Into<String>) -> bool {
+        let held = HeldItem {
+            item,
+            reason: reason.into(),
+        };
+        self.pages.send(Delivery::Held(held)).await.is_ok()
+    }
+
+    /// A line for the kind's summary.
+    pub async fn note(&self, note: impl Into<String>) -> bool {
+        self.pages.send(Delivery::Note(note.into())).await.is_ok()
     }
 }
 
@@ -92,7 +132,7 @@ mod tests {
     use serde_json::json;
 
     #[tokio::test]
-    async fn pages_arrive_in_order_and_empty_pages_are_skipped() {
+    async fn deliveries_arrive_in_order_and_empty_pages_are_skipped() {
         let (tx, mut rx) = PageStream::channel();
         tokio::spawn(async move {
             tx.page(vec![json!(1)]).await;
@@ -103,11 +143,18 @@ mod tests {
                 message: "401".into(),
             })
             .await;
+            tx.held(json!({"name": "r"}), "403: not activated").await;
+            tx.note("listing re-read once").await;
             tx.page(vec![json!(2), json!(3)]).await;
         });
-        assert_eq!(rx.next().await, Some(Ok(vec![json!(1)])));
-        assert!(matches!(rx.next().await, Some(Err(e)) if e.scope == "owner a"));
-        assert_eq!(rx.next().await, Some(Ok(vec![json!(2), json!(3)])));
+        assert_eq!(rx.next().await, Some(Delivery::Page(vec![json!(1)])));
+        assert!(matches!(rx.next().await, Some(Delivery::Incomplete(e)) if e.scope == "owner a"));
+        assert!(matches!(rx.next().await, Some(Delivery::Held(h)) if h.reason == "403: not activated"));
+        assert_eq!(
+            rx.next().await,
+            Some(Delivery::Note("listing re-read once".into()))
+        );
+        assert_eq!(rx.next().await, Some(Delivery::Page(vec![json!(2), json!(3)])));
         assert_eq!(rx.next().await, None);
     }
 }

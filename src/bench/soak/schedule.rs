@@ -117,10 +117,12 @@ fn failures(report: &Result<ResyncReport, HostError>) -> String {
     }
 }
 
+/// Every kind fetched whole and every item's entity known: what a resync
+/// must have before it deletes (a refused write holds back only its entity).
 fn fetched_and_wrote_everything(report: &Result<ResyncReport, HostError>) -> bool {
     report
         .as_ref()
-        .is_ok_and(|r| r.kinds.iter().all(KindReport::complete))
+        .is_ok_and(|r| r.kinds.iter().all(KindReport::reconcilable))
 }
 
 struct World {

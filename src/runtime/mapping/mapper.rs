@@ -74,6 +74,9 @@ pub struct ItemOutcome {
     /// Inputs whose selector was not `true`.
     pub skipped: usize,
     pub errors: Vec<FieldError>,
+    /// One per input that failed to map: its entity's (blueprint, identifier)
+    /// when both were computed, so a resync can hold back that entity alone.
+    pub failed: Vec<Option<(String, String)>>,
 }
 
 enum FieldProgram {
@@ -300,6 +303,7 @@ impl ResourceMapper {
                     field: String::new(),
                     message: format!("not JSON: {e}"),
                 }],
+                failed: vec![None],
                 ..ItemOutcome::default()
             },
         }
@@ -320,7 +324,10 @@ impl ResourceMapper {
                         self.map_input(&LazyItem::new(input), &mut outcome);
                     }
                 }
-                Err(e) => outcome.errors.push(e),
+                Err(e) => {
+                    outcome.errors.push(e);
+                    outcome.failed.push(None);
+                }
             },
         }
         outcome
@@ -338,6 +345,7 @@ impl ResourceMapper {
                     field: "selector".into(),
                     message: e.0,
                 });
+                outcome.failed.push(None);
                 return;
             }
         }
@@ -380,6 +388,14 @@ impl ResourceMapper {
             }
         };
         if !errors.is_empty() {
+            let key_failed = errors
+                .iter()
+                .any(|e| e.field == "blueprint" || e.field.starts_with("identifier"));
+            let key = match &identifier {
+                Value::String(id) if !key_failed => Some((blueprint, id.clone())),
+                _ => None,
+            };
+            outcome.failed.push(key);
             outcome.errors.extend(errors);
             return;
         }

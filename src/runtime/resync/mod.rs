@@ -4,6 +4,7 @@
 //! integration owns that the resync no longer produced.
 
 mod compare;
+pub mod ownership;
 pub mod progress;
 mod stale;
 
@@ -18,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::port::{PortClient, PortError, UpsertOptions};
 use crate::runtime::app_config::model::PortAppConfig;
 use crate::runtime::mapping::{Entity, ResourceMapper};
-use crate::runtime::plugin::Plugin;
+use crate::runtime::plugin::{Delivery, HeldItem, Plugin};
 use progress::Progress;
 pub use stale::Deletion;
 
@@ -37,19 +38,81 @@ pub struct KindReport {
     /// Items that mapped to an identifier another item already took this resync.
     pub duplicates: usize,
     pub fetch_errors: Vec<String>,
+    /// Entities neither written nor deleted this resync (a held item, a
+    /// property that failed to map, a refused upsert).
+    pub held: usize,
+    /// The first few of them, with the reason.
+    pub held_samples: Vec<HeldBack>,
+    /// Items whose entity could not be told (identifier or blueprint failed
+    /// to map): nothing of the kind is deleted.
+    pub unidentified: usize,
+    /// The source's own lines for the summary.
+    pub notes: Vec<String>,
     /// The first few mapping and upsert errors, for the log.
     pub error_samples: Vec<String>,
 }
 
+/// An entity held back from this resync, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldBack {
+    pub blueprint: String,
+    pub identifier: String,
+    pub reason: String,
+}
+
+/// Held-back entities named in a report, per kind; the rest are counted.
+const HELD_SAMPLES: usize = 20;
+
 impl KindReport {
+    /// Whether the kind's stale entities may be deleted: every part of it was
+    /// fetched and every item's entity is known (written or held back).
+    pub fn reconcilable(&self) -> bool {
+        self.fetch_errors.is_empty() && self.unidentified == 0
+    }
+
     /// Whether every item of the kind was fetched, mapped and written.
     pub fn complete(&self) -> bool {
-        self.fetch_errors.is_empty() && self.mapping_errors == 0 && self.upsert_failures == 0
+        self.reconcilable() && self.mapping_errors == 0 && self.upsert_failures == 0 && self.held == 0
     }
 
     fn sample(&mut self, message: String) {
         if self.error_samples.len() < 5 {
             self.error_samples.push(message);
+        }
+    }
+
+    /// What the kind held back and the source's notes, one line each, for the summary.
+    pub fn held_back_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.notes.clone();
+        if self.held > 0 {
+            lines.push(format!(
+                "{} entities held back (neither written nor deleted)",
+                self.held
+            ));
+        }
+        for held in &self.held_samples {
+            lines.push(format!(
+                "held {} {}: {}",
+                held.blueprint, held.identifier, held.reason
+            ));
+        }
+        if self.unidentified > 0 {
+            lines.push(format!(
+                "{} items whose entity could not be told: nothing of this kind is deleted",
+                self.unidentified
+            ));
+        }
+        lines
+    }
+
+    fn hold(&mut self, blueprint: &str, identifier: &str, reason: impl FnOnce() -> String) {
+        self.held += 1;
+        if self.held_samples.len() < HELD_SAMPLES {
+            self.held_samples.push(HeldBack {
+                blueprint: blueprint.to_string(),
+                identifier: identifier.to_string(),
+                reason: reason(),
+            });
         }
     }
 }
@@ -157,7 +220,7 @@ impl Resync<'_> {
         }
         let incomplete: Vec<&str> = kinds
             .iter()
-            .filter(|k| !k.complete())
+            .filter(|k| !k.reconcilable())
             .map(|k| k.kind.as_str())
             .collect();
         let deletion = if stopping() {
@@ -167,7 +230,7 @@ impl Resync<'_> {
         } else if !incomplete.is_empty() {
             Deletion::Skipped {
                 reason: format!(
-                    "kind(s) {} did not come through whole; nothing is deleted",
+                    "kind(s) {} did not come through whole (a fetch failed, or an item's entity could not be told); nothing is deleted",
                     incomplete.join(", ")
                 ),
             }
@@ -204,12 +267,21 @@ impl Resync<'_> {
         };
         self.progress.kind_started(kind);
         let mut pages = self.plugin.clone().fetch(kind, selector);
-        while let Some(page) = pages.next().await {
-            let items = match page {
-                Ok(items) => items,
-                Err(e) => {
+        while let Some(delivery) = pages.next().await {
+            let items = match delivery {
+                Delivery::Page(items) => items,
+                Delivery::Incomplete(e) => {
                     tracing::warn!(kind, "{e}");
                     report.fetch_errors.push(e.to_string());
+                    continue;
+                }
+                Delivery::Note(note) => {
+                    tracing::info!(kind, "{note}");
+                    report.notes.push(note);
+                    continue;
+                }
+                Delivery::Held(held) => {
+                    hold_item(mapper, &held, &mut report, seen);
                     continue;
                 }
             };
@@ -227,6 +299,15 @@ impl Resync<'_> {
                         .collect::<Vec<_>>()
                         .join("; ");
                     report.sample(format!("item {} of a page: {first}", n));
+                    for key in &outcome.failed {
+                        match key {
+                            Some((blueprint, identifier)) => {
+                                report.hold(blueprint, identifier, || format!("mapping failed: {first}"));
+                                seen.add(blueprint, identifier.clone());
+                            }
+                            None => report.unidentified += 1,
+                        }
+                    }
                 }
                 entities.extend(outcome.entities);
             }
@@ -326,6 +407,9 @@ impl Resync<'_> {
                 failure.message
             ));
             // Kept out of deletion whatever happens: a failed write is not a stale entity.
+            report.hold(&failure.blueprint, &failure.identifier, || {
+                format!("upsert refused: {} {}", failure.error, failure.message)
+            });
             seen.add(&failure.blueprint, failure.identifier);
         }
         Ok(())
@@ -366,5 +450,41 @@ impl Resync<'_> {
             }
         }
         Some(found)
+    }
+}
+
+/// A held item protects the entity it stands for; when the mapping cannot
+/// tell which entity that is, the kind cannot be reconciled.
+fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, seen: &mut Seen) {
+    let outcome = mapper.map_json(&held.item);
+    let mut keys: Vec<(String, String)> = Vec::new();
+    // What the source could read may not pass the selector; that entity is then unknown.
+    let mut unknown = outcome.skipped;
+    for entity in outcome.entities {
+        match entity.identifier {
+            Value::String(identifier) => keys.push((entity.blueprint, identifier)),
+            _ => unknown += 1,
+        }
+    }
+    for key in outcome.failed {
+        match key {
+            Some(key) => keys.push(key),
+            None => unknown += 1,
+        }
+    }
+    if keys.is_empty() && unknown == 0 {
+        unknown = 1;
+    }
+    if unknown > 0 {
+        report.unidentified += unknown;
+        report.sample(format!(
+            "a held item ({}) maps to no entity the mapping can name; nothing of the kind is deleted",
+            held.reason
+        ));
+    }
+    for (blueprint, identifier) in keys {
+        tracing::warn!(kind = %report.kind, blueprint, identifier, "held back: {}", held.reason);
+        report.hold(&blueprint, &identifier, || held.reason.clone());
+        seen.add(&blueprint, identifier);
     }
 }

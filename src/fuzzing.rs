@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
+use crate::port::Entity;
 use crate::port::entities::{BulkReply, SearchReply, UpsertReport, record_bulk_reply};
-use crate::runtime::app_config::{self, MappingSource};
 use crate::runtime::live_events::Event;
-use crate::runtime::mapping::{Entity, JqOptions, ResourceMapper};
+use crate::runtime::mapping::{JqOptions, ResourceMapper};
+use crate::runtime::port_app_config::{self, MappingSource};
 use crate::server::{ServerState, router};
 
 /// What the webhook route may answer; anything else is a finding.
@@ -58,8 +59,9 @@ fn webhook_harness() -> WebhookHarness {
         resyncs: Arc::default(),
         secret: None,
     };
-    let loaded = app_config::parse_str(crate::cli::run::PORT_APP_CONFIG, "default", JqOptions::default())
-        .expect("the default port-app-config compiles");
+    let loaded =
+        port_app_config::parse_str(crate::cli::run::PORT_APP_CONFIG, "default", JqOptions::default())
+            .expect("the default port-app-config compiles");
     let MappingSource::AppConfig(config) = loaded.source else {
         panic!("the default mapping is a port-app-config");
     };
@@ -109,7 +111,7 @@ pub fn webhook_body(body: &[u8]) {
 /// Parses `text` as a port-app-config (YAML or JSON) and compiles every expression.
 pub fn port_app_config(text: &[u8]) {
     let text = String::from_utf8_lossy(text);
-    if let Ok(loaded) = app_config::parse_str(&text, "fuzz.yml", JqOptions::default()) {
+    if let Ok(loaded) = port_app_config::parse_str(&text, "fuzz.yml", JqOptions::default()) {
         // What compiled must also run: each mapper on a small Codecov-like item.
         let item = json!({"repo": {"name": "r"}, "head": {"totals": {"c": "1"}}, "owner": {"username": "o"}});
         for mapper in &loaded.mappers {

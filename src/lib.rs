@@ -6,6 +6,7 @@ pub mod cli;
 pub mod codecov;
 pub mod fuzzing;
 pub mod http;
+pub mod json_text;
 pub mod metrics;
 pub mod port;
 pub mod retry;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use ocean_codecov::codecov::{CodecovPlugin, CodecovSettings, Service};
 use ocean_codecov::retry::RetryPolicy;
-use ocean_codecov::runtime::app_config;
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
 use ocean_codecov::runtime::plugin::{Delivery, FetchError, Plugin};
+use ocean_codecov::runtime::port_app_config;
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
@@ -72,8 +72,8 @@ fn expected_counts(dataset: &Dataset) -> BTreeMap<&'static str, usize> {
 
 fn default_mapper(kind: &str) -> ResourceMapper {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.port/resources/port-app-config.yml");
-    let loaded =
-        app_config::load_file(std::path::Path::new(path), JqOptions::default()).expect("default mapping");
+    let loaded = port_app_config::load_file(std::path::Path::new(path), JqOptions::default())
+        .expect("default mapping");
     loaded
         .mappers
         .into_iter()

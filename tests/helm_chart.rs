@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ocean_codecov::runtime::config::{
+use ocean_codecov::runtime::settings::{
     IntegrationSpec, ListenerKind, Settings, VARIABLES, integration_variable,
 };
 use serde::Deserialize;

@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocean_codecov::port::Entity;
 use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
-use ocean_codecov::runtime::mapping::Entity;
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::codecov::data::Dataset;
@@ -350,8 +350,8 @@ async fn a_mapping_edited_in_port_is_used_by_the_next_resync() {
 
 #[tokio::test]
 async fn a_running_integration_keeps_its_last_valid_mapping() {
-    use ocean_codecov::runtime::config::{IntegrationSpec, Settings};
     use ocean_codecov::runtime::host::{Defaults, Host};
+    use ocean_codecov::runtime::settings::{IntegrationSpec, Settings};
     let world = world(1, 3).await;
     let spec = IntegrationSpec::parse(include_str!("../.port/spec.yaml")).expect("spec");
     let vars = [

@@ -11,9 +11,9 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::{SplitMix, mib, peak_rss_bytes};
-use crate::runtime::app_config::{self, MappingSource, model::ResourceConfig};
 use crate::runtime::mapping::lazy_item::LazyItem;
 use crate::runtime::mapping::{JqOptions, ResourceMapper};
+use crate::runtime::port_app_config::{self, MappingSource, model::ResourceConfig};
 
 #[derive(clap::Args)]
 pub struct MappingBenchArgs {
@@ -34,7 +34,7 @@ pub struct MappingBenchArgs {
 const OCEAN_ENTITIES_PER_SEC: f64 = 1_400.0;
 
 pub fn run(args: &MappingBenchArgs) -> anyhow::Result<ExitCode> {
-    let loaded = app_config::load_file(&args.mapping, JqOptions::default())?;
+    let loaded = port_app_config::load_file(&args.mapping, JqOptions::default())?;
     let MappingSource::AppConfig(config) = &loaded.source else {
         bail!("bench mapping takes a port-app-config, not a webhook mapping");
     };
@@ -194,7 +194,7 @@ fn run_mapping_only(mapper: &ResourceMapper, items: &Path, n: usize) -> anyhow::
 
 /// The resource as one jq program producing the same entity objects.
 pub fn jq_program(resource: &ResourceConfig) -> String {
-    use crate::runtime::app_config::model::MappingValue;
+    use crate::runtime::port_app_config::model::MappingValue;
     let m = &resource.port.entity.mappings;
     let field = |v: &MappingValue| match v {
         MappingValue::Jq(code) => format!("({code})"),

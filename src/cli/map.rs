@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::value::RawValue;
 
-use crate::runtime::app_config;
 use crate::runtime::mapping::{JqOptions, ResourceMapper};
+use crate::runtime::port_app_config;
 
 #[derive(clap::Args)]
 pub struct MapArgs {
@@ -31,7 +31,7 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
     let options = JqOptions {
         allow_env: args.allow_env,
     };
-    let loaded = app_config::load_file(&args.mapping, options)?;
+    let loaded = port_app_config::load_file(&args.mapping, options)?;
     let mappers = select_kind(&loaded.mappers, args.kind.as_deref())?;
     let mut input = open_input(&args.input)?;
 

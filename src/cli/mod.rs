@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::runtime::app_config::{self, model::PortAppConfig};
 use crate::runtime::mapping::JqOptions;
+use crate::runtime::port_app_config::{self, model::PortAppConfig};
 
 #[derive(Parser)]
 #[command(
@@ -94,7 +94,7 @@ pub fn run() -> ExitCode {
 }
 
 fn validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    match app_config::load_file(file, JqOptions::default()) {
+    match port_app_config::load_file(file, JqOptions::default()) {
         Ok(loaded) => {
             println!(
                 "OK: {}: {} resource(s), {} expression(s) compiled",

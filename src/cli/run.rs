@@ -12,10 +12,10 @@ use clap::Args;
 
 use crate::codecov::{CodecovPlugin, CodecovSettings};
 use crate::port::{PortClient, PortSettings};
-use crate::runtime::config::{IntegrationSpec, ListenerKind, Settings};
 use crate::runtime::host::{Defaults, Host};
 use crate::runtime::resync::progress::Bars;
 use crate::runtime::resync::{Deletion, ResyncReport};
+use crate::runtime::settings::{IntegrationSpec, ListenerKind, Settings};
 use crate::server::Running;
 
 const SPEC: &str = include_str!("../../.port/spec.yaml");

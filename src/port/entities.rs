@@ -6,10 +6,10 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::Entity;
 use super::batch::{bulk_body, plan_batches};
 use super::client::{Call, PORT_MAX_BULK_DELETE, PortClient, api_path};
 use super::error::PortError;
-use crate::runtime::mapping::Entity;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UpsertOptions {

@@ -5,6 +5,7 @@ mod batch;
 mod blueprints;
 pub(crate) mod client;
 pub(crate) mod entities;
+pub mod entity;
 mod error;
 mod integration;
 
@@ -13,4 +14,5 @@ pub use client::{
     PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
 };
 pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
+pub use entity::Entity;
 pub use error::{PortError, PortErrorBody};

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::ListenerKind;
 use super::host::Host;
 use super::resync::progress::LogLines;
+use super::settings::ListenerKind;
 
 /// Pending resync requests, coalesced.
 #[derive(Default)]

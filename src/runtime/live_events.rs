@@ -11,9 +11,10 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::host::{ActiveMapping, Host, compile};
-use super::mapping::{Entity, ResourceMapper};
+use super::host::{Host, MappingInForce, compile};
+use super::mapping::ResourceMapper;
 use crate::metrics::metrics;
+use crate::port::Entity;
 use crate::port::UpsertOptions;
 
 /// One accepted webhook body, already recognised as the plugin's.
@@ -64,7 +65,7 @@ pub async fn process(host: Arc<Host>, mut events: mpsc::Receiver<Event>, batch_m
     }
 }
 
-async fn write_batch(host: &Host, config: &ActiveMapping, mappers: &[ResourceMapper], batch: Vec<Event>) {
+async fn write_batch(host: &Host, config: &MappingInForce, mappers: &[ResourceMapper], batch: Vec<Event>) {
     let events = batch.len();
     let items = join_all(batch.iter().map(|event| host.plugin.webhook_items(&event.body))).await;
     // Later events win: an entity named twice keeps its newest state.

@@ -1,11 +1,11 @@
 //! The generic integration host: nothing here knows about Codecov.
 
-pub mod app_config;
-pub mod config;
 pub mod host;
 pub mod journal;
 pub mod listener;
 pub mod live_events;
 pub mod mapping;
 pub mod plugin;
+pub mod port_app_config;
 pub mod resync;
+pub mod settings;

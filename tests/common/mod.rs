@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocean_codecov::port::Entity;
 use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy};
-use ocean_codecov::runtime::mapping::Entity;
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::runtime::config::integration_variable;
 use crate::runtime::host::Host;
+use crate::runtime::settings::integration_variable;
 use crate::sim::codecov::DEFAULT_TOKEN;
 use crate::sim::port::PortSim;
 

@@ -3,10 +3,10 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::entity::Entity;
 use super::jq::{JqOptions, JqProgram};
 use super::lazy_item::LazyItem;
-use crate::runtime::app_config::model::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
+use crate::port::Entity;
+use crate::runtime::port_app_config::model::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
 
 /// Where a resource's fields live in its source file, for error messages.
 #[derive(Debug, Clone)]
@@ -515,11 +515,12 @@ impl ItemsToParse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::app_config::{self, MappingSource};
+    use crate::runtime::port_app_config::{self, MappingSource};
     use serde_json::json;
 
     fn mapper(yaml: &str) -> ResourceMapper {
-        let loaded = app_config::parse_str(yaml, "test.yml", JqOptions::default()).expect("valid mapping");
+        let loaded =
+            port_app_config::parse_str(yaml, "test.yml", JqOptions::default()).expect("valid mapping");
         assert!(matches!(loaded.source, MappingSource::AppConfig(_)));
         loaded.mappers.into_iter().next().expect("one resource")
     }

@@ -7,24 +7,12 @@
 use serde_json::{Map, Value};
 
 use super::lazy_item::Found;
+use crate::json_text::next_special_byte;
 
 /// Deeper items are left to serde_json, whose recursion limit is 128.
 const MAX_DEPTH: usize = 100;
 
 const NOT_AN_OBJECT: u32 = u32::MAX;
-
-/// Bytes that end a run of plain string text: a quote, a backslash, a control character.
-static NEEDS_ATTENTION: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 struct Member<'a> {
     key: &'a str,
@@ -106,29 +94,6 @@ impl<'a> Tape<'a> {
             }
         }
     }
-}
-
-/// Where the next quote, backslash or control character is, eight bytes at a time.
-pub(super) fn next_special_byte(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Exact for the lowest flagged byte; false flags only follow a true one.
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let (chunks, _) = bytes.as_chunks::<8>();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let x = u64::from_le_bytes(*chunk);
-        let special = zero_byte(x ^ (ONES * u64::from(b'"')))
-            | zero_byte(x ^ (ONES * u64::from(b'\\')))
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
-        if special != 0 {
-            return Some(i * 8 + (special.trailing_zeros() / 8) as usize);
-        }
-    }
-    let done = chunks.len() * 8;
-    let tail = bytes.get(done..)?;
-    tail.iter()
-        .position(|&b| NEEDS_ATTENTION[usize::from(b)])
-        .map(|at| done + at)
 }
 
 struct Scanner<'a> {
@@ -367,18 +332,6 @@ mod tests {
         assert!(accepts(cases[0]) && accepts(cases[1]));
         let deep = format!("{}{}", "{\"a\":".repeat(150), "}".repeat(150));
         assert!(!accepts(&deep), "left to serde_json's recursion limit");
-    }
-
-    #[test]
-    fn finds_special_bytes_as_a_plain_scan_does() {
-        let text = "abcdefgh\u{e9}ijklmnop\\qrstuvwxyz0123456789\"tail\u{1}end";
-        let bytes = text.as_bytes();
-        for start in 0..bytes.len() {
-            let expected = bytes[start..]
-                .iter()
-                .position(|&b| NEEDS_ATTENTION[usize::from(b)]);
-            assert_eq!(next_special_byte(&bytes[start..]), expected, "from {start}");
-        }
     }
 
     #[test]

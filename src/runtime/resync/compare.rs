@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::runtime::mapping::Entity;
+use crate::port::Entity;
 
 fn teams(value: Option<&Value>) -> Vec<&str> {
     let mut teams: Vec<&str> = match value {

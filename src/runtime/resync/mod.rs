@@ -16,10 +16,11 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::port::Entity;
 use crate::port::{PortClient, PortError, UpsertOptions};
-use crate::runtime::app_config::model::PortAppConfig;
-use crate::runtime::mapping::{Entity, ResourceMapper};
+use crate::runtime::mapping::ResourceMapper;
 use crate::runtime::plugin::{Delivery, HeldItem, Plugin};
+use crate::runtime::port_app_config::model::PortAppConfig;
 use progress::Progress;
 pub use stale::Deletion;
 

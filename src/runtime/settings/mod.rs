@@ -1,15 +1,20 @@
 //! Settings, read as Ocean reads them: `OCEAN__`-prefixed environment
 //! variables with `__` for nesting, over an optional `config.yaml` whose values
-//! may be `{{ from env NAME }}`. The integration's own fields are checked
-//! against `.port/spec.yaml`. Faults name the variable and what it expects;
-//! secrets are never shown.
+//! may be `{{ from env NAME }}` (see `sources`). The integration's own fields
+//! are checked against `.port/spec.yaml` (see `spec`). Faults name the variable
+//! and what it expects; secrets are never shown.
+
+mod sources;
+mod spec;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::secret::Secret;
+use sources::{read_tree, text, variable};
+pub use spec::{IntegrationSpec, SpecField, integration_variable};
 
 /// Every fixed variable the settings read (the integration's own fields come
 /// from `.port/spec.yaml` as `OCEAN__INTEGRATION__CONFIG__<FIELD_IN_UPPER_SNAKE>`).
@@ -30,11 +35,6 @@ pub const VARIABLES: &[&str] = &[
     "OCEAN__RETRY__BASE_DELAY_MS",
     "OCEAN__RETRY__MAX_TOTAL_WAIT_SECS",
 ];
-
-/// The variable for one of the integration's fields: `codecovToken` → `OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN`.
-pub fn integration_variable(field: &str) -> String {
-    format!("OCEAN__INTEGRATION__CONFIG__{}", camel_to_env(field))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
@@ -79,182 +79,6 @@ pub struct SettingError {
 #[error("invalid settings:\n  {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
 pub struct SettingErrors(pub Vec<SettingError>);
 
-/// One field of the integration's config, as `.port/spec.yaml` declares it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct SpecField {
-    pub name: String,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(rename = "type", default = "string_type")]
-    pub kind: String,
-    #[serde(default)]
-    pub sensitive: bool,
-    #[serde(default)]
-    pub default: Option<Value>,
-    #[serde(default)]
-    pub description: String,
-}
-
-fn string_type() -> String {
-    "string".into()
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct IntegrationSpec {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub configurations: Vec<SpecField>,
-}
-
-impl IntegrationSpec {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_norway::from_str(text).map_err(|e| format!(".port/spec.yaml: {e}"))
-    }
-
-    pub fn is_sensitive(&self, field: &str) -> bool {
-        self.configurations.iter().any(|f| f.name == field && f.sensitive)
-    }
-}
-
-fn snake_to_camel(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn camel_to_env(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_uppercase() && !out.is_empty() {
-            out.push('_');
-        }
-        out.extend(c.to_uppercase());
-    }
-    out
-}
-
-/// `OCEAN__A__B=v` → `{"a": {"b": v}}`; values that look like JSON arrays,
-/// objects or booleans are read as such, everything else is a string.
-fn env_tree(vars: &BTreeMap<String, String>) -> Map<String, Value> {
-    let mut root = Map::new();
-    for (name, raw) in vars {
-        let Some(path) = name.strip_prefix("OCEAN__") else {
-            continue;
-        };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        let trimmed = raw.trim();
-        let value = if trimmed.starts_with('[') || trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).unwrap_or_else(|_| json!(raw))
-        } else {
-            json!(raw)
-        };
-        insert_path(&mut root, &keys, value);
-    }
-    root
-}
-
-fn insert_path(node: &mut Map<String, Value>, keys: &[String], value: Value) {
-    let Some((first, rest)) = keys.split_first() else {
-        return;
-    };
-    if rest.is_empty() {
-        node.insert(first.clone(), value);
-        return;
-    }
-    let entry = node.entry(first.clone()).or_insert_with(|| json!({}));
-    if !entry.is_object() {
-        *entry = json!({});
-    }
-    if let Value::Object(child) = entry {
-        insert_path(child, rest, value);
-    }
-}
-
-/// Replaces `{{ from env NAME }}` in config.yaml values.
-fn expand_env(value: &mut Value, vars: &BTreeMap<String, String>) {
-    match value {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            if let Some(inner) = trimmed.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) {
-                let words: Vec<&str> = inner.split_whitespace().collect();
-                if let ["from", "env", name] = words.as_slice() {
-                    *value = vars.get(*name).map_or(Value::Null, |v| json!(v));
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| expand_env(v, vars)),
-        Value::Object(map) => map.values_mut().for_each(|v| expand_env(v, vars)),
-        _ => {}
-    }
-}
-
-/// Deep-merges `over` into `base` (environment over file).
-fn overlay(base: &mut Map<String, Value>, over: Map<String, Value>) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(Value::Object(b)), Value::Object(o)) => overlay(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
-/// Ocean's config.yaml uses camelCase keys; the environment, snake_case.
-fn normalise_keys(map: &mut Map<String, Value>) {
-    let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
-    for (key, mut value) in entries {
-        if let Value::Object(inner) = &mut value {
-            normalise_keys(inner);
-        }
-        let snake: String = key
-            .chars()
-            .flat_map(|c| {
-                if c.is_uppercase() {
-                    vec!['_', c.to_ascii_lowercase()]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        map.insert(snake, value);
-    }
-}
-
-fn text(tree: &Map<String, Value>, path: &[&str]) -> Option<String> {
-    let mut node = tree.get(path[0])?;
-    for key in &path[1..] {
-        node = node.get(key)?;
-    }
-    match node {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn variable(path: &[&str]) -> String {
-    format!(
-        "OCEAN__{}",
-        path.iter()
-            .map(|k| k.to_ascii_uppercase())
-            .collect::<Vec<_>>()
-            .join("__")
-    )
-}
-
 impl Settings {
     /// Reads settings from `vars` (the process environment in production) over
     /// the optional config file.
@@ -264,29 +88,7 @@ impl Settings {
         spec: &IntegrationSpec,
     ) -> Result<Settings, SettingErrors> {
         let mut errors = Vec::new();
-        let mut tree = Map::new();
-        if let Some(path) = config_file {
-            match std::fs::read_to_string(path) {
-                Ok(text) => match serde_norway::from_str::<Value>(&text) {
-                    Ok(mut value) => {
-                        expand_env(&mut value, vars);
-                        if let Value::Object(mut map) = value {
-                            normalise_keys(&mut map);
-                            tree = map;
-                        }
-                    }
-                    Err(e) => errors.push(SettingError {
-                        variable: path.display().to_string(),
-                        message: e.to_string(),
-                    }),
-                },
-                Err(e) => errors.push(SettingError {
-                    variable: path.display().to_string(),
-                    message: e.to_string(),
-                }),
-            }
-        }
-        overlay(&mut tree, env_tree(vars));
+        let tree = read_tree(vars, config_file, &mut errors);
 
         let mut required = |path: &[&str], what: &str| {
             text(&tree, path).unwrap_or_else(|| {
@@ -377,7 +179,7 @@ impl Settings {
             };
         let initialize = flag(&["initialize_port_resources"], true);
         let resync_on_start = flag(&["event_listener", "resync_on_start"], true);
-        let integration_config = integration_fields(&tree, spec, &mut errors);
+        let integration_config = spec::integration_fields(&tree, spec, &mut errors);
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
             errors.push(SettingError {
                 variable: variable(&["http", "port"]),
@@ -408,82 +210,13 @@ impl Settings {
     }
 }
 
-/// The integration's fields: given ones checked against their declared type,
-/// missing ones defaulted or reported.
-fn integration_fields(
-    tree: &Map<String, Value>,
-    spec: &IntegrationSpec,
-    errors: &mut Vec<SettingError>,
-) -> Map<String, Value> {
-    let given: Map<String, Value> = tree
-        .get("integration")
-        .and_then(|i| i.get("config"))
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (snake_to_camel(k), v.clone())).collect())
-        .unwrap_or_default();
-    let mut fields = Map::new();
-    for field in &spec.configurations {
-        let env = integration_variable(&field.name);
-        let value = given
-            .get(&field.name)
-            .filter(|v| !v.is_null() && *v != &json!(""));
-        let Some(value) = value.cloned().or_else(|| field.default.clone()) else {
-            if field.required {
-                errors.push(SettingError {
-                    variable: env,
-                    message: format!("is required: {}", field.description),
-                });
-            }
-            continue;
-        };
-        let shown = |v: &Value| {
-            if field.sensitive {
-                "(hidden)".to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        let checked = match (field.kind.as_str(), value) {
-            ("array", Value::Array(items)) => Ok(Value::Array(items)),
-            ("array", Value::String(list)) => Ok(Value::Array(
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| json!(s))
-                    .collect(),
-            )),
-            ("url", Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-                Ok(json!(url))
-            }
-            ("url", other) => Err(format!("must be an http(s) URL, got {}", shown(&other))),
-            ("boolean", Value::Bool(b)) => Ok(json!(b)),
-            ("boolean", Value::String(b)) if b == "true" || b == "false" => Ok(json!(b == "true")),
-            ("integer", Value::Number(n)) => Ok(Value::Number(n)),
-            ("integer", Value::String(n)) if n.parse::<i64>().is_ok() => {
-                Ok(json!(n.parse::<i64>().unwrap_or(0)))
-            }
-            ("string", Value::String(s)) => Ok(json!(s)),
-            (kind, other) => Err(format!("must be {kind}, got {}", shown(&other))),
-        };
-        match checked {
-            Ok(value) => {
-                fields.insert(field.name.clone(), value);
-            }
-            Err(message) => errors.push(SettingError {
-                variable: env,
-                message,
-            }),
-        }
-    }
-    fields
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn spec() -> IntegrationSpec {
-        IntegrationSpec::parse(include_str!("../../.port/spec.yaml")).expect("the shipped spec parses")
+        IntegrationSpec::parse(include_str!("../../../.port/spec.yaml")).expect("the shipped spec parses")
     }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -1,10 +1,23 @@
-//! Compact JSON writing of serde values, byte for byte as `serde_json::to_writer`,
+//! JSON text at the byte level, shared by the mapping engine's scanner and the
+//! Port client's bulk bodies: where the next byte needing attention is, and
+//! compact writing of serde values, byte for byte as `serde_json::to_writer`,
 //! without its per-token trait calls. Strings needing escapes and numbers are
 //! still written by serde_json itself, so the output cannot drift from it.
 
 use serde_json::Value;
 
-use super::tape::next_special_byte;
+/// Bytes that end a run of plain string text: a quote, a backslash, a control character.
+static NEEDS_ATTENTION: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
@@ -51,6 +64,29 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Where the next quote, backslash or control character is, eight bytes at a time.
+pub fn next_special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Exact for the lowest flagged byte; false flags only follow a true one.
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let (chunks, _) = bytes.as_chunks::<8>();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let x = u64::from_le_bytes(*chunk);
+        let special = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+        if special != 0 {
+            return Some(i * 8 + (special.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = chunks.len() * 8;
+    let tail = bytes.get(done..)?;
+    tail.iter()
+        .position(|&b| NEEDS_ATTENTION[usize::from(b)])
+        .map(|at| done + at)
+}
+
 fn write_with_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Writing a string or a number into a Vec cannot fail.
     let _ = serde_json::to_writer(out, value);
@@ -60,6 +96,18 @@ fn write_with_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn finds_special_bytes_as_a_plain_scan_does() {
+        let text = "abcdefgh\u{e9}ijklmnop\\qrstuvwxyz0123456789\"tail\u{1}end";
+        let bytes = text.as_bytes();
+        for start in 0..bytes.len() {
+            let expected = bytes[start..]
+                .iter()
+                .position(|&b| NEEDS_ATTENTION[usize::from(b)]);
+            assert_eq!(next_special_byte(&bytes[start..]), expected, "from {start}");
+        }
+    }
 
     #[test]
     fn writes_what_serde_json_writes() {

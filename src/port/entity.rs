@@ -1,9 +1,9 @@
-//! A Port entity as the bulk and single upsert routes take it.
+//! A Port entity as the bulk and single upsert routes take it (what mapping produces).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::json_out::{write_object, write_str, write_value};
+use crate::json_text::{write_object, write_str, write_value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entity {

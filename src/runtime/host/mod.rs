@@ -1,0 +1,63 @@
+//! The integration as it runs: its Port client, its plugin, its defaults, and
+//! the mapping in force. It sets the integration up in Port (`registration`),
+//! reads the mapping users edit there (`mapping_in_force`), and runs resyncs,
+//! reporting each one's state to Port (`resync_state`).
+
+mod mapping_in_force;
+mod registration;
+mod resync_state;
+
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use super::plugin::Plugin;
+use super::resync::ResyncError;
+use super::settings::Settings;
+use crate::port::{PortClient, PortError};
+use mapping_in_force::Loaded;
+pub use mapping_in_force::{MappingInForce, compile};
+pub use registration::order_by_relations;
+
+/// What ships with the integration (`.port/resources/`).
+pub struct Defaults {
+    /// The default port-app-config (YAML), installed when the integration is created.
+    pub port_app_config: &'static str,
+    pub blueprints: Vec<Value>,
+}
+
+pub struct Host {
+    pub settings: Settings,
+    pub port: PortClient,
+    pub plugin: Arc<dyn Plugin>,
+    pub defaults: Defaults,
+    /// The last mapping that compiled; an invalid edit in Port leaves it in force.
+    mapping: RwLock<Option<Loaded>>,
+    /// Set on shutdown: a running resync stops before its deletion phase.
+    pub stopping: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("the mapping in Port is invalid and no earlier mapping is in force:\n{0}")]
+    NoValidMapping(String),
+    #[error("the default port-app-config does not load: {0}")]
+    BadDefault(String),
+    #[error(transparent)]
+    Resync(#[from] ResyncError),
+}
+
+impl Host {
+    pub fn new(settings: Settings, port: PortClient, plugin: Arc<dyn Plugin>, defaults: Defaults) -> Self {
+        Host {
+            settings,
+            port,
+            plugin,
+            defaults,
+            mapping: RwLock::new(None),
+            stopping: Default::default(),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Registration: the integration and its default blueprints set up in Port.
+
+use serde_json::{Value, json};
+
+use super::{Host, HostError};
+
+/// Blueprints ordered so each comes after the blueprints its relations point
+/// at; those in a cycle keep their given order.
+pub fn order_by_relations(blueprints: &[Value]) -> Vec<Value> {
+    let id = |b: &Value| {
+        b.get("identifier")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let all: Vec<String> = blueprints.iter().map(id).collect();
+    let mut placed: Vec<String> = Vec::new();
+    let mut ordered = Vec::new();
+    let mut pending: Vec<&Value> = blueprints.iter().collect();
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|b| {
+            let targets = b.get("relations").and_then(Value::as_object);
+            targets
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, r)| r.get("target").and_then(Value::as_str))
+                .all(|t| t == id(b) || placed.iter().any(|p| p == t) || !all.iter().any(|a| a == t))
+        });
+        let next = pending.remove(ready.unwrap_or(0));
+        placed.push(id(next));
+        ordered.push(next.clone());
+    }
+    ordered
+}
+
+impl Host {
+    fn default_config(&self) -> Result<Value, HostError> {
+        serde_norway::from_str(self.defaults.port_app_config)
+            .map_err(|e| HostError::BadDefault(e.to_string()))
+    }
+
+    /// Registers the integration (with the default mapping) if Port lacks it,
+    /// brings its type and version up to date, and creates missing blueprints.
+    /// Existing blueprints and mappings are never overwritten.
+    pub async fn set_up(&self) -> Result<(), HostError> {
+        let default_config = self.default_config()?;
+        let integration = match self.port.get_integration().await? {
+            Some(existing) => existing,
+            None => {
+                tracing::info!(identifier = %self.settings.integration_identifier, "registering the integration in Port");
+                self.port.create_integration(&default_config).await?
+            }
+        };
+        let version = self.port.settings().integration_version.clone();
+        let drifted = integration.get("installationAppType").and_then(Value::as_str)
+            != Some(self.settings.integration_type.as_str())
+            || integration.get("version").and_then(Value::as_str) != Some(version.as_str());
+        if drifted {
+            self.port
+                .patch_integration(
+                    &json!({"installationAppType": self.settings.integration_type, "version": version}),
+                )
+                .await?;
+        }
+        if self.settings.initialize_port_resources {
+            let created = self
+                .port
+                .ensure_blueprints(&order_by_relations(&self.defaults.blueprints))
+                .await?;
+            if !created.is_empty() {
+                tracing::info!(blueprints = ?created, "created default blueprints");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_targets_come_first() {
+        let blueprints = vec![
+            json!({"identifier": "commit", "relations": {"repo": {"target": "repo"}}}),
+            json!({"identifier": "other", "relations": {"x": {"target": "elsewhere"}}}),
+            json!({"identifier": "repo", "relations": {}}),
+        ];
+        let order: Vec<_> = order_by_relations(&blueprints)
+            .iter()
+            .map(|b| b["identifier"].clone())
+            .collect();
+        assert_eq!(order, [json!("other"), json!("repo"), json!("commit")]);
+    }
+}

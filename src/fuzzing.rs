@@ -51,7 +51,7 @@ fn webhook_harness() -> WebhookHarness {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let host = crate::cli::run::host_from(&vars, None).expect("the fuzz harness's settings are valid");
+    let host = crate::wiring::host_from(&vars, None).expect("the fuzz harness's settings are valid");
     let (events, accepted) = mpsc::channel(16);
     let state = ServerState {
         host: Arc::new(host),
@@ -59,9 +59,8 @@ fn webhook_harness() -> WebhookHarness {
         resyncs: Arc::default(),
         secret: None,
     };
-    let loaded =
-        port_app_config::parse_str(crate::cli::run::PORT_APP_CONFIG, "default", JqOptions::default())
-            .expect("the default port-app-config compiles");
+    let loaded = port_app_config::parse_str(crate::wiring::PORT_APP_CONFIG, "default", JqOptions::default())
+        .expect("the default port-app-config compiles");
     let MappingSource::AppConfig(config) = loaded.source else {
         panic!("the default mapping is a port-app-config");
     };

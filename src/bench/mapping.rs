@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{SplitMix, mib, peak_rss_bytes};
+use super::{mib, peak_rss_bytes};
 use crate::runtime::mapping::lazy_item::LazyItem;
 use crate::runtime::mapping::{JqOptions, ResourceMapper};
 use crate::runtime::port_app_config::{self, MappingSource, model::ResourceConfig};
+use crate::sim::rng::SplitMix;
 
 #[derive(clap::Args)]
 pub struct MappingBenchArgs {

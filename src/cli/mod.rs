@@ -1,13 +1,14 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
+mod integration;
 mod map;
-pub mod run;
 mod sandbox;
 mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::runtime::mapping::JqOptions;
@@ -41,9 +42,9 @@ enum Command {
     /// Run everything on this machine, no accounts: both simulators and the real integration.
     Sandbox(sandbox::SandboxArgs),
     /// Run the integration: set it up in Port, then resync as the event listener says.
-    Sail(run::SailArgs),
+    Sail(integration::SailArgs),
     /// Run one resync now (--once), or print what it would do (--dry-run).
-    Resync(run::ResyncArgs),
+    Resync(integration::ResyncArgs),
     /// Run a loopback simulator of a service the integration talks to.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -69,7 +70,7 @@ pub fn run() -> ExitCode {
         cli.command,
         Command::Sandbox(_) | Command::Sail(_) | Command::Resync(_) | Command::Sim(_)
     ) {
-        init_logging();
+        crate::logging::init();
     }
     let result = match cli.command {
         Command::Map(args) => map::run(&args),
@@ -80,8 +81,8 @@ pub fn run() -> ExitCode {
         Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
         Command::Bench(BenchCommand::Soak(args)) => crate::bench::soak::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
-        Command::Sail(args) => run::sail(args),
-        Command::Resync(args) => run::resync(args),
+        Command::Sail(args) => integration::sail(args),
+        Command::Resync(args) => integration::resync(args),
         Command::Sim(command) => sim::run(command),
     };
     match result {
@@ -119,13 +120,7 @@ fn schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs go to stderr; `RUST_LOG` (or `OCEAN__LOG_LEVEL`) picks the level.
-pub(crate) fn init_logging() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("OCEAN__LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+/// The multi-threaded async runtime the commands that talk to services use.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
 }

@@ -11,12 +11,14 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use super::run::{host_from, runtime, summarise};
+use super::integration::summarise;
+use super::runtime;
+use crate::lifecycle::Running;
 use crate::runtime::resync::progress::Bars;
-use crate::server::Running;
 use crate::sim::codecov::data::seed_example_payload;
 use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
 use crate::sim::port::{PortSim, PortSimConfig};
+use crate::wiring::host_from;
 
 #[derive(Args)]
 pub struct SandboxArgs {

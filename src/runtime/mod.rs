@@ -1,8 +1,8 @@
 //! The generic integration host: nothing here knows about Codecov.
 
+pub mod event_listener;
 pub mod host;
 pub mod journal;
-pub mod listener;
 pub mod live_events;
 pub mod mapping;
 pub mod plugin;

@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod faults;
 pub mod port;
 pub mod request_log;
+pub mod rng;
 pub mod webhook_sender;
 
 use std::net::SocketAddr;

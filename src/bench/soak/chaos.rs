@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use crate::bench::SplitMix;
 use crate::sim::codecov::CodecovSim;
 use crate::sim::codecov::changes::Change;
 use crate::sim::faults::{Fault, FaultConfig};
+use crate::sim::rng::SplitMix;
 
 /// Port's documented failures, plus the network's.
 const PORT_FAULTS: &[&str] = &[

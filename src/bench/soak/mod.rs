@@ -150,7 +150,7 @@ pub fn soak(
 pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     let (first, count) = match args.replay {
         Some(seed) => {
-            crate::cli::init_logging();
+            crate::logging::init();
             (seed, 1)
         }
         None => (args.seed, args.schedules),

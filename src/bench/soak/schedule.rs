@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 
 use super::catalog::{self, Catalog};
 use super::{SoakTotals, Violation, chaos, setup};
-use crate::bench::SplitMix;
+use crate::lifecycle::Running;
 use crate::runtime::host::{Host, HostError};
 use crate::runtime::resync::progress::Quiet;
 use crate::runtime::resync::{KindReport, ResyncReport};
-use crate::server::Running;
 use crate::sim::codecov::{CodecovSim, CodecovSimConfig};
 use crate::sim::faults::FaultConfig;
 use crate::sim::port::{PortSim, PortSimConfig};
+use crate::sim::rng::SplitMix;
 
 const IDENTIFIER: &str = "soak";
 

@@ -36,7 +36,7 @@ pub fn integration(
     ]
     .into_iter()
     .collect();
-    crate::cli::run::host_from(&vars, None)
+    crate::wiring::host_from(&vars, None)
 }
 
 /// The catalogs here are small, so one change can be most of one; the

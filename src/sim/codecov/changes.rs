@@ -3,7 +3,7 @@
 //! and closed, flags dropped. The soak draws them; property tests generate them.
 
 use super::data::{Dataset, sha};
-use crate::bench::SplitMix;
+use crate::sim::rng::SplitMix;
 
 /// Owner and repository positions are taken modulo what exists, so any numbers are valid.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::bench::SplitMix;
+use crate::sim::rng::SplitMix;
 
 #[derive(Debug, Clone)]
 pub struct Person {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::store::Refusal;
+use super::refusal::Refusal;
 
 /// `^(?!\.{1,2}$)[\p{L}0-9@_.+:\\/=-]+$`, at most 1000 characters.
 pub fn check_identifier(identifier: &str) -> Result<(), Refusal> {

@@ -3,6 +3,7 @@
 
 mod entity_rules;
 pub mod query;
+mod refusal;
 mod routes;
 pub mod store;
 mod wire;
@@ -18,6 +19,13 @@ use super::faults::{FaultConfig, Faults, RateLimiter};
 use super::request_log::RequestLog;
 use super::{Served, serve};
 use store::Store;
+
+/// Port's documented body limit for every request (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Port's documented limit of entities per bulk upsert.
+pub const MAX_BULK_ENTITIES: usize = 20;
+/// Port's documented limit of identifiers per bulk delete.
+pub const MAX_BULK_DELETE: usize = 100;
 
 pub const TOKEN: &str = "/v1/auth/access_token";
 pub const BLUEPRINTS: &str = "/v1/blueprints";
@@ -96,7 +104,7 @@ impl Default for PortSimConfig {
             rate_period: Duration::from_secs(300),
             faults: FaultConfig::default(),
             capture_bodies: false,
-            max_body_bytes: crate::port::PORT_MAX_BODY_BYTES,
+            max_body_bytes: MAX_BODY_BYTES,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::store::Refusal;
+use super::refusal::Refusal;
 
 #[derive(Debug, Clone)]
 pub enum Rule {

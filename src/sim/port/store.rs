@@ -11,23 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use super::entity_rules::{check_identifier, check_properties, check_relations};
 use super::query;
 
-/// A refusal, shaped as Port's error body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub status: u16,
-    pub error: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            error,
-            message: message.into(),
-        }
-    }
-}
+pub use super::refusal::Refusal;
 
 #[derive(Debug, Clone)]
 pub struct StoredEntity {

@@ -1,7 +1,6 @@
-//! `sail` and `resync`: the integration itself, configured as Ocean is, with
-//! the Codecov plugin and the defaults in `.port/` built in.
+//! `sail` and `resync`: the integration itself, configured as Ocean is (see
+//! `crate::wiring`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,17 +9,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::codecov::{CodecovPlugin, CodecovSettings};
-use crate::port::{PortClient, PortSettings};
-use crate::runtime::host::{Defaults, Host};
+use super::runtime;
+use crate::lifecycle::{Running, shutdown_signal};
+use crate::runtime::event_listener;
+use crate::runtime::host::Host;
 use crate::runtime::resync::progress::Bars;
 use crate::runtime::resync::{Deletion, ResyncReport};
-use crate::runtime::settings::{IntegrationSpec, ListenerKind, Settings};
-use crate::server::Running;
-
-const SPEC: &str = include_str!("../../.port/spec.yaml");
-pub(crate) const PORT_APP_CONFIG: &str = include_str!("../../.port/resources/port-app-config.yml");
-const BLUEPRINTS: &str = include_str!("../../.port/resources/blueprints.json");
+use crate::runtime::settings::ListenerKind;
+use crate::wiring::host;
 
 #[derive(Args)]
 pub struct SailArgs {
@@ -39,42 +35,6 @@ pub struct ResyncArgs {
     dry_run: bool,
     #[arg(long)]
     config: Option<PathBuf>,
-}
-
-fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
-    let config = config.or_else(|| Some(PathBuf::from("config.yaml")).filter(|p| p.exists()));
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
-    host_from(&vars, config.as_deref())
-}
-
-/// The integration from settings (`OCEAN__*` variables, optional config file),
-/// with the Codecov plugin and the built-in defaults.
-pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Path>) -> anyhow::Result<Host> {
-    let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
-    let settings = Settings::load(vars, config, &spec)?;
-    let mut port = PortSettings::new(
-        &settings.port_base_url,
-        &settings.port_client_id,
-        settings.port_client_secret.clone(),
-    );
-    port.integration_identifier = settings.integration_identifier.clone();
-    port.integration_type = settings.integration_type.clone();
-    port.retry = settings.retry.clone();
-    let port = PortClient::new(port)?;
-    let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)
-        .map_err(|e| anyhow::anyhow!("integration config: {e}"))?;
-    codecov.retry = settings.retry.clone();
-    let plugin = Arc::new(CodecovPlugin::new(codecov)?);
-    let blueprints = serde_json::from_str(BLUEPRINTS).context("the built-in blueprints.json")?;
-    let defaults = Defaults {
-        port_app_config: PORT_APP_CONFIG,
-        blueprints,
-    };
-    Ok(Host::new(settings, port, plugin, defaults))
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new().context("starting the async runtime")
 }
 
 pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
@@ -108,9 +68,7 @@ pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
             tracing::error!("{e}");
         }
         if host.settings.listener == ListenerKind::Once {
-            let report = host
-                .resync(&crate::runtime::resync::progress::LogLines, false)
-                .await?;
+            let report = event_listener::once::run(&host).await?;
             summarise(&report);
             return Ok(if report.succeeded() {
                 ExitCode::SUCCESS
@@ -145,28 +103,6 @@ async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
     tracing::info!("stopping: no new events; draining the accepted ones");
     running.stop(&host).await;
     Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
 
 pub(crate) fn summarise(report: &ResyncReport) {

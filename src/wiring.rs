@@ -1,0 +1,55 @@
+//! The wiring: this build's integration assembled from settings, with the
+//! Codecov plugin and the defaults in `.port/` built in. The CLI, the
+//! benchmarks and the fuzz targets all build their host here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::codecov::{CodecovPlugin, CodecovSettings};
+use crate::port::{PortClient, PortSettings};
+use crate::runtime::host::{Defaults, Host};
+use crate::runtime::settings::{IntegrationSpec, Settings};
+
+/// The integration's spec: its type and its own config fields.
+pub const SPEC: &str = include_str!("../.port/spec.yaml");
+/// The default mapping, installed when the integration is created.
+pub const PORT_APP_CONFIG: &str = include_str!("../.port/resources/port-app-config.yml");
+/// The blueprints created when Port lacks them.
+pub const BLUEPRINTS: &str = include_str!("../.port/resources/blueprints.json");
+
+/// The integration as `sail` and `resync` run it: settings from the process
+/// environment over `config` (or `./config.yaml` when present).
+pub fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
+    let config = config.or_else(|| Some(PathBuf::from("config.yaml")).filter(|p| p.exists()));
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    host_from(&vars, config.as_deref())
+}
+
+/// The integration from settings (`OCEAN__*` variables, optional config file),
+/// with the Codecov plugin and the built-in defaults.
+pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Path>) -> anyhow::Result<Host> {
+    let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
+    let settings = Settings::load(vars, config, &spec)?;
+    let mut port = PortSettings::new(
+        &settings.port_base_url,
+        &settings.port_client_id,
+        settings.port_client_secret.clone(),
+    );
+    port.integration_identifier = settings.integration_identifier.clone();
+    port.integration_type = settings.integration_type.clone();
+    port.retry = settings.retry.clone();
+    let port = PortClient::new(port)?;
+    let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)
+        .map_err(|e| anyhow::anyhow!("integration config: {e}"))?;
+    codecov.retry = settings.retry.clone();
+    let plugin = Arc::new(CodecovPlugin::new(codecov)?);
+    let blueprints = serde_json::from_str(BLUEPRINTS).context("the built-in blueprints.json")?;
+    let defaults = Defaults {
+        port_app_config: PORT_APP_CONFIG,
+        blueprints,
+    };
+    Ok(Host::new(settings, port, plugin, defaults))
+}

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use ocean_codecov::port::PortClient;
-use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
 use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, WebhookItem};
+use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
 use ocean_codecov::runtime::resync::progress::Quiet;
 use ocean_codecov::runtime::resync::{Deletion, Resync, ResyncReport};
 use ocean_codecov::sim::Served;
@@ -124,7 +124,8 @@ async fn world(blueprints: &[Value]) -> World {
 }
 
 fn mapping(yaml: &str) -> (PortAppConfig, Vec<ResourceMapper>) {
-    let loaded = port_app_config::parse_str(yaml, "test mapping", JqOptions::default()).expect("mapping loads");
+    let loaded =
+        port_app_config::parse_str(yaml, "test mapping", JqOptions::default()).expect("mapping loads");
     let MappingSource::AppConfig(config) = loaded.source else {
         panic!("a port-app-config")
     };

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod port;
+pub mod redact;
 pub mod retry;
 pub mod runtime;
 pub mod secret;

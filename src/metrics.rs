@@ -1,7 +1,14 @@
-//! Prometheus metrics for `/metrics`: resyncs, entities, Port and Codecov
-//! requests, and webhook events. One registry per process.
+//! Prometheus metrics for `/metrics`, one registry per process: ours, named
+//! `ocean_*` (resyncs, entities, Port and source requests, webhook events),
+//! and Ocean's own gauges under Ocean's names and labels, so dashboards and
+//! alerts built for Ocean integrations keep working:
+//! `duration_seconds{kind,phase}`, `object_count{kind,phase,object_count_type}`
+//! and `success{kind,phase}`, where `kind` is `<kind>-<index in the mapping>`
+//! or one of `__runtime__`, `__reconciliation__`. Nothing here names a source:
+//! requests to it carry a `source` label.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -12,6 +19,14 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Request {
+    pub route: String,
+    pub status: String,
+}
+
+/// A request to the data source (the plugin's API).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceRequest {
+    pub source: String,
     pub route: String,
     pub status: String,
 }
@@ -27,60 +42,99 @@ pub struct KindResult {
     pub result: String,
 }
 
+/// Ocean's labels for its duration and success gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindPhase {
+    pub kind: String,
+    pub phase: String,
+}
+
+/// Ocean's labels for its object counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindPhaseCount {
+    pub kind: String,
+    pub phase: String,
+    pub object_count_type: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub resyncs: Family<Outcome, Counter>,
     pub resync_seconds: Histogram,
     pub entities: Family<KindResult, Counter>,
     pub port_requests: Family<Request, Counter>,
-    pub codecov_requests: Family<Request, Counter>,
+    pub source_requests: Family<SourceRequest, Counter>,
     pub webhook_events: Family<Outcome, Counter>,
     pub webhook_queue_depth: Gauge,
+    /// Ocean's `duration_seconds{kind,phase}`.
+    pub ocean_duration: Family<KindPhase, Gauge<f64, AtomicU64>>,
+    /// Ocean's `object_count{kind,phase,object_count_type}`.
+    pub ocean_object_count: Family<KindPhaseCount, Gauge>,
+    /// Ocean's `success{kind,phase}`: 1 or 0.
+    pub ocean_success: Family<KindPhase, Gauge>,
 }
 
 impl Metrics {
     fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("ocean");
+        let mut registry = Registry::default();
         let metrics = Metrics {
             resyncs: Family::default(),
             resync_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 14)),
             entities: Family::default(),
             port_requests: Family::default(),
-            codecov_requests: Family::default(),
+            source_requests: Family::default(),
             webhook_events: Family::default(),
             webhook_queue_depth: Gauge::default(),
+            ocean_duration: Family::default(),
+            ocean_object_count: Family::default(),
+            ocean_success: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("resyncs", "Resyncs by outcome", metrics.resyncs.clone());
+        registry.register("ocean_resyncs", "Resyncs by outcome", metrics.resyncs.clone());
         registry.register(
-            "resync_duration_seconds",
+            "ocean_resync_duration_seconds",
             "Resync wall time",
             metrics.resync_seconds.clone(),
         );
         registry.register(
-            "entities",
+            "ocean_entities",
             "Entities by kind and result",
             metrics.entities.clone(),
         );
         registry.register(
-            "port_requests",
+            "ocean_port_requests",
             "Port API requests by route and status",
             metrics.port_requests.clone(),
         );
         registry.register(
-            "codecov_requests",
-            "Codecov API requests by status",
-            metrics.codecov_requests.clone(),
+            "ocean_source_requests",
+            "Data source API requests by source, route and status",
+            metrics.source_requests.clone(),
         );
         registry.register(
-            "webhook_events",
+            "ocean_webhook_events",
             "Webhook events by outcome",
             metrics.webhook_events.clone(),
         );
         registry.register(
-            "webhook_queue_depth",
+            "ocean_webhook_queue_depth",
             "Webhook events waiting",
             metrics.webhook_queue_depth.clone(),
+        );
+        registry.register(
+            "duration_seconds",
+            "Duration of a kind's phase in seconds (Ocean's gauge)",
+            metrics.ocean_duration.clone(),
+        );
+        registry.register(
+            "object_count",
+            "Objects per kind, phase and result (Ocean's gauge)",
+            metrics.ocean_object_count.clone(),
+        );
+        registry.register(
+            "success",
+            "Whether a kind's phase succeeded, 1 or 0 (Ocean's gauge)",
+            metrics.ocean_success.clone(),
         );
         Metrics { registry, ..metrics }
     }
@@ -108,6 +162,40 @@ impl Metrics {
             })
             .inc();
     }
+
+    /// One request to the data source `source` (e.g. the plugin's name).
+    pub fn count_source_request(&self, source: &str, path: &str, status: String) {
+        let labels = SourceRequest {
+            source: source.to_string(),
+            route: route_of(path),
+            status,
+        };
+        self.source_requests.get_or_create(&labels).inc();
+    }
+
+    /// Sets Ocean's `object_count{kind,phase,object_count_type}`.
+    pub fn set_object_count(&self, kind: &str, phase: &str, object_count_type: &str, n: usize) {
+        let labels = KindPhaseCount {
+            kind: kind.to_string(),
+            phase: phase.to_string(),
+            object_count_type: object_count_type.to_string(),
+        };
+        self.ocean_object_count
+            .get_or_create(&labels)
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Sets Ocean's `duration_seconds{kind,phase}` and `success{kind,phase}`.
+    pub fn set_phase_result(&self, kind: &str, phase: &str, seconds: Option<f64>, success: bool) {
+        let labels = KindPhase {
+            kind: kind.to_string(),
+            phase: phase.to_string(),
+        };
+        if let Some(seconds) = seconds {
+            self.ocean_duration.get_or_create(&labels).set(seconds);
+        }
+        self.ocean_success.get_or_create(&labels).set(i64::from(success));
+    }
 }
 
 pub fn metrics() -> &'static Metrics {
@@ -133,6 +221,13 @@ pub fn route_of(path: &str) -> String {
         "config",
         "resync-state",
         "resync-request",
+        "kinds",
+        "examples",
+        "logs",
+        "metrics",
+        "syncMetrics",
+        "resync",
+        "kind",
         "repos",
         "commits",
         "pulls",
@@ -140,6 +235,11 @@ pub fn route_of(path: &str) -> String {
         "branches",
     ];
     let path = path.split('?').next().unwrap_or_default();
+    // Absolute URLs (Port's ingest URLs): the host is not part of the route.
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |slash| &rest[slash..]),
+        None => path,
+    };
     path.split('/')
         .map(|segment| {
             if segment.is_empty() || WORDS.contains(&segment) {
@@ -163,6 +263,10 @@ mod tests {
             "/v1/blueprints/{}/entities/bulk"
         );
         assert_eq!(
+            route_of("https://ingest.example/metrics/integration/abc/syncMetrics"),
+            "/metrics/integration/{}/syncMetrics"
+        );
+        assert_eq!(
             route_of("/api/v2/github/org/repos/r/commits/"),
             "/api/v2/{}/{}/repos/{}/commits/"
         );
@@ -172,9 +276,18 @@ mod tests {
     fn renders_prometheus_text() {
         let m = metrics();
         m.count_event("accepted");
-        assert!(
-            m.render()
-                .contains("ocean_webhook_events_total{outcome=\"accepted\"}")
-        );
+        m.set_object_count("repository-0", "extract", "raw_extracted", 3);
+        m.set_phase_result("repository-0", "resync", Some(1.5), true);
+        m.count_source_request("codecov", "/api/v2/github/org/repos/", "200".into());
+        let text = m.render();
+        for line in [
+            "ocean_webhook_events_total{outcome=\"accepted\"}",
+            "object_count{kind=\"repository-0\",phase=\"extract\",object_count_type=\"raw_extracted\"} 3",
+            "duration_seconds{kind=\"repository-0\",phase=\"resync\"} 1.5",
+            "success{kind=\"repository-0\",phase=\"resync\"} 1",
+            "ocean_source_requests_total{source=\"codecov\",route=\"/api/v2/{}/{}/repos/\",status=\"200\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
     }
 }

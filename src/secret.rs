@@ -6,8 +6,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Also registers the value with `redact`, so it is masked in whatever
+    /// this process ships to Port (log lines, raw data examples).
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
 
     /// The only way to read the value: call sites that do are easy to audit.
@@ -34,7 +38,7 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Secret(value)
+        Secret::new(value)
     }
 }
 

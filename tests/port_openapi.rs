@@ -189,6 +189,30 @@ async fn client_requests_and_simulator_replies_match_ports_spec() {
         .await
         .expect("config");
     client.request_resync().await.expect("resync");
+    // What Ocean feeds Port besides entities (routes outside the public spec).
+    client
+        .ingest_kind_examples("repository", &[json!({"name": "repo", "active": true})])
+        .await
+        .expect("examples");
+    client
+        .ingest_logs(&[
+            json!({"message": "m", "level": "INFO", "timestamp": "2026-01-01T00:00:00.000000Z", "extra": {}}),
+        ])
+        .await
+        .expect("logs");
+    let kind = json!({"integrationType": "codecov", "integrationIdentifier": "codecov",
+        "integrationVersion": "0.1.0", "oceanVersion": "0.1.0", "kindIdentifier": "repository-0",
+        "kind": "repository", "kindIndex": 0, "eventId": "e1", "syncState": "completed", "blueprint": "b",
+        "metrics": {"phase": {"resync": {"duration_seconds": 0.5, "success": 1},
+            "load": {"object_count_type": {"loaded": {"object_count": 2}}}}}});
+    client
+        .post_sync_metrics(std::slice::from_ref(&kind))
+        .await
+        .expect("sync metrics");
+    client
+        .put_kind_sync_metrics(&kind)
+        .await
+        .expect("kind sync metrics");
     sim.expire_tokens();
     client
         .get_blueprint("codecov_coverage")
@@ -211,8 +235,14 @@ async fn client_requests_and_simulator_replies_match_ports_spec() {
         statuses_seen.insert(entry.status);
         let method = entry.method.to_lowercase();
         let Some(operation) = spec["paths"][template].get(&method) else {
-            // Outside the spec: hold it to Port's general reply shapes only.
+            // Outside the spec: hold it to Port's general reply shapes, and
+            // sync metrics to the shape Port's spec documents for reading them back.
             check_general_shape(entry, &mut problems);
+            for record in sync_metric_records(entry) {
+                for error in validator.errors(SYNC_METRIC_ITEM, &record) {
+                    problems.push(format!("request {} {}: {error}", entry.method, entry.path));
+                }
+            }
             continue;
         };
         let base = format!("/paths/{}/{}", pointer_escape(template), method);
@@ -296,6 +326,29 @@ async fn client_requests_and_simulator_replies_match_ports_spec() {
             "the session produced a {status}: {statuses_seen:?}"
         );
     }
+}
+
+/// One record of `GET /v1/integration/{id}/syncMetrics`.
+const SYNC_METRIC_ITEM: &str = "/paths/~1v1~1integration~1{integrationInternalId}~1syncMetrics/get/responses/200/content/application~1json/schema/properties/data/items";
+
+/// The sync metric records a request sent, with the dates Port adds on storing them.
+fn sync_metric_records(entry: &LoggedRequest) -> Vec<Value> {
+    let Some(body) = &entry.request_body else {
+        return Vec::new();
+    };
+    let records: Vec<Value> = match (body.get("syncKindsMetrics"), body.get("syncKindMetrics")) {
+        (Some(Value::Array(list)), _) => list.clone(),
+        (_, Some(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    records
+        .into_iter()
+        .map(|mut record| {
+            record["createdAt"] = json!("2026-01-01T00:00:00.000Z");
+            record["updatedAt"] = json!("2026-01-01T00:00:00.000Z");
+            record
+        })
+        .collect()
 }
 
 /// Replies the spec leaves undocumented still have Port's shapes.

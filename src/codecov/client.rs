@@ -179,14 +179,7 @@ impl CodecovClient {
             let status = exchanged
                 .as_ref()
                 .map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
-            let labels = crate::metrics::Request {
-                route: crate::metrics::route_of(path),
-                status,
-            };
-            crate::metrics::metrics()
-                .codecov_requests
-                .get_or_create(&labels)
-                .inc();
+            crate::metrics::metrics().count_source_request("codecov", path, status);
             match exchanged {
                 Ok(reply) if reply.status.is_success() => {
                     match serde_json::from_slice::<Value>(&reply.body) {

@@ -36,6 +36,8 @@ pub struct PortSettings {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_bulk_entities: usize,
+    /// Certificate checks for Port (Ocean's `OCEAN__SSL__PORT__*`, `SSL_CERT_FILE`).
+    pub tls: http::Tls,
 }
 
 impl PortSettings {
@@ -51,6 +53,7 @@ impl PortSettings {
             request_timeout: Duration::from_secs(60),
             max_body_bytes: PORT_MAX_BODY_BYTES,
             max_bulk_entities: PORT_MAX_BULK_ENTITIES,
+            tls: http::Tls::default(),
         }
     }
 
@@ -74,6 +77,8 @@ pub struct PortClient {
     http: reqwest::Client,
     base: String,
     token: Mutex<Option<CachedToken>>,
+    /// Where Port takes this integration's logs and sync metrics, read once.
+    pub(super) ingest: Mutex<Option<super::feed::IngestUrls>>,
 }
 
 /// One request, built once and re-sent as is on every attempt.
@@ -182,8 +187,8 @@ pub(crate) fn read_token_reply(body: &[u8]) -> Result<IssuedToken, serde_json::E
 
 impl PortClient {
     pub fn new(settings: PortSettings) -> Result<Self, PortError> {
-        let http =
-            http::build_client(&settings.user_agent(), settings.request_timeout).map_err(PortError::Setup)?;
+        let http = http::build_client_with(&settings.user_agent(), settings.request_timeout, &settings.tls)
+            .map_err(PortError::Setup)?;
         let base = settings
             .base_url
             .trim_end_matches('/')
@@ -200,6 +205,7 @@ impl PortClient {
             http,
             base,
             token: Mutex::new(None),
+            ingest: Mutex::new(None),
         })
     }
 
@@ -264,7 +270,12 @@ impl PortClient {
     }
 
     async fn send_once(&self, call: &Call, token: Option<&str>) -> Result<(Reply, HeaderMap), PortError> {
-        let url = format!("{}{}", self.base, call.path);
+        // Port hands out absolute URLs for log and metric ingestion.
+        let url = if call.path.starts_with("https://") || call.path.starts_with("http://") {
+            call.path.clone()
+        } else {
+            format!("{}{}", self.base, call.path)
+        };
         let mut request = self.http.request(call.method.clone(), url).query(&call.query);
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, token);

@@ -7,6 +7,7 @@ pub(crate) mod client;
 pub(crate) mod entities;
 pub mod entity;
 mod error;
+mod feed;
 mod integration;
 
 pub use crate::retry::RetryPolicy;
@@ -16,3 +17,4 @@ pub use client::{
 pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
 pub use entity::Entity;
 pub use error::{PortError, PortErrorBody};
+pub use feed::{IngestUrls, KIND_EXAMPLES_LIMIT};

@@ -9,3 +9,4 @@ pub mod plugin;
 pub mod port_app_config;
 pub mod resync;
 pub mod settings;
+pub mod sync_feed;

@@ -2,6 +2,7 @@
 //! documents them, over an in-memory organisation.
 
 mod entity_rules;
+pub mod feed;
 pub mod query;
 mod refusal;
 mod routes;
@@ -40,6 +41,13 @@ pub const INTEGRATION: &str = "/v1/integration/{identifier}";
 pub const INTEGRATION_CONFIG: &str = "/v1/integration/{identifier}/config";
 pub const INTEGRATION_RESYNC_STATE: &str = "/v1/integration/{identifier}/resync-state";
 pub const INTEGRATION_RESYNC_REQUEST: &str = "/v1/integration/{identifier}/resync-request";
+pub const INTEGRATION_KIND_EXAMPLES: &str = "/v1/integration/{identifier}/kinds/{kind}/examples";
+/// Port's log and metric ingestion lives at URLs the integration record gives
+/// (`logAttributes.ingestUrl`, `metricAttributes.ingestUrl`); these are the simulator's.
+pub const LOG_INGEST: &str = "/logs/integration/{ingestId}";
+pub const METRICS_INGEST: &str = "/metrics/integration/{ingestId}/syncMetrics";
+pub const METRICS_KIND_INGEST: &str =
+    "/metrics/integration/{ingestId}/syncMetrics/resync/{eventId}/kind/{kindIdentifier}";
 
 /// Every route the simulator serves, with the path as Port's spec writes it.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -59,6 +67,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", INTEGRATION_CONFIG),
     ("PATCH", INTEGRATION_RESYNC_STATE),
     ("GET", INTEGRATION_RESYNC_REQUEST),
+    ("POST", INTEGRATION_KIND_EXAMPLES),
+    ("POST", LOG_INGEST),
+    ("POST", METRICS_INGEST),
+    ("PUT", METRICS_KIND_INGEST),
 ];
 
 /// Routes Ocean uses that Port's public spec leaves out, with where they are documented.
@@ -77,6 +89,26 @@ pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[
         "GET",
         INTEGRATION_RESYNC_REQUEST,
         "the UI's resync request, as Ocean's polling listener reads it",
+    ),
+    (
+        "POST",
+        INTEGRATION_KIND_EXAMPLES,
+        "raw data examples per kind, as Ocean's port client sends them (sendRawDataExamples)",
+    ),
+    (
+        "POST",
+        LOG_INGEST,
+        "log lines, as Ocean's HTTP log handler sends them to logAttributes.ingestUrl",
+    ),
+    (
+        "POST",
+        METRICS_INGEST,
+        "sync metrics of a resync's kinds, as Ocean posts them to metricAttributes.ingestUrl",
+    ),
+    (
+        "PUT",
+        METRICS_KIND_INGEST,
+        "one kind's sync metrics, as Ocean puts them to metricAttributes.ingestUrl",
     ),
 ];
 
@@ -117,6 +149,7 @@ pub struct PortSim {
     faults: Faults,
     limiter: RateLimiter,
     log: RequestLog,
+    feed: Mutex<feed::FeedRecords>,
 }
 
 impl PortSim {
@@ -128,6 +161,7 @@ impl PortSim {
             store: Mutex::new(Store::default()),
             tokens: Mutex::new(HashMap::new()),
             log: RequestLog::default(),
+            feed: Mutex::new(feed::FeedRecords::default()),
         })
     }
 
@@ -148,6 +182,11 @@ impl PortSim {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What the integration fed Port besides entities: examples, logs, sync metrics.
+    pub fn feed(&self) -> MutexGuard<'_, feed::FeedRecords> {
+        self.feed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a blueprint as if a user had created it in Port.

@@ -2,7 +2,11 @@
 
 use super::*;
 
-pub(super) async fn create_integration(State(sim): State<Arc<PortSim>>, body: Bytes) -> Reply {
+pub(super) async fn create_integration(
+    State(sim): State<Arc<PortSim>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Reply {
     let body = json_object(&body)?;
     let Some(identifier) = body
         .get("installationId")
@@ -25,6 +29,7 @@ pub(super) async fn create_integration(State(sim): State<Arc<PortSim>>, body: By
     integration.entry("config").or_insert(json!({}));
     integration.insert("createdAt".into(), json!(now));
     integration.insert("updatedAt".into(), json!(now));
+    crate::sim::port::feed::attach_ingest(&sim, &mut integration, &headers);
     let integration = Value::Object(integration);
     store.integrations.insert(identifier, integration.clone());
     ok(StatusCode::OK, json!({"ok": true, "integration": integration}))

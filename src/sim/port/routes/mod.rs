@@ -60,6 +60,7 @@ pub fn router(sim: Arc<PortSim>) -> Router {
         .route(INTEGRATION_CONFIG, patch(integrations::patch_integration_config))
         .route(INTEGRATION_RESYNC_STATE, patch(integrations::patch_resync_state))
         .route(INTEGRATION_RESYNC_REQUEST, get(integrations::get_resync_request))
+        .merge(super::feed::routes())
         .route("/_admin/state", get(admin::admin_state))
         .route(
             "/_admin/requests",

@@ -1,9 +1,12 @@
 //! ocean-codecov: an Ocean-compatible integration host that keeps Port's
 //! software catalog in sync with Codecov.
 
+#[cfg(feature = "bench")]
 pub mod bench;
+#[cfg(feature = "bench")]
 pub mod cli;
 pub mod codecov;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
 pub mod json_text;
@@ -16,5 +19,6 @@ pub mod retry;
 pub mod runtime;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod wiring;

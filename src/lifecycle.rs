@@ -10,7 +10,6 @@ use tokio::sync::mpsc;
 use crate::runtime::event_listener::{self, ResyncQueue};
 use crate::runtime::host::Host;
 use crate::runtime::live_events;
-use crate::secret::Secret;
 use crate::server::{ServerState, serve};
 
 /// The integration's live side, started: the resync listener, the live-event
@@ -33,15 +32,10 @@ impl Running {
         let queue = event_listener::start(host.clone());
         let (events, received) = mpsc::channel(EVENT_QUEUE);
         let processor = tokio::task::spawn_local(live_events::process(host.clone(), received, EVENT_BATCH));
-        let secret = host
-            .settings
-            .integration_config
-            .get("webhookSecret")
-            .and_then(|v| v.as_str())
-            .map(Secret::new);
+        let secret = host.settings.webhook_secret.clone();
         if secret.is_none() {
             tracing::warn!(
-                "no webhookSecret is set: anyone who can reach this server can post webhooks and ask for resyncs"
+                "no webhook secret is set: anyone who can reach this server can post webhooks and ask for resyncs"
             );
         }
         let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use serde_json::Value;
 
 use crate::codecov::{CodecovPlugin, CodecovSettings};
 use crate::port::{PortClient, PortSettings};
 use crate::runtime::host::{Defaults, Host};
 use crate::runtime::settings::{IntegrationSpec, Settings};
+use crate::secret::Secret;
 
 /// The integration's spec: its type and its own config fields.
 pub const SPEC: &str = include_str!("../.port/spec.yaml");
@@ -19,6 +21,9 @@ pub const SPEC: &str = include_str!("../.port/spec.yaml");
 pub const PORT_APP_CONFIG: &str = include_str!("../.port/resources/port-app-config.yml");
 /// The blueprints created when Port lacks them.
 pub const BLUEPRINTS: &str = include_str!("../.port/resources/blueprints.json");
+
+/// The integration field that holds the webhook secret.
+pub const WEBHOOK_SECRET_FIELD: &str = "webhookSecret";
 
 /// The integration as `sail` and `resync` run it: settings from the process
 /// environment over `config` (or `./config.yaml` when present).
@@ -32,14 +37,19 @@ pub fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
 /// with the Codecov plugin and the built-in defaults.
 pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Path>) -> anyhow::Result<Host> {
     let spec = IntegrationSpec::parse(SPEC).map_err(anyhow::Error::msg)?;
-    let settings = Settings::load(vars, config, &spec)?;
+    let mut settings = Settings::load(vars, config, &spec)?;
+    settings.webhook_secret = settings
+        .integration_config
+        .get(WEBHOOK_SECRET_FIELD)
+        .and_then(Value::as_str)
+        .map(Secret::new);
     let mut port = PortSettings::new(
         &settings.port_base_url,
         &settings.port_client_id,
         settings.port_client_secret.clone(),
+        &settings.integration_type,
+        &settings.integration_identifier,
     );
-    port.integration_identifier = settings.integration_identifier.clone();
-    port.integration_type = settings.integration_type.clone();
     port.retry = settings.retry.clone();
     let port = PortClient::new(port)?;
     let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)

@@ -271,7 +271,13 @@ async fn other_client_errors_are_not_retried_and_carry_ports_body() {
 #[tokio::test]
 async fn wrong_credentials_fail_without_leaking_the_secret() {
     let (served, _sim) = start_sim(PortSimConfig::default()).await;
-    let mut settings = PortSettings::new(served.url(), "test-client", Secret::new("hunter2-wrong"));
+    let mut settings = PortSettings::new(
+        served.url(),
+        "test-client",
+        Secret::new("hunter2-wrong"),
+        "codecov",
+        "codecov",
+    );
     settings.retry = fast_retry();
     let client = PortClient::new(settings).expect("client builds");
 
@@ -320,8 +326,13 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
         .upsert_entities(&entities, UpsertOptions::default())
         .await
         .expect("upsert");
-    let mut other = PortSettings::new(served.url(), "test-client", Secret::new("test-secret"));
-    other.integration_identifier = "another-codecov".into();
+    let other = PortSettings::new(
+        served.url(),
+        "test-client",
+        Secret::new("test-secret"),
+        "codecov",
+        "another-codecov",
+    );
     let other = PortClient::new(other).expect("client builds");
     let theirs: Vec<_> = (5000..5003).map(|n| coverage_entity(n, 200)).collect();
     other
@@ -498,7 +509,13 @@ async fn blueprints_and_the_integration_record_are_set_up_once() {
 #[tokio::test]
 async fn a_413_on_a_batch_splits_it_until_each_part_fits() {
     let (served, sim) = start_sim(PortSimConfig::default()).await;
-    let mut settings = PortSettings::new(served.url(), "test-client", Secret::new("test-secret"));
+    let mut settings = PortSettings::new(
+        served.url(),
+        "test-client",
+        Secret::new("test-secret"),
+        "codecov",
+        "codecov",
+    );
     settings.retry = fast_retry();
     // Misconfigured above Port's real limit: only Port's 413 tells the truth.
     settings.max_body_bytes = 8 * 1024 * 1024;

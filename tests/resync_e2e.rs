@@ -118,8 +118,13 @@ impl World {
     }
 
     fn client(&self) -> PortClient {
-        let mut settings = PortSettings::new(self.port.url(), "test-client", Secret::new("test-secret"));
-        settings.integration_identifier = IDENTIFIER.into();
+        let settings = PortSettings::new(
+            self.port.url(),
+            "test-client",
+            Secret::new("test-secret"),
+            "codecov",
+            IDENTIFIER,
+        );
         PortClient::new(settings).expect("client")
     }
 }

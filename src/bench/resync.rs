@@ -147,8 +147,13 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         resources.retain(|r| args.kinds.iter().any(|k| r["kind"] == k.as_str()));
     }
     runtime.block_on(async {
-        let mut settings = PortSettings::new(&port_url, "test-client", Secret::new("test-secret"));
-        settings.integration_identifier = "bench-codecov".into();
+        let settings = PortSettings::new(
+            &port_url,
+            "test-client",
+            Secret::new("test-secret"),
+            "codecov",
+            "bench-codecov",
+        );
         let client = PortClient::new(settings)?;
         client.create_integration(&config).await?;
         port_requests(&port_url).await?;

@@ -41,13 +41,21 @@ pub struct PortSettings {
 }
 
 impl PortSettings {
-    pub fn new(base_url: impl Into<String>, client_id: impl Into<String>, client_secret: Secret) -> Self {
+    /// A client for one installation: `integration_type` (the spec's `type`) and
+    /// `integration_identifier` come from the settings, and name what it owns in Port.
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        integration_type: impl Into<String>,
+        integration_identifier: impl Into<String>,
+    ) -> Self {
         PortSettings {
             base_url: base_url.into(),
             client_id: client_id.into(),
             client_secret,
-            integration_type: "codecov".into(),
-            integration_identifier: "codecov".into(),
+            integration_type: integration_type.into(),
+            integration_identifier: integration_identifier.into(),
             integration_version: env!("CARGO_PKG_VERSION").into(),
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
@@ -347,12 +355,17 @@ mod tests {
 
     #[test]
     fn user_agent_has_oceans_shape() {
-        let mut settings = PortSettings::new("https://api.port.io", "id", Secret::new("s"));
-        settings.integration_identifier = "my-codecov".into();
+        let mut settings = PortSettings::new(
+            "https://api.port.io",
+            "id",
+            Secret::new("s"),
+            "example",
+            "my-example",
+        );
         settings.integration_version = "1.2.3".into();
         assert_eq!(
             settings.user_agent(),
-            "port-ocean/codecov/1.2.3/my-codecov/exporter"
+            "port-ocean/example/1.2.3/my-example/exporter"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! The generic integration host: nothing here knows about Codecov.
+//! The generic integration host: nothing here knows which service a plugin
+//! reads; the plugin (`plugin::Plugin`) and the settings say it.
 
 pub mod event_listener;
 pub mod host;

@@ -109,7 +109,7 @@ impl PageSender {
 pub type WebhookItem = (String, Value);
 
 pub trait Plugin: Send + Sync + 'static {
-    /// The integration type, e.g. `codecov`.
+    /// The integration type, the spec's `type`.
     fn name(&self) -> &'static str;
 
     fn kinds(&self) -> &'static [&'static str];

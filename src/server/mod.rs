@@ -1,4 +1,4 @@
-//! The HTTP server `sail` runs: Codecov webhooks as live events, a resync
+//! The HTTP server `sail` runs: the plugin's webhooks as live events, a resync
 //! trigger, health probes and Prometheus metrics. HTTP only: what starts and
 //! stops it with the listeners and the live-event worker is `crate::lifecycle`.
 
@@ -27,7 +27,7 @@ pub struct ServerState {
     pub host: Arc<Host>,
     pub events: mpsc::Sender<Event>,
     pub resyncs: Arc<ResyncQueue>,
-    /// `webhookSecret`: when set, webhooks and `/resync` must carry it.
+    /// The webhook secret (`Settings::webhook_secret`): when set, webhooks and `/resync` must carry it.
     pub secret: Option<Secret>,
 }
 

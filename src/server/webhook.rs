@@ -1,4 +1,4 @@
-//! `POST /integration/webhook`: check, parse and queue a Codecov webhook, and
+//! `POST /integration/webhook`: check, parse and queue a webhook the plugin recognises, and
 //! answer at once. A full queue is a 503 with `Retry-After`, never a silent drop.
 
 use std::collections::BTreeMap;

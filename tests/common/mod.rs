@@ -46,7 +46,13 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 pub fn client_for(served: &Served) -> PortClient {
-    let mut settings = PortSettings::new(served.url(), "test-client", Secret::new("test-secret"));
+    let mut settings = PortSettings::new(
+        served.url(),
+        "test-client",
+        Secret::new("test-secret"),
+        "codecov",
+        "codecov",
+    );
     settings.retry = fast_retry();
     PortClient::new(settings).expect("client builds")
 }

@@ -1,5 +1,5 @@
 //! The shapes most mapping fields have, evaluated without the interpreter:
-//! a constant (`"codecov_coverage"`, `true`), a path (`.repo.url`), and a path
+//! a constant (`"service"`, `true`), a path (`.repo.url`), and a path
 //! piped into the rest of an expression (`.repo.name | tostring`), which then
 //! runs on that small value instead of the whole item. Anything else, and any
 //! case where jq would raise an error, goes to jaq, so results are jq's.

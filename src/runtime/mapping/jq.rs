@@ -87,7 +87,7 @@ impl JqProgram {
         &self.source
     }
 
-    /// The value, when the expression is a literal (`"codecov_coverage"`).
+    /// The value, when the expression is a literal (`"service"`).
     pub fn constant(&self) -> Option<&Value> {
         match &self.fast {
             Some(FastExpr::Const(value)) => Some(value),

@@ -27,27 +27,27 @@ mod tests {
     #[test]
     fn this_installation_owns_what_any_of_its_versions_wrote() {
         assert!(owns(
-            "port-ocean/codecov/0.1.0/my-codecov/exporter",
-            "codecov",
-            "my-codecov"
+            "port-ocean/example/0.1.0/my-example/exporter",
+            "example",
+            "my-example"
         ));
         assert!(owns(
-            "port-ocean/codecov/9.9.9/my-codecov/exporter",
-            "codecov",
-            "my-codecov"
+            "port-ocean/example/9.9.9/my-example/exporter",
+            "example",
+            "my-example"
         ));
     }
 
     #[test]
     fn others_own_theirs() {
         for other in [
-            "port-ocean/codecov/0.1.0/other-codecov/exporter",
-            "port-ocean/github/0.1.0/my-codecov/exporter",
-            "port-ocean/codecov/0.1.0/not-my-codecov/exporter",
+            "port-ocean/example/0.1.0/other-example/exporter",
+            "port-ocean/github/0.1.0/my-example/exporter",
+            "port-ocean/example/0.1.0/not-my-example/exporter",
             "admin",
             "",
         ] {
-            assert!(!owns(other, "codecov", "my-codecov"), "{other}");
+            assert!(!owns(other, "example", "my-example"), "{other}");
         }
     }
 }

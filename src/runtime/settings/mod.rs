@@ -63,6 +63,9 @@ pub struct Settings {
     pub initialize_port_resources: bool,
     pub http_host: String,
     pub http_port: u16,
+    /// When set, webhooks and `POST /resync` must carry it. The plugin's wiring
+    /// says which of the integration's fields holds it.
+    pub webhook_secret: Option<Secret>,
     /// Retry policy for every outgoing call (this project's addition to Ocean's settings).
     pub retry: crate::retry::RetryPolicy,
 }
@@ -205,6 +208,7 @@ impl Settings {
             initialize_port_resources: initialize,
             http_host: text(&tree, &["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
             http_port,
+            webhook_secret: None,
             retry,
         })
     }
@@ -215,8 +219,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A small plugin's spec: a secret, a URL with a default, a required list.
+    const TEST_SPEC: &str = "type: example
+configurations:
+  - name: apiToken
+    required: true
+    type: string
+    sensitive: true
+    description: the API token
+  - name: apiUrl
+    type: url
+    default: https://api.example.com
+    description: the API's base URL
+  - name: owners
+    required: true
+    type: array
+    description: whose records to sync
+";
+
     fn spec() -> IntegrationSpec {
-        IntegrationSpec::parse(include_str!("../../../.port/spec.yaml")).expect("the shipped spec parses")
+        IntegrationSpec::parse(TEST_SPEC).expect("the test spec parses")
     }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -230,8 +252,8 @@ mod tests {
         vec![
             ("OCEAN__PORT__CLIENT_ID", "id"),
             ("OCEAN__PORT__CLIENT_SECRET", "s3cret"),
-            ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", "tok3n"),
-            ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", r#"["a","b"]"#),
+            ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "tok3n"),
+            ("OCEAN__INTEGRATION__CONFIG__OWNERS", r#"["a","b"]"#),
         ]
     }
 
@@ -243,11 +265,8 @@ mod tests {
         let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
         assert_eq!(settings.listener, ListenerKind::Once);
         assert_eq!(settings.scheduled_resync_interval, Some(30));
-        assert_eq!(settings.integration_config["codecovOwners"], json!(["a", "b"]));
-        assert_eq!(
-            settings.integration_config["codecovUrl"],
-            "https://api.codecov.io"
-        );
+        assert_eq!(settings.integration_config["owners"], json!(["a", "b"]));
+        assert_eq!(settings.integration_config["apiUrl"], "https://api.example.com");
         assert_eq!(settings.port_base_url, "https://api.getport.io");
         assert_eq!(settings.http_port, 8000);
         assert!(!format!("{settings:?}").contains("s3cret"));
@@ -256,21 +275,18 @@ mod tests {
     #[test]
     fn lists_also_accept_commas() {
         let mut pairs = minimal();
-        pairs[3] = ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "a, b");
+        pairs[3] = ("OCEAN__INTEGRATION__CONFIG__OWNERS", "a, b");
         let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
-        assert_eq!(settings.integration_config["codecovOwners"], json!(["a", "b"]));
+        assert_eq!(settings.integration_config["owners"], json!(["a", "b"]));
     }
 
     #[test]
     fn faults_name_the_variable_and_hide_secrets() {
         let pairs = [
             ("OCEAN__PORT__CLIENT_ID", "id"),
-            ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", "ftp://x"),
+            ("OCEAN__INTEGRATION__CONFIG__API_URL", "ftp://x"),
             ("OCEAN__EVENT_LISTENER__TYPE", "KAFKA"),
-            (
-                "OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN",
-                "{\"not\": \"a string\"}",
-            ),
+            ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "{\"not\": \"a string\"}"),
         ];
         let errors = Settings::load(&vars(&pairs), None, &spec())
             .expect_err("invalid")
@@ -280,11 +296,11 @@ mod tests {
             "{errors}"
         );
         assert!(
-            errors.contains("OCEAN__INTEGRATION__CONFIG__CODECOV_URL: must be an http(s) URL"),
+            errors.contains("OCEAN__INTEGRATION__CONFIG__API_URL: must be an http(s) URL"),
             "{errors}"
         );
         assert!(
-            errors.contains("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS: is required"),
+            errors.contains("OCEAN__INTEGRATION__CONFIG__OWNERS: is required"),
             "{errors}"
         );
         assert!(
@@ -292,7 +308,7 @@ mod tests {
             "{errors}"
         );
         assert!(
-            errors.contains("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN: must be string, got (hidden)"),
+            errors.contains("OCEAN__INTEGRATION__CONFIG__API_TOKEN: must be string, got (hidden)"),
             "{errors}"
         );
     }
@@ -304,7 +320,7 @@ mod tests {
         let file = dir.join("config.yaml");
         std::fs::write(
             &file,
-            "port:\n  clientId: \"{{ from env MY_ID }}\"\n  clientSecret: file-secret\nintegration:\n  identifier: from-file\n  config:\n    codecovToken: t\n    codecovOwners: [\"x\"]\n",
+            "port:\n  clientId: \"{{ from env MY_ID }}\"\n  clientSecret: file-secret\nintegration:\n  identifier: from-file\n  config:\n    apiToken: t\n    owners: [\"x\"]\n",
         )
         .expect("write");
         let settings = Settings::load(
@@ -318,7 +334,7 @@ mod tests {
         .expect("valid");
         assert_eq!(settings.port_client_id, "templated");
         assert_eq!(settings.integration_identifier, "from-env");
-        assert_eq!(settings.integration_config["codecovOwners"], json!(["x"]));
+        assert_eq!(settings.integration_config["owners"], json!(["x"]));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::SettingError;
 
-/// The variable for one of the integration's fields: `codecovToken` → `OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN`.
+/// The variable for one of the integration's fields: `apiToken` → `OCEAN__INTEGRATION__CONFIG__API_TOKEN`.
 pub fn integration_variable(field: &str) -> String {
     format!("OCEAN__INTEGRATION__CONFIG__{}", camel_to_env(field))
 }

@@ -1,12 +1,11 @@
-//! Runs every expression of `tests/data/jq-differential-expressions.txt` over
-//! every input of `tests/data/jq-differential-inputs.jsonl`, through our engine
-//! and through the `jq` binary (1.6, what Port and Ocean run), and requires the
-//! same outputs, or an error on both sides.
+//! Runs expressions through our engine and through the `jq` binary (1.6, what
+//! Port and Ocean run), and requires the same outputs, or an error on both sides:
+//! every expression of `tests/data/jq-differential-expressions.txt` over every
+//! input of `tests/data/jq-differential-inputs.jsonl`; every expression of the
+//! mapping corpus (`tests/data/mapping-corpus/`) over the inputs derived from
+//! its kind's base items; and the jq 1.6 corners of `tests/data/jq-corners.jsonl`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use ocean_codecov::runtime::mapping::{JqOptions, JqProgram};
+use ocean_codecov::bench::corpus::{self, Outcome, engine_outcomes};
 use serde_json::Value;
 
 const EXPRESSIONS: &str = include_str!("data/jq-differential-expressions.txt");
@@ -16,66 +15,11 @@ const INPUTS: &str = include_str!("data/jq-differential-inputs.jsonl");
 /// language" lists the same cases.
 /// Each is a jq 1.6 quirk or a core-syntax case jaq does not let us redefine.
 const DOCUMENTED_EXCEPTIONS: &[&str] = &[
-    // Slicing null: jq 1.6 gives null, jaq an error (slice syntax is built in).
-    ".message | .[0:10]",
-    ".commitid[0:7]",
-    ".commitid | .[0:7]",
     // Update-assignment on null: jq 1.6 builds an object, jaq errors.
     ".totals | .coverage |= (. // 0)",
     // jq 1.6 bug: `|=` with an optional right side drops every key; jaq (and jq 1.7) keep them.
     ".author | map_values(ascii_downcase?)",
 ];
-
-#[derive(Debug, PartialEq)]
-enum Outcome {
-    Values(Vec<Value>),
-    Error,
-}
-
-fn jq_outcomes(expr: &str, inputs: &str) -> Vec<Outcome> {
-    let program = format!("try ([{expr}] | {{ok: .}}) catch {{err: true}}");
-    let mut child = Command::new("jq")
-        .args(["-c", &program])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the jq binary must be installed (.ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(inputs.as_bytes())
-        .expect("write to jq");
-    let out = child.wait_with_output().expect("jq output");
-    if !out.status.success() {
-        // jq rejected the program itself: every input counts as an error.
-        return inputs.lines().map(|_| Outcome::Error).collect();
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).expect("jq prints JSON");
-            match v.get("ok") {
-                Some(Value::Array(values)) => Outcome::Values(values.clone()),
-                _ => Outcome::Error,
-            }
-        })
-        .collect()
-}
-
-fn engine_outcomes(expr: &str, inputs: &[Value]) -> Vec<Outcome> {
-    let Ok(program) = JqProgram::compile_with(expr, JqOptions { allow_env: true }) else {
-        return inputs.iter().map(|_| Outcome::Error).collect();
-    };
-    inputs
-        .iter()
-        .map(|input| match program.all_json(input) {
-            Ok(values) => Outcome::Values(values),
-            Err(_) => Outcome::Error,
-        })
-        .collect()
-}
 
 #[test]
 fn engine_agrees_with_jq_1_6() {
@@ -101,7 +45,7 @@ fn engine_agrees_with_jq_1_6() {
             continue;
         }
         let ours = engine_outcomes(expr, &inputs);
-        let theirs = jq_outcomes(expr, INPUTS);
+        let theirs = jq_outcomes(expr, &inputs);
         assert_eq!(ours.len(), theirs.len(), "{expr}: one outcome per input");
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             compared += 1;
@@ -110,6 +54,72 @@ fn engine_agrees_with_jq_1_6() {
             }
         }
     }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {compared} runs disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+fn jq_outcomes(expr: &str, inputs: &[Value]) -> Vec<Outcome> {
+    corpus::jq_outcomes("jq", expr, inputs).expect("the jq binary must be installed (.ci/run installs it)")
+}
+
+fn compare(expr: &str, inputs: &[Value], disagreements: &mut Vec<String>) -> usize {
+    let ours = engine_outcomes(expr, inputs);
+    let theirs = jq_outcomes(expr, inputs);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        if a != b {
+            disagreements.push(format!(
+                "{expr}  (input {i}: {}): engine {a:?} / jq {b:?}",
+                inputs[i]
+            ));
+        }
+    }
+    ours.len()
+}
+
+#[test]
+fn corpus_agrees_with_jq_1_6() {
+    let corpus = corpus::load(&corpus::default_dir()).expect("the corpus loads");
+    let cases = corpus::cases(&corpus);
+    assert!(cases.len() >= 100, "the corpus needs at least 100 expressions");
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for (case, inputs) in &cases {
+        assert!(
+            inputs.len() >= 20,
+            "{}/{}: too few inputs",
+            case.mapping,
+            case.kind
+        );
+        compared += compare(&case.expr, inputs, &mut disagreements);
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {compared} runs disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+const CORNERS: &str = include_str!("data/jq-corners.jsonl");
+
+/// The corners of jq 1.6 real mappings hit: slicing null, strict `tonumber`,
+/// dates from millisecond epochs and large numbers, `contains` and `test` on
+/// null, Oniguruma regular expressions.
+#[test]
+fn corners_agree_with_jq_1_6() {
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for line in CORNERS.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("a corner is JSON");
+        let expr = case["expr"].as_str().expect("expr");
+        let inputs = case["inputs"].as_array().expect("inputs");
+        compared += compare(expr, inputs, &mut disagreements);
+    }
+    assert!(compared >= 50, "too few corner runs: {compared}");
     assert!(
         disagreements.is_empty(),
         "{} of {compared} runs disagree:\n{}",

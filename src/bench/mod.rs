@@ -1,5 +1,6 @@
 //! Benchmarks that print figures (`ocean-codecov bench ...`); tests never time anything.
 
+pub mod corpus;
 pub mod mapping;
 pub mod resync;
 pub mod soak;

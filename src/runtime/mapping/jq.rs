@@ -7,8 +7,8 @@ use jaq_json::Val;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::fast_path::{FastExpr, Rest};
-use super::lazy_item::{Found, LazyItem};
+use super::lazy_item::LazyItem;
+use super::native::{Fault, NativeProgram};
 use super::value::val_to_json;
 
 /// Definitions layered over jaq's standard library so that mappings written
@@ -30,8 +30,9 @@ pub struct JqProgram {
     filter: JaqFilter,
     env: Val,
     source: String,
-    /// A shortcut for common shapes; jaq still answers every other case.
-    fast: Option<FastExpr<Box<JqProgram>>>,
+    /// The expression evaluated natively, when every construct in it can be;
+    /// jaq answers the cases it declines.
+    native: Option<NativeProgram>,
 }
 
 /// Why an expression does not compile, with the byte offset in the
@@ -74,12 +75,12 @@ impl JqProgram {
         } else {
             Val::obj(jaq_json::Map::default())
         };
-        let fast = FastExpr::parse(&source, |rest| Self::compile_with(rest, options).map(Box::new));
+        let native = NativeProgram::compile(&source);
         Ok(Self {
             filter,
             env,
             source,
-            fast,
+            native,
         })
     }
 
@@ -89,28 +90,36 @@ impl JqProgram {
 
     /// The value, when the expression is a literal (`"service"`).
     pub fn constant(&self) -> Option<&Value> {
-        match &self.fast {
-            Some(FastExpr::Const(value)) => Some(value),
-            _ => None,
-        }
+        self.native.as_ref().and_then(NativeProgram::constant)
+    }
+
+    /// Whether the expression is evaluated natively (jaq still answers the cases it declines).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
     }
 
     /// The first output, as Ocean takes it; `None` when the expression yields nothing.
     pub fn first(&self, item: &LazyItem) -> Result<Option<Value>, JqRunError> {
-        match self.shortcut(item) {
-            Shortcut::Answer(answer) => answer,
-            Shortcut::Rest(rest, found) => rest.first(&found_item(found)),
-            Shortcut::None => Ok(self.interpret(item, true)?.into_iter().next()),
+        if let Some(native) = &self.native {
+            match native.first(item) {
+                Ok(v) => return Ok(v),
+                Err(Fault::Decline) => {}
+                Err(Fault::Error(message)) => return Err(self.error_of(item, message)),
+            }
         }
+        Ok(self.interpret(item, true)?.into_iter().next())
     }
 
     /// Every output, in order.
     pub fn all(&self, item: &LazyItem) -> Result<Vec<Value>, JqRunError> {
-        match self.shortcut(item) {
-            Shortcut::Answer(answer) => answer.map(|v| v.into_iter().collect()),
-            Shortcut::Rest(rest, found) => rest.all(&found_item(found)),
-            Shortcut::None => self.interpret(item, false),
+        if let Some(native) = &self.native {
+            match native.all(item) {
+                Ok(v) => return Ok(v),
+                Err(Fault::Decline) => {}
+                Err(Fault::Error(message)) => return Err(self.error_of(item, message)),
+            }
         }
+        self.interpret(item, false)
     }
 
     /// Convenience for callers holding serde values (tests, CLI).
@@ -119,22 +128,11 @@ impl JqProgram {
         self.all(&LazyItem::new(&raw))
     }
 
-    fn shortcut<'p, 'i>(&'p self, item: &'i LazyItem) -> Shortcut<'p, 'i> {
-        let (keys, rest) = match &self.fast {
-            None => return Shortcut::None,
-            Some(FastExpr::Const(v)) => return Shortcut::Answer(Ok(Some(v.clone()))),
-            Some(FastExpr::Path { keys, rest }) => (keys, rest),
-        };
-        let Some(found) = item.path(keys) else {
-            return Shortcut::None;
-        };
-        match rest {
-            Rest::None => Shortcut::Answer(found.to_json().map(Some).map_err(parse_error)),
-            Rest::Native(stages, p) => match found.to_json().ok().and_then(|v| stages.run(v)) {
-                Some(out) => Shortcut::Answer(Ok(out)),
-                None => Shortcut::Rest(p, found),
-            },
-            Rest::Other(p) => Shortcut::Rest(p, found),
+    /// jq 1.6 raises an error here: jaq's message when it agrees, else ours.
+    fn error_of(&self, item: &LazyItem, ours: String) -> JqRunError {
+        match self.interpret(item, false) {
+            Err(theirs) => theirs,
+            Ok(_) => JqRunError(ours),
         }
     }
 
@@ -156,21 +154,6 @@ impl JqProgram {
             .run((ctx, input.clone()))
             .map(|out| out.map_err(exception_message))
     }
-}
-
-/// What the fast path makes of an item.
-enum Shortcut<'p, 'i> {
-    /// The whole answer: one value or none.
-    Answer(Result<Option<Value>, JqRunError>),
-    /// The rest of the expression still has to run on the value the path found.
-    Rest(&'p JqProgram, Found<'i>),
-    /// The fast path does not apply; jaq runs on the whole item.
-    None,
-}
-
-/// A found value as an item of its own; its text was validated with its item.
-fn found_item(found: Found) -> LazyItem {
-    LazyItem::valid(found.raw().unwrap_or("null"))
 }
 
 thread_local! {
@@ -228,10 +211,6 @@ pub fn single_quotes_to_double(code: &str) -> String {
         }
     }
     out
-}
-
-fn parse_error(e: serde_json::Error) -> JqRunError {
-    JqRunError(format!("invalid JSON in the item: {e}"))
 }
 
 /// A `halt` must never end the host process, so it becomes an ordinary error.

@@ -86,6 +86,7 @@ pub struct LazyItem<'a> {
     /// Objects already indexed, by the address of their text.
     objects: RefCell<Vec<(usize, Option<ObjectIndex<'a>>)>>,
     whole: OnceCell<Result<Val, String>>,
+    whole_value: OnceCell<Result<Value, String>>,
 }
 
 impl<'a> LazyItem<'a> {
@@ -122,6 +123,7 @@ impl<'a> LazyItem<'a> {
             tape: OnceCell::new(),
             objects: RefCell::new(Vec::new()),
             whole: OnceCell::new(),
+            whole_value: OnceCell::new(),
         }
     }
 
@@ -129,6 +131,14 @@ impl<'a> LazyItem<'a> {
     pub fn whole(&self) -> Result<&Val, String> {
         self.whole
             .get_or_init(|| Found::Raw(self.raw).to_val().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The whole item as a serde value, converted once and shared by every field.
+    pub fn whole_value(&self) -> Result<&Value, String> {
+        self.whole_value
+            .get_or_init(|| self.whole_json())
             .as_ref()
             .map_err(Clone::clone)
     }

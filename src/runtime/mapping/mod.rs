@@ -1,9 +1,8 @@
 //! The JQ mapping engine: raw items in, Port entities out.
 
-pub mod fast_path;
 pub mod jq;
 pub mod lazy_item;
-pub mod stages;
+pub mod native;
 mod tape;
 pub mod value;
 

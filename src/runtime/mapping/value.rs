@@ -78,7 +78,7 @@ fn num_to_json(n: &Num) -> Value {
     }
 }
 
-fn float_to_json(f: f64) -> Value {
+pub(crate) fn float_to_json(f: f64) -> Value {
     if f.is_nan() {
         // jq 1.6 prints NaN as null.
         return Value::Null;

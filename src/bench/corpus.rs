@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
-use crate::runtime::app_config::model::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
-use crate::runtime::app_config::{self, LoadedMapping, MappingSource};
 use crate::runtime::mapping::{JqOptions, JqProgram};
+use crate::runtime::port_app_config::model::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
+use crate::runtime::port_app_config::{self, LoadedMapping, MappingSource};
 
 /// The corpus directory of this source tree.
 pub fn default_dir() -> PathBuf {
@@ -55,7 +55,7 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<CorpusMapping>> {
         .into_iter()
         .map(|name| {
             let yml = dir.join(format!("{name}.yml"));
-            let loaded = app_config::load_file(&yml, JqOptions::default())
+            let loaded = port_app_config::load_file(&yml, JqOptions::default())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", yml.display()))?;
             let items_path = dir.join(format!("{name}.items.json"));
             let text = std::fs::read_to_string(&items_path)

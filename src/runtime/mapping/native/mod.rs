@@ -42,7 +42,7 @@ impl NativeProgram {
         compile::compile(code).map(|node| Self { node })
     }
 
-    /// The value, when the expression is a literal (`"codecov_coverage"`).
+    /// The value, when the expression is a literal (`"service"`).
     pub fn constant(&self) -> Option<&Value> {
         self.node.constant()
     }

@@ -26,9 +26,12 @@ const DIFFERENT: &[&str] = &[
 
 const CACHE_SIZE: usize = 64;
 
+/// Compiled patterns by (pattern, flags).
+type Cache = Vec<((String, String), Rc<JqRegex>)>;
+
 thread_local! {
     /// Mappings use a handful of fixed patterns: compile each once per thread.
-    static CACHE: RefCell<Vec<((String, String), Rc<JqRegex>)>> = const { RefCell::new(Vec::new()) };
+    static CACHE: RefCell<Cache> = const { RefCell::new(Vec::new()) };
 }
 
 /// The pattern and flags as jq 1.6 takes them (`null` flags are none).
@@ -84,7 +87,7 @@ struct Found {
     groups: Vec<Option<(usize, usize)>>,
 }
 
-fn need_string<'v>(v: &'v Value) -> Result<&'v str, Fault> {
+fn need_string(v: &Value) -> Result<&str, Fault> {
     match v {
         Value::String(s) => Ok(s),
         other => Err(Fault::Error(format!(

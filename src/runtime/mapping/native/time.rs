@@ -136,7 +136,7 @@ impl Tm {
             .zip(items.iter().chain(std::iter::repeat(&Value::Null)))
         {
             let x = num(item).ok_or_else(not_parsed)?;
-            if !(x.abs() < 1e9) {
+            if x.is_nan() || x.abs() >= 1e9 {
                 return Err(Fault::Decline);
             }
             *slot = x.trunc() as i64;
@@ -159,7 +159,7 @@ pub fn gmtime(v: &Value) -> Result<Value, Fault> {
     let Some(f) = num(v) else {
         return Err(Fault::Error("gmtime() requires a number".into()));
     };
-    if !(f.abs() < EPOCH_LIMIT) {
+    if f.is_nan() || f.abs() >= EPOCH_LIMIT {
         return Err(Fault::Decline);
     }
     let tm = Tm::gmtime(f.trunc() as i64);
@@ -186,7 +186,7 @@ pub fn strftime(v: &Value, fmt: &Value) -> Result<Value, Fault> {
     let tm = match v {
         Value::Number(_) => {
             let f = num(v).unwrap_or(f64::NAN);
-            if !(f.abs() < EPOCH_LIMIT) {
+            if f.is_nan() || f.abs() >= EPOCH_LIMIT {
                 return Err(Fault::Decline);
             }
             Tm::gmtime(f.trunc() as i64)
@@ -242,7 +242,7 @@ fn format_tm(out: &mut String, tm: &Tm, fmt: &str) -> Result<(), Fault> {
             'Z' => write!(out, "UTC"),
             'z' => write!(out, "+0000"),
             's' => write!(out, "{}", tm.timegm()),
-            'n' => write!(out, "\n"),
+            'n' => writeln!(out),
             't' => write!(out, "\t"),
             '%' => write!(out, "%"),
             'T' => format_tm(out, tm, "%H:%M:%S").map_err(|_| std::fmt::Error),
@@ -289,9 +289,8 @@ pub fn strptime(v: &Value, fmt: &Value) -> Result<Value, Fault> {
         }
     };
     if !p.from_epoch {
-        if p.want_xday {
-            p.tm.set_xday();
-        } else if (1..=31).contains(&p.tm.mday) {
+        // glibc fills them when a date was parsed; jq 1.6 when the day is plausible.
+        if p.want_xday || (1..=31).contains(&p.tm.mday) {
             p.tm.set_xday();
         }
     }

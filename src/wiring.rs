@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::codecov::{CodecovPlugin, CodecovSettings};
 use crate::port::{PortClient, PortSettings};
 use crate::runtime::host::{Defaults, Host};
-use crate::runtime::settings::{IntegrationSpec, Settings};
+use crate::runtime::settings::{IntegrationSpec, NOT_USED, Settings};
 use crate::secret::Secret;
 
 /// The integration's spec: its type and its own config fields.
@@ -43,6 +43,15 @@ pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Pat
         .get(WEBHOOK_SECRET_FIELD)
         .and_then(Value::as_str)
         .map(Secret::new);
+    // Port's chart sets these for features of Python Ocean this host does not have.
+    for name in NOT_USED.iter().filter(|name| vars.contains_key(**name)) {
+        tracing::info!(
+            "{name} is set (Port's Helm chart sets it); this integration has no such feature and does not use it"
+        );
+    }
+    if let Some(url) = &settings.base_url {
+        tracing::info!(%url, "OCEAN__BASE_URL is set; Codecov's webhook is set up by hand (see the README), so it is not used");
+    }
     let mut port = PortSettings::new(
         &settings.port_base_url,
         &settings.port_client_id,
@@ -51,10 +60,16 @@ pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Pat
         &settings.integration_identifier,
     );
     port.retry = settings.retry.clone();
+    if let Some(secs) = settings.client_timeout_secs {
+        port.request_timeout = std::time::Duration::from_secs(secs);
+    }
     let port = PortClient::new(port)?;
     let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)
         .map_err(|e| anyhow::anyhow!("integration config: {e}"))?;
     codecov.retry = settings.retry.clone();
+    if let Some(secs) = settings.client_timeout_secs {
+        codecov.request_timeout = std::time::Duration::from_secs(secs);
+    }
     let plugin = Arc::new(CodecovPlugin::new(codecov)?);
     let blueprints = serde_json::from_str(BLUEPRINTS).context("the built-in blueprints.json")?;
     let defaults = Defaults {

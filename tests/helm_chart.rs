@@ -9,13 +9,18 @@
 //! Secret and own variables) is read by the binary's settings as intended.
 //! Manifest schemas, `helm lint` and the refused values are checked by
 //! `.ci/helm-check.sh`.
+//!
+//! Port's chart with this image: the environment Port's `port-ocean` chart
+//! renders (tests/data/helm/port-ocean-0.21.0-env.json) is read as intended,
+//! its default KAFKA listener stops the binary with one line, and its CronJob's
+//! environment runs a resync against the simulators.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ocean_codecov::runtime::settings::{
-    IntegrationSpec, ListenerKind, Settings, VARIABLES, integration_variable,
+    IntegrationSpec, ListenerKind, NOT_USED, Settings, VARIABLES, integration_variable,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -129,16 +134,6 @@ fn every_value_is_used_and_every_use_has_a_value() {
     }
 }
 
-/// Set by the chart as Port's chart sets them, not yet read by the binary
-/// (listed in the README's unfinished features; issue 20's settings step reads them).
-const NOT_READ_YET: &[&str] = &[
-    "OCEAN__EVENT_LISTENER",
-    "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS",
-    "OCEAN__SEND_RAW_DATA_EXAMPLES",
-    "OCEAN__CLIENT_TIMEOUT",
-    "OCEAN__BASE_URL",
-];
-
 /// Variable names the chart sets: ConfigMap/Secret keys and container env names.
 fn variables_set_by_the_chart(templates: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -184,7 +179,7 @@ fn every_variable_the_chart_sets_is_one_the_binary_reads() {
     }
     for name in &set {
         assert!(
-            VARIABLES.contains(&name.as_str()) || NOT_READ_YET.contains(&name.as_str()),
+            VARIABLES.contains(&name.as_str()),
             "the chart sets {name}, which the binary does not read"
         );
     }
@@ -483,4 +478,180 @@ fn every_rendered_workload_starts_with_the_settings_its_values_mean() {
         let s = settings(&env, &what);
         assert_eq!(s.listener, ListenerKind::Polling, "{what}: brokers are dropped");
     }
+}
+
+// ---- Port's port-ocean chart with this image ----
+
+fn port_chart_case(name: &str) -> (BTreeMap<String, String>, Value) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/helm/port-ocean-0.21.0-env.json"
+    ))
+    .expect("fixture");
+    let all: Value = serde_json::from_str(&text).expect("JSON");
+    let case = all["cases"][name].clone();
+    let env = case["env"]
+        .as_object()
+        .expect("env")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("text").to_string()))
+        .collect();
+    (env, case)
+}
+
+#[test]
+fn port_charts_environment_is_read_as_intended() {
+    let (env, case) = port_chart_case("install_command");
+    // Port's chart passes no arguments: the image's command must be `sail`.
+    assert!(case["args"].is_null());
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/Dockerfile"))
+        .expect("Dockerfile");
+    assert!(dockerfile.contains("CMD [\"sail\"]"));
+    let s = Settings::load(&env, None, &spec()).expect("Port's install command starts");
+    assert_eq!(
+        s.listener,
+        ListenerKind::Polling,
+        "OCEAN__EVENT_LISTENER's type, brokers ignored"
+    );
+    assert!(s.resync_on_start);
+    assert_eq!(s.scheduled_resync_interval, Some(360));
+    assert_eq!(s.port_base_url, "https://api.getport.io");
+    assert_eq!(s.port_client_id, "my-client-id");
+    assert_eq!(s.integration_identifier, "my-codecov-integration");
+    assert_eq!(
+        s.integration_type, "codecov",
+        "Port's chart does not set it: the build's own type"
+    );
+    assert!(s.initialize_port_resources);
+    assert!(s.send_raw_data_examples);
+    assert!(s.allow_environment_variables_jq_access);
+    assert_eq!(s.client_timeout_secs, None);
+    assert_eq!(s.integration_config["codecovOwners"], json!(["my-org"]));
+    assert_eq!(s.integration_config["codecovToken"], "my-codecov-token");
+    assert_eq!(s.http_port, 8000, "the port Port's chart probes");
+    // Every variable Port's chart sets is read, or known to mean a feature this host lacks.
+    for name in env.keys() {
+        assert!(
+            VARIABLES.contains(&name.as_str())
+                || NOT_USED.contains(&name.as_str())
+                || name.starts_with("OCEAN__INTEGRATION__CONFIG__"),
+            "Port's chart sets {name}, which the binary neither reads nor knows"
+        );
+    }
+
+    let (env, _) = port_chart_case("cronjob");
+    let s = Settings::load(&env, None, &spec()).expect("Port's CronJob starts");
+    assert_eq!(s.listener, ListenerKind::Once, "a CronJob run is ONCE");
+    assert_eq!(
+        s.scheduled_resync_interval, None,
+        "the cron schedule is the CronJob's, not the binary's"
+    );
+    assert_eq!(s.client_timeout_secs, Some(45));
+    assert!(!s.allow_environment_variables_jq_access);
+    assert_eq!(env["SSL_CERT_FILE"], "/etc/ssl/certs/ca-certificates.crt");
+}
+
+#[test]
+fn port_charts_default_listener_stops_the_binary_with_one_line() {
+    let (env, _) = port_chart_case("chart_defaults");
+    let output = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .arg("sail")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(78),
+        "a bad setting: no retry helps\n{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("OCEAN__EVENT_LISTENER: KAFKA is not supported by ocean-codecov"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("set integration.eventListener.type=POLLING"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("my-client-secret") && !stderr.contains("my-codecov-token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_charts_cronjob_runs_a_resync_against_the_simulators() {
+    use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+    use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+
+    let loopback = "127.0.0.1:0".parse().expect("loopback");
+    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .expect("Port simulator");
+    let (codecov, codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(1, 4, 5), loopback)
+        .await
+        .expect("Codecov simulator");
+    let owners: Vec<String> = codecov_sim
+        .dataset()
+        .owners
+        .iter()
+        .map(|o| o.username.clone())
+        .collect();
+    let (mut env, _) = port_chart_case("cronjob");
+    // Only where the services are, and the simulators' credentials, differ from Port's rendering.
+    env.insert("OCEAN__PORT__BASE_URL".into(), port.url().to_string());
+    env.insert("OCEAN__PORT__CLIENT_ID".into(), "test-client".into());
+    env.insert("OCEAN__PORT__CLIENT_SECRET".into(), "test-secret".into());
+    env.insert(
+        "OCEAN__INTEGRATION__CONFIG__CODECOV_URL".into(),
+        codecov.url().to_string(),
+    );
+    env.insert(
+        "OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN".into(),
+        DEFAULT_TOKEN.into(),
+    );
+    env.insert(
+        "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS".into(),
+        serde_json::to_string(&owners).expect("JSON"),
+    );
+    env.insert("RUST_LOG".into(), "warn".into());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .arg("sail")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        !port_sim.entities("codecov_repository").is_empty(),
+        "the resync wrote repositories\n{stderr}"
+    );
+}
+
+#[test]
+fn a_cronjob_run_that_cannot_reach_port_asks_for_a_retry() {
+    // Nothing listens on this loopback port: Port cannot be reached before anything is written.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let (mut env, _) = port_chart_case("cronjob");
+    env.insert("OCEAN__PORT__BASE_URL".into(), url);
+    env.insert("OCEAN__RETRY__MAX_ATTEMPTS".into(), "2".into());
+    env.insert("OCEAN__RETRY__BASE_DELAY_MS".into(), "5".into());
+    env.insert("RUST_LOG".into(), "off".into());
+    let output = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .arg("sail")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

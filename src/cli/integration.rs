@@ -27,7 +27,8 @@ pub struct SailArgs {
 
 #[derive(Args)]
 pub struct ResyncArgs {
-    /// Run one resync and exit: 0 when it succeeded, 1 otherwise (the ONCE listener).
+    /// Run one resync and exit: 0 when it succeeded, 1 when it was incomplete, 75 when Port
+    /// could not be reached (a retry can help), 78 for bad settings (the ONCE listener's codes).
     #[arg(long)]
     once: bool,
     /// Print what a resync would create, update and delete, per blueprint; write nothing.
@@ -38,7 +39,7 @@ pub struct ResyncArgs {
 }
 
 pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
-    let host = host(args.config)?;
+    let host = host(args.config).map_err(super::exit_code::config)?;
     if !args.once && !args.dry_run {
         anyhow::bail!("say --once to run one resync, or --dry-run to see its plan; `sail` runs the listener");
     }
@@ -61,7 +62,7 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
-    let host = Arc::new(host(args.config)?);
+    let host = Arc::new(host(args.config).map_err(super::exit_code::config)?);
     runtime()?.block_on(async {
         host.set_up().await?;
         if let Err(e) = host.refresh_mapping(false).await {

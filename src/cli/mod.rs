@@ -1,5 +1,6 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
+mod exit_code;
 mod integration;
 mod map;
 mod sandbox;
@@ -89,7 +90,7 @@ pub fn run() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code::for_error(&e))
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn process(host: Arc<Host>, mut events: mpsc::Receiver<Event>, batch_m
             continue;
         };
         // Compiled once per thread and mapping (see `compile`).
-        match compile(&mapping) {
+        match compile(&mapping, host.jq_options()) {
             Ok(mappers) => write_batch(&host, &mapping, &mappers, batch).await,
             Err(e) => tracing::error!("the mapping in force does not compile: {e}"),
         }

@@ -18,6 +18,7 @@ pub type MappingInForce = PortAppConfig;
 /// check), its JSON (so another host's equal config hits too), and the programs.
 struct Compiled {
     config: Arc<MappingInForce>,
+    options: JqOptions,
     json: String,
     mappers: Rc<[ResourceMapper]>,
 }
@@ -27,12 +28,13 @@ thread_local! {
     static COMPILED: RefCell<Option<Compiled>> = const { RefCell::new(None) };
 }
 
-/// The config's compiled mappers, one per resource, reused while it is unchanged.
-pub fn compile(config: &Arc<MappingInForce>) -> Result<Rc<[ResourceMapper]>, String> {
+/// The config's compiled mappers, one per resource, reused while it and the
+/// options (`Host::jq_options`) are unchanged.
+pub fn compile(config: &Arc<MappingInForce>, options: JqOptions) -> Result<Rc<[ResourceMapper]>, String> {
     let same_config = COMPILED.with(|last| {
         last.borrow()
             .as_ref()
-            .filter(|c| Arc::ptr_eq(&c.config, config))
+            .filter(|c| Arc::ptr_eq(&c.config, config) && c.options == options)
             .map(|c| c.mappers.clone())
     });
     if let Some(mappers) = same_config {
@@ -42,28 +44,27 @@ pub fn compile(config: &Arc<MappingInForce>) -> Result<Rc<[ResourceMapper]>, Str
         serde_json::to_string(config.as_ref()).map_err(|e| format!("the mapping does not encode: {e}"))?;
     let equal_config = COMPILED.with(|last| {
         let mut last = last.borrow_mut();
-        let hit = last.as_mut().filter(|c| c.json == json)?;
+        let hit = last.as_mut().filter(|c| c.json == json && c.options == options)?;
         hit.config = config.clone();
         Some(hit.mappers.clone())
     });
     if let Some(mappers) = equal_config {
         return Ok(mappers);
     }
-    let mappers: Rc<[ResourceMapper]> = port_app_config::compile(
-        MappingSource::AppConfig(config.as_ref().clone()),
-        JqOptions::default(),
-    )
-    .map(|loaded| loaded.mappers.into())
-    .map_err(|faults| {
-        faults
-            .iter()
-            .map(|f| format!("{}: {}", f.path, f.message))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let mappers: Rc<[ResourceMapper]> =
+        port_app_config::compile(MappingSource::AppConfig(config.as_ref().clone()), options)
+            .map(|loaded| loaded.mappers.into())
+            .map_err(|faults| {
+                faults
+                    .iter()
+                    .map(|f| format!("{}: {}", f.path, f.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
     COMPILED.with(|last| {
         *last.borrow_mut() = Some(Compiled {
             config: config.clone(),
+            options,
             json,
             mappers: mappers.clone(),
         })
@@ -79,6 +80,14 @@ pub(super) struct Loaded {
 }
 
 impl Host {
+    /// How mappings compile here: `env` / `$ENV` only with
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=true`.
+    pub fn jq_options(&self) -> JqOptions {
+        JqOptions {
+            allow_env: self.settings.allow_environment_variables_jq_access,
+        }
+    }
+
     /// Reads the mapping from the integration's config in Port. An invalid one
     /// is reported and the last valid one stays in force.
     pub async fn refresh_mapping(&self, allow_default: bool) -> Result<Arc<MappingInForce>, HostError> {
@@ -108,7 +117,7 @@ impl Host {
         if let Some(config) = unchanged {
             return Ok(config);
         }
-        match port_app_config::parse_str(&text, origin, JqOptions::default()) {
+        match port_app_config::parse_str(&text, origin, self.jq_options()) {
             Ok(loaded) => {
                 let MappingSource::AppConfig(config) = loaded.source else {
                     return self.keep_last(format!(

@@ -36,7 +36,7 @@ impl Host {
         }
         let outcome = async {
             let mapping = self.refresh_mapping(dry_run).await?;
-            let mappers = compile(&mapping).map_err(HostError::NoValidMapping)?;
+            let mappers = compile(&mapping, self.jq_options()).map_err(HostError::NoValidMapping)?;
             let resync = Resync {
                 plugin: self.plugin.clone(),
                 port: &self.port,

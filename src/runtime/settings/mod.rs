@@ -4,6 +4,7 @@
 //! are checked against `.port/spec.yaml` (see `spec`). Faults name the variable
 //! and what it expects; secrets are never shown.
 
+mod listener;
 mod sources;
 mod spec;
 
@@ -13,6 +14,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::secret::Secret;
+pub use listener::{LISTENER_JSON, unsupported_listener_message};
 use sources::{read_tree, text, variable};
 pub use spec::{IntegrationSpec, SpecField, integration_variable};
 
@@ -24,6 +26,7 @@ pub const VARIABLES: &[&str] = &[
     "OCEAN__PORT__BASE_URL",
     "OCEAN__INTEGRATION__IDENTIFIER",
     "OCEAN__INTEGRATION__TYPE",
+    "OCEAN__EVENT_LISTENER",
     "OCEAN__EVENT_LISTENER__TYPE",
     "OCEAN__EVENT_LISTENER__INTERVAL",
     "OCEAN__EVENT_LISTENER__RESYNC_ON_START",
@@ -34,6 +37,24 @@ pub const VARIABLES: &[&str] = &[
     "OCEAN__RETRY__MAX_ATTEMPTS",
     "OCEAN__RETRY__BASE_DELAY_MS",
     "OCEAN__RETRY__MAX_TOTAL_WAIT_SECS",
+    "OCEAN__CLIENT_TIMEOUT",
+    "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS",
+    "OCEAN__SEND_RAW_DATA_EXAMPLES",
+    "OCEAN__BASE_URL",
+];
+
+/// Variables Port's `port-ocean` chart sets for features this host does not
+/// have (Kafka, multi-process workers, Port's data-streaming and actions
+/// modes, OAuth installs): accepted, logged once at start as not used.
+pub const NOT_USED: &[&str] = &[
+    "OCEAN__PROCESS_EXECUTION_MODE",
+    "OCEAN__LAKEHOUSE_ENABLED",
+    "OCEAN__PROCESSING_MODE",
+    "OCEAN__STREAMING__ENABLED",
+    "OCEAN__ACTIONS_PROCESSOR__ENABLED",
+    "OCEAN__CREATE_PORT_RESOURCES_ORIGIN",
+    "OCEAN__OAUTH_ACCESS_TOKEN_FILE_PATH",
+    "OCEAN__LIVE_EVENTS__IS_REDIS_STREAM_CONSUMER_ENABLED",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +89,16 @@ pub struct Settings {
     pub webhook_secret: Option<Secret>,
     /// Retry policy for every outgoing call (this project's addition to Ocean's settings).
     pub retry: crate::retry::RetryPolicy,
+    /// Seconds before one outgoing HTTP request times out (Ocean's `OCEAN__CLIENT_TIMEOUT`).
+    pub client_timeout_secs: Option<u64>,
+    /// Let mappings read the environment with `env` / `$ENV` (Ocean's
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`; off unless set, both Helm charts set it).
+    pub allow_environment_variables_jq_access: bool,
+    /// Send a few raw items of each kind to Port as mapping examples (`OCEAN__SEND_RAW_DATA_EXAMPLES`).
+    pub send_raw_data_examples: bool,
+    /// The integration's public URL (`OCEAN__BASE_URL`); Ocean registers webhooks with it. Kept
+    /// for the log: Codecov's webhook is set up by hand.
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,9 +109,26 @@ pub struct SettingError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid settings:\n  {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+/// Every fault found, each naming its variable: one on one line, several one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingErrors(pub Vec<SettingError>);
+
+impl std::fmt::Display for SettingErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "invalid settings: {one}"),
+            all => {
+                write!(f, "invalid settings:")?;
+                for fault in all {
+                    write!(f, "\n  {fault}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SettingErrors {}
 
 impl Settings {
     /// Reads settings from `vars` (the process environment in production) over
@@ -118,24 +166,10 @@ impl Settings {
                 ),
             });
         }
-        let listener = match text(&tree, &["event_listener", "type"])
-            .as_deref()
-            .map(str::to_ascii_uppercase)
-        {
-            None => ListenerKind::Polling,
-            Some(kind) => match kind.as_str() {
-                "ONCE" => ListenerKind::Once,
-                "POLLING" => ListenerKind::Polling,
-                "WEBHOOKS_ONLY" => ListenerKind::WebhooksOnly,
-                "WEBHOOK" => ListenerKind::Webhook,
-                other => {
-                    errors.push(SettingError {
-                        variable: variable(&["event_listener", "type"]),
-                        message: format!("must be ONCE, POLLING, WEBHOOKS_ONLY or WEBHOOK, got {other:?}"),
-                    });
-                    ListenerKind::Polling
-                }
-            },
+        let listener = match listener::read(&tree, vars, &mut errors) {
+            Ok(listener) => listener,
+            // A listener this host cannot run is the one fault shown, so the start fails with one line.
+            Err(fault) => return Err(SettingErrors(vec![fault])),
         };
         let mut number = |path: &[&str], default: Option<u64>| -> Option<u64> {
             match text(&tree, path) {
@@ -150,9 +184,7 @@ impl Settings {
             }
         };
         let scheduled = number(&["scheduled_resync_interval"], None).filter(|m| *m > 0);
-        let polling_interval = number(&["event_listener", "interval"], Some(60))
-            .unwrap_or(60)
-            .max(1);
+        let client_timeout_secs = number(&["client_timeout"], None).filter(|s| *s > 0);
         let http_port = number(&["http", "port"], Some(8000)).unwrap_or(8000);
         let retry_default = crate::retry::RetryPolicy::default();
         let retry = crate::retry::RetryPolicy {
@@ -181,7 +213,8 @@ impl Settings {
                 }
             };
         let initialize = flag(&["initialize_port_resources"], true);
-        let resync_on_start = flag(&["event_listener", "resync_on_start"], true);
+        let allow_env = flag(&["allow_environment_variables_jq_access"], false);
+        let send_raw_data_examples = flag(&["send_raw_data_examples"], true);
         let integration_config = spec::integration_fields(&tree, spec, &mut errors);
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
             errors.push(SettingError {
@@ -201,15 +234,19 @@ impl Settings {
             integration_identifier: identifier,
             integration_type,
             integration_config,
-            listener,
-            polling_interval_secs: polling_interval,
-            resync_on_start,
+            listener: listener.kind,
+            polling_interval_secs: listener.polling_interval_secs,
+            resync_on_start: listener.resync_on_start,
             scheduled_resync_interval: scheduled,
             initialize_port_resources: initialize,
             http_host: text(&tree, &["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
             http_port,
             webhook_secret: None,
             retry,
+            client_timeout_secs,
+            allow_environment_variables_jq_access: allow_env,
+            send_raw_data_examples,
+            base_url: text(&tree, &["base_url"]),
         })
     }
 }
@@ -285,7 +322,7 @@ configurations:
         let pairs = [
             ("OCEAN__PORT__CLIENT_ID", "id"),
             ("OCEAN__INTEGRATION__CONFIG__API_URL", "ftp://x"),
-            ("OCEAN__EVENT_LISTENER__TYPE", "KAFKA"),
+            ("OCEAN__EVENT_LISTENER__TYPE", "SOMETIMES"),
             ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "{\"not\": \"a string\"}"),
         ];
         let errors = Settings::load(&vars(&pairs), None, &spec())
@@ -304,7 +341,7 @@ configurations:
             "{errors}"
         );
         assert!(
-            errors.contains("OCEAN__EVENT_LISTENER__TYPE: must be ONCE"),
+            errors.contains("OCEAN__EVENT_LISTENER__TYPE: type must be ONCE"),
             "{errors}"
         );
         assert!(

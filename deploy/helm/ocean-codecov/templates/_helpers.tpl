@@ -196,9 +196,9 @@ The integration's container. Argument: (dict "root" $ "listener" "<JSON>"
     {{- toYaml . | nindent 4 }}
     {{- end }}
     {{- if $.Values.selfSignedCertificate.enabled }}
-    # Trusted besides the image's public roots (SSL_CERT_DIR lists both folders).
-    - name: SSL_CERT_DIR
-      value: /etc/ssl/certs:/etc/ocean-codecov/ca
+    # Trusted besides the platform's public roots; the path is where Port's chart mounts it too.
+    - name: SSL_CERT_FILE
+      value: /usr/local/share/ca-certificates/cert.crt
     {{- end }}
     {{- with $.Values.extraEnv }}
     {{- tpl (toYaml .) $ | nindent 4 }}
@@ -215,7 +215,8 @@ The integration's container. Argument: (dict "root" $ "listener" "<JSON>"
       mountPath: /tmp/ocean
     {{- if $.Values.selfSignedCertificate.enabled }}
     - name: certificates
-      mountPath: /etc/ocean-codecov/ca
+      mountPath: /usr/local/share/ca-certificates/cert.crt
+      subPath: cert.crt
       readOnly: true
     {{- end }}
     {{- with $.Values.extraVolumeMounts }}

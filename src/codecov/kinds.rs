@@ -278,13 +278,10 @@ impl KindFetch {
         };
         let items = match self.kind {
             Kind::Repository => vec![tag(repo.clone())],
-            Kind::Coverage => match default_branch {
-                Some(branch) => coverage_item(client, owner, repo, name, Some(branch), None)
-                    .await?
-                    .into_iter()
-                    .collect(),
-                None => Vec::new(),
-            },
+            Kind::Coverage => super::coverage::resync_item(client, owner, repo, name)
+                .await?
+                .into_iter()
+                .collect(),
             Kind::Commit => match default_branch {
                 Some(branch) => {
                     let path = client.repos_path(owner, &[name, "commits"]);
@@ -350,69 +347,4 @@ impl KindFetch {
         tally.check(&path)?;
         Ok(items)
     }
-}
-
-/// The `coverage` item for a repository: for commit `sha`, or else for the
-/// newest complete commit of `branch`. `None` when there is no such commit.
-pub async fn coverage_item(
-    client: &CodecovClient,
-    owner: &str,
-    repo: &Value,
-    name: &str,
-    branch: Option<&str>,
-    sha: Option<&str>,
-) -> Result<Option<Value>, CodecovError> {
-    let commits_path = client.repos_path(owner, &[name, "commits"]);
-    let mut query = Vec::new();
-    if let Some(branch) = branch {
-        query.push(("branch", branch.to_string()));
-    }
-    // The base is normally the next one down; a few pages' worth covers pending commits.
-    let recent = client.first_page(owner, &commits_path, &query, 20).await?;
-    let head_sha = match sha {
-        Some(sha) => sha.to_string(),
-        None => match recent
-            .iter()
-            .find(|c| c.get("state").and_then(Value::as_str) == Some("complete"))
-        {
-            Some(commit) => commit
-                .get("commitid")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            None => return Ok(None),
-        },
-    };
-    let head = client
-        .get(
-            owner,
-            &client.repos_path(owner, &[name, "commits", &head_sha]),
-            &[],
-        )
-        .await?;
-    let parent = head.get("parent").and_then(Value::as_str);
-    let base = match parent {
-        Some(parent) => match recent
-            .iter()
-            .find(|c| c.get("commitid").and_then(Value::as_str) == Some(parent))
-        {
-            Some(found) => Some(found.clone()),
-            None => {
-                let path = client.repos_path(owner, &[name, "commits", parent]);
-                match client.get(owner, &path, &[]).await {
-                    Ok(commit) => Some(commit),
-                    Err(CodecovError::Api { status: 404, .. }) => None,
-                    Err(e) => return Err(e),
-                }
-            }
-        },
-        None => None,
-    };
-    let context = RepoContext {
-        settings: client.settings(),
-        service: client.settings().service,
-        owner,
-        repo: name,
-    };
-    Ok(Some(context.coverage_item(repo, &head, base.as_ref())))
 }

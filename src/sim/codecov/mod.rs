@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod data;
+pub mod numbers;
 mod routes;
 pub mod shapes;
 

@@ -177,31 +177,30 @@ async fn a_coverage_resync_never_downloads_commit_details() {
     let mut config = CodecovSimConfig::generated(1, 6, 41);
     config.dataset = config.dataset.with_report_lines(230_000);
     let world = world_with(config).await;
-    let detail_bytes = {
+    let url = {
         let dataset = world.codecov_sim.dataset();
         let repo = dataset.owners[0]
             .repos
             .iter()
             .find(|r| r.active)
             .expect("an active repository");
-        let sha = repo.commits[0].commitid.clone();
-        let url = format!(
-            "{}/api/v2/github/owner-1/repos/{}/commits/{sha}/",
+        format!(
+            "{}/api/v2/github/owner-1/repos/{}/commits/{}/",
             world.codecov.url(),
-            repo.name
-        );
-        drop(dataset);
-        let body = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(DEFAULT_TOKEN)
-            .send()
-            .await
-            .expect("commit detail")
-            .bytes()
-            .await
-            .expect("body");
-        body.len()
+            repo.name,
+            repo.commits[0].commitid
+        )
     };
+    let detail_bytes = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(DEFAULT_TOKEN)
+        .send()
+        .await
+        .expect("commit detail")
+        .bytes()
+        .await
+        .expect("body")
+        .len();
     assert!(
         detail_bytes > 1_500_000,
         "commit details weigh {detail_bytes} bytes"
@@ -350,5 +349,96 @@ async fn repository_totals_lag_a_fresh_upload_by_an_hour() {
         coverage["properties"]["lines"],
         old_lines + 1000,
         "the fresh commit ({fresh_sha})"
+    );
+}
+
+impl World {
+    /// Keeps only `kinds` in the mapping in force (Port's copy).
+    async fn keep_kinds(&self, kinds: &[&str]) {
+        let integration = self.port_sim.integration(&self.identifier).expect("registered");
+        let mut config = integration["config"].clone();
+        if let Some(resources) = config["resources"].as_array_mut() {
+            resources.retain(|r| kinds.iter().any(|k| r["kind"] == *k));
+        }
+        let settings = ocean_codecov::port::PortSettings::new(
+            self.port.url(),
+            "test-client",
+            ocean_codecov::secret::Secret::new("test-secret"),
+            "codecov",
+            self.identifier.clone(),
+        );
+        ocean_codecov::port::PortClient::new(settings)
+            .expect("client")
+            .patch_integration_config(&config)
+            .await
+            .expect("edit the mapping in Port");
+    }
+}
+
+/// Point 3: a private repository the token's user is not activated on (403
+/// on every route under it) is held: its entity is kept and reported, and the
+/// rest of the catalog reconciles, deletions included.
+#[tokio::test]
+async fn a_403_repository_is_held_and_the_rest_reconciles() {
+    let world = world_with(CodecovSimConfig::generated(1, 10, 59)).await;
+    assert!(world.resync().await.success);
+    world.keep_kinds(&["repository", "coverage"]).await;
+    let covered = repos_with_coverage(&world.codecov_sim.dataset());
+    let (owner, locked) = covered[0].clone();
+    let (_, removed) = covered[1].clone();
+    let locked_id = format!("github/{owner}/{locked}");
+    let before = world.entity("codecov_coverage", &locked_id).expect("covered");
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &locked) {
+            repo.private = true;
+            repo.not_activated = true;
+        }
+        if let Some(o) = d.owner_mut(&owner) {
+            o.repos.retain(|r| r.name != removed);
+        }
+    });
+
+    let run = world.resync().await;
+    assert!(run.stderr.contains("not activated"), "{}", run.stderr);
+    assert!(run.stderr.contains(&locked_id), "{}", run.stderr);
+    assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    assert_eq!(
+        world.entity("codecov_coverage", &locked_id),
+        Some(before),
+        "held as it was"
+    );
+    let removed_id = format!("github/{owner}/{removed}");
+    assert!(world.entity("codecov_coverage", &removed_id).is_none());
+    assert!(world.entity("codecov_repository", &removed_id).is_none());
+}
+
+/// Point 3: a repository removed from Codecov between the listing and the
+/// calls under it (404) is held this resync, and deleted by the next.
+#[tokio::test]
+async fn a_repository_that_vanishes_after_the_listing_is_held_then_deleted() {
+    let world = world_with(CodecovSimConfig::generated(1, 10, 61)).await;
+    assert!(world.resync().await.success);
+    world.keep_kinds(&["repository", "coverage"]).await;
+    let (owner, gone) = repos_with_coverage(&world.codecov_sim.dataset())[0].clone();
+    let gone_id = format!("github/{owner}/{gone}");
+    let repos_path = format!("/{owner}/repos");
+    let name = gone.clone();
+    let who = owner.clone();
+    // Right after the first read of the repository list (the `coverage` kind comes first).
+    world
+        .codecov_sim
+        .change_after(&repos_path, "page=1", 1, move |d| {
+            if let Some(o) = d.owner_mut(&who) {
+                o.repos.retain(|r| r.name != name);
+            }
+        });
+    let run = world.resync().await;
+    assert!(run.stderr.contains("removed from Codecov"), "{}", run.stderr);
+    assert!(world.entity("codecov_coverage", &gone_id).is_some(), "held");
+    let again = world.resync().await;
+    assert!(again.success, "{}", again.stderr);
+    assert!(
+        world.entity("codecov_coverage", &gone_id).is_none(),
+        "then deleted"
     );
 }

@@ -176,7 +176,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     println!(
         "\nPort's documented Codecov example: {}",
         if seed_ok {
-            "the entity in Port equals seed-expected-entity.json"
+            "the entity in Port equals seed-expected-entity.json (identifier qualified: github/slanks/...)"
         } else {
             "MISMATCH with seed-expected-entity.json"
         }
@@ -192,9 +192,15 @@ fn seed_entity_matches(entities: &[Value]) -> bool {
     let Ok(expected) = serde_json::from_str::<Value>(SEED_ENTITY) else {
         return false;
     };
+    // The default mapping qualifies the identifier with service and owner.
+    let identifier = format!(
+        "github/slanks/{}",
+        expected["identifier"].as_str().unwrap_or_default()
+    );
     entities.iter().any(|e| {
-        ["identifier", "title", "properties", "relations"]
-            .iter()
-            .all(|field| e[field] == expected[field])
+        e["identifier"] == identifier.as_str()
+            && ["title", "properties", "relations"]
+                .iter()
+                .all(|field| e[field] == expected[field])
     })
 }

@@ -159,6 +159,8 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let capture = sim.config.capture_bodies;
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or_default().to_string();
     let mut exchange = exchange::begin(request, &sim.faults, capture).await;
     let response = if let Fault::Status(code) = exchange.fault {
         fault_reply(code, exchange.retry_after)
@@ -174,6 +176,8 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
             }
         }
     };
+    // The answer is built: a scheduled change lands between this read and the next.
+    sim.served(&path, &query);
     exchange.finish(response, &sim.log, capture).await
 }
 

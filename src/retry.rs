@@ -31,9 +31,12 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Statuses that say "try again later"; every other 4xx is final.
+/// The one rule, for Port and Codecov alike, of which statuses say "try
+/// again later": Ocean's (408, 429, 502, 503, 504) and 500, which both
+/// services answer for passing faults; every call retried is idempotent
+/// (reads, upserts, deletes). Every other status is final.
 pub fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504)
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 impl RetryPolicy {
@@ -217,6 +220,20 @@ mod tests {
             Some(Duration::from_secs(1)),
             "the server's hint is a floor"
         );
+    }
+
+    #[test]
+    fn one_rule_says_which_statuses_are_worth_another_try() {
+        for retried in [408, 429, 500, 502, 503, 504] {
+            assert!(
+                is_retryable_status(StatusCode::from_u16(retried).expect("status")),
+                "{retried}"
+            );
+        }
+        for final_status in [400, 401, 403, 404, 409, 413, 422, 501, 505] {
+            let status = StatusCode::from_u16(final_status).expect("status");
+            assert!(!is_retryable_status(status), "{final_status}");
+        }
     }
 
     #[test]

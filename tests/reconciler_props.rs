@@ -99,6 +99,8 @@ async fn resync_a_to_b(owners: usize, repos: usize, seed: u64, changes: Vec<Chan
         return Err(format!("the resync of A failed: {first:?}"));
     }
     let before: Catalog = catalog::owned_by(&port, IDENTIFIER);
+    // Port's `Date` has whole seconds: B's cutoff must fall after A's writes.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     port.log().clear();
     port.take_deletions();
     codecov.edit(|dataset| {

@@ -1,6 +1,8 @@
 //! The resync against the Port simulator with a scripted source: what one
 //! item the source could not read, one item that failed to map, or one
-//! refused upsert holds back, and what still reconciles around it.
+//! refused upsert holds back, and what still reconciles around it; resources
+//! removed from the mapping, relations, Port's clock, Port's unreadable
+//! replies, duplicates inside a page.
 
 mod common;
 
@@ -8,12 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use ocean_codecov::port::PortClient;
+use ocean_codecov::port::{Entity, PortClient, UpsertOptions};
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
 use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, WebhookItem};
 use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
+use ocean_codecov::runtime::resync::plan::{Kept, Verdict};
 use ocean_codecov::runtime::resync::progress::Quiet;
-use ocean_codecov::runtime::resync::{Deletion, Resync, ResyncReport};
+use ocean_codecov::runtime::resync::{Deletion, Resync, ResyncError, ResyncReport};
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};
 use serde_json::{Map, Value, json};
@@ -22,6 +25,8 @@ use serde_json::{Map, Value, json};
 #[derive(Default)]
 struct Scripted {
     script: Mutex<BTreeMap<String, Vec<Delivery>>>,
+    /// Written to Port while the next fetch runs, as a live event would.
+    live_write: Mutex<Option<(Arc<PortClient>, Entity)>>,
 }
 
 impl Scripted {
@@ -50,8 +55,18 @@ impl Plugin for Scripted {
             .get(kind)
             .cloned()
             .unwrap_or_default();
+        let live = self.live_write.lock().expect("live write").take();
         let (tx, stream) = PageStream::channel();
         tokio::spawn(async move {
+            if let Some((port, entity)) = live {
+                let options = UpsertOptions {
+                    merge: true,
+                    create_missing_related_entities: false,
+                };
+                port.upsert_entity(&entity, options)
+                    .await
+                    .expect("the live write lands");
+            }
             for delivery in deliveries {
                 let open = match delivery {
                     Delivery::Page(page) => tx.page(page).await,
@@ -107,10 +122,12 @@ struct World {
 }
 
 async fn world(blueprints: &[Value]) -> World {
+    world_with(PortSimConfig::default(), blueprints).await
+}
+
+async fn world_with(config: PortSimConfig, blueprints: &[Value]) -> World {
     let loopback = common::LOOPBACK.parse().expect("loopback");
-    let (served, sim) = PortSim::start(PortSimConfig::default(), loopback)
-        .await
-        .expect("Port simulator");
+    let (served, sim) = PortSim::start(config, loopback).await.expect("Port simulator");
     for blueprint in blueprints {
         sim.add_blueprint(blueprint.clone());
     }
@@ -138,6 +155,10 @@ impl World {
     }
 
     async fn resync_with(&self, yaml: &str, dry_run: bool) -> ResyncReport {
+        self.try_resync(yaml, dry_run).await.expect("the resync runs")
+    }
+
+    async fn try_resync(&self, yaml: &str, dry_run: bool) -> Result<ResyncReport, ResyncError> {
         let (config, mappers) = mapping(yaml);
         let stop = std::sync::atomic::AtomicBool::new(false);
         let resync = Resync {
@@ -149,7 +170,7 @@ impl World {
             dry_run,
             stop: &stop,
         };
-        resync.run().await.expect("the resync runs")
+        resync.run().await
     }
 
     fn identifiers(&self, blueprint: &str) -> Vec<String> {
@@ -204,7 +225,14 @@ async fn seeded() -> World {
     let first = world.resync(THING).await;
     assert!(first.succeeded(), "{first:?}");
     assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
+    settle().await;
     world
+}
+
+/// Port's `Date` has whole seconds, so the resync's cutoff lags Port by
+/// under one: what was written just before may not count as older yet.
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
 }
 
 #[tokio::test]
@@ -308,5 +336,300 @@ async fn a_refused_upsert_protects_only_its_entity() {
     let kind = &report.kinds[0];
     assert_eq!((kind.upsert_failures, kind.held), (1, 1));
     assert!(kind.held_samples[0].reason.contains("upsert refused"), "{kind:?}");
+    world.served.shutdown().await;
+}
+
+/// Two kinds in two blueprints: `part` relates to `thing`.
+fn two_kinds(kinds: &[&str], create_missing: bool, delete_dependents: bool) -> String {
+    let mut yaml = format!(
+        "deleteDependentEntities: {delete_dependents}\ncreateMissingRelatedEntities: {create_missing}\nentityDeletionThreshold: 1\nresources:\n"
+    );
+    for kind in kinds {
+        let resource = if *kind == "thing" {
+            THING_RESOURCE
+        } else {
+            PART_RESOURCE
+        };
+        yaml.push_str(resource);
+    }
+    yaml
+}
+
+const THING_RESOURCE: &str = r#"  - kind: thing
+    selector:
+      query: "true"
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          blueprint: '"thing"'
+          properties:
+            size: .size
+"#;
+
+const PART_RESOURCE: &str = r#"  - kind: part
+    selector:
+      query: "true"
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          blueprint: '"part"'
+          relations:
+            of: .of
+"#;
+
+fn part_blueprint() -> Value {
+    json!({"identifier": "part", "title": "Part", "schema": {"properties": {}},
+        "relations": {"of": {"target": "thing", "many": false, "required": false}}})
+}
+
+fn parts(items: &[(&str, &str)]) -> Delivery {
+    Delivery::Page(items.iter().map(|(id, of)| json!({"id": id, "of": of})).collect())
+}
+
+#[tokio::test]
+async fn a_resource_removed_from_the_mapping_leaves_nothing_behind() {
+    let world = world(&[thing_blueprint(), part_blueprint()]).await;
+    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    world
+        .plugin
+        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t1")])]);
+    let both = two_kinds(&["thing", "part"], false, false);
+    assert!(world.resync(&both).await.succeeded());
+    assert_eq!(world.identifiers("part"), ["p1", "p2"]);
+    settle().await;
+    // The `part` resource is removed in Port's UI: its entities go too.
+    let report = world.resync(&two_kinds(&["thing"], false, false)).await;
+    assert!(world.identifiers("part").is_empty(), "{report:?}");
+    assert_eq!(world.identifiers("thing"), ["t1"]);
+    let plan = report.deletion_plan.expect("a deletion plan");
+    assert_eq!(plan.deletions(), 2);
+    assert!(
+        plan.decisions.iter().all(|d| d.verdict
+            == Verdict::Delete(ocean_codecov::runtime::resync::plan::Dropped::BlueprintNotMapped)),
+        "{plan:?}"
+    );
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn removed_resources_stay_under_the_same_guards() {
+    let world = world(&[thing_blueprint(), part_blueprint()]).await;
+    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    world
+        .plugin
+        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t1")])]);
+    assert!(
+        world
+            .resync(&two_kinds(&["thing", "part"], false, false))
+            .await
+            .succeeded()
+    );
+    settle().await;
+    // Two of three owned entities would go: above a threshold of one half.
+    let guarded = two_kinds(&["thing"], false, false)
+        .replace("entityDeletionThreshold: 1", "entityDeletionThreshold: 0.5");
+    let report = world.resync(&guarded).await;
+    assert!(
+        matches!(report.deletion, Deletion::Skipped { .. }),
+        "{:?}",
+        report.deletion
+    );
+    assert_eq!(world.identifiers("part"), ["p1", "p2"]);
+    // A kind that did not come through whole: nothing is deleted either.
+    world.plugin.set(
+        "thing",
+        vec![Delivery::Incomplete(FetchError {
+            kind: "thing".into(),
+            scope: "owner o".into(),
+            message: "503".into(),
+        })],
+    );
+    let report = world.resync(&two_kinds(&["thing"], false, false)).await;
+    assert!(
+        matches!(report.deletion, Deletion::Skipped { .. }),
+        "{:?}",
+        report.deletion
+    );
+    assert_eq!(world.identifiers("part"), ["p1", "p2"]);
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_mapping_fails_and_deletes_nothing() {
+    let world = seeded().await;
+    let empty = "deleteDependentEntities: false\nentityDeletionThreshold: 1\nresources: []\n";
+    let outcome = world.try_resync(empty, false).await;
+    let error = outcome.expect_err("an empty mapping is an error").to_string();
+    assert!(error.contains("no resources"), "{error}");
+    assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicates_inside_a_page_are_written_once_and_counted() {
+    let world = world(&[thing_blueprint()]).await;
+    world.plugin.set(
+        "thing",
+        vec![things(&[("a", json!(1)), ("b", json!(1)), ("a", json!(2))])],
+    );
+    let report = world.resync(THING).await;
+    let kind = &report.kinds[0];
+    assert_eq!(
+        (kind.created, kind.updated, kind.duplicates),
+        (2, 0, 1),
+        "{kind:?}"
+    );
+    assert_eq!(
+        world.property("thing", "a", "size"),
+        json!(2),
+        "the last one wins"
+    );
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_plan_it_would_apply() {
+    let world = seeded().await;
+    world.plugin.set(
+        "thing",
+        vec![things(&[("a", json!(1)), ("b", json!(5)), ("e", json!(1))])],
+    );
+    let report = world.resync_with(THING, true).await;
+    let plan = &report.plan["thing"];
+    assert_eq!(
+        (&plan.create, &plan.update),
+        (&vec!["e".to_string()], &vec!["b".to_string()])
+    );
+    assert_eq!(plan.delete, ["c", "d"]);
+    assert!(matches!(
+        report.deletion,
+        Deletion::Planned {
+            would_delete: 2,
+            owned: 4
+        }
+    ));
+    assert_eq!(
+        world.identifiers("thing"),
+        ["a", "b", "c", "d"],
+        "a dry run writes nothing"
+    );
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn ports_clock_decides_what_is_older_than_the_resync() {
+    // The host's clock runs an hour ahead of Port's.
+    let config = PortSimConfig {
+        clock_offset: time::Duration::hours(-1),
+        ..PortSimConfig::default()
+    };
+    let world = world_with(config, &[thing_blueprint()]).await;
+    world
+        .plugin
+        .set("thing", vec![things(&[("a", json!(1)), ("b", json!(1))])]);
+    assert!(world.resync(THING).await.succeeded());
+    settle().await;
+    // A live event writes `late` while the next resync runs; b is gone from the source.
+    let live: Entity = serde_json::from_value(json!({"identifier": "late", "title": "late",
+        "blueprint": "thing", "properties": {"size": 3}, "relations": {}}))
+    .expect("entity");
+    *world.plugin.live_write.lock().expect("live write") =
+        Some((Arc::new(common::client_for(&world.served)), live));
+    world.plugin.set("thing", vec![things(&[("a", json!(1))])]);
+    let report = world.resync(THING).await;
+    assert_eq!(world.identifiers("thing"), ["a", "late"], "{report:?}");
+    let plan = report.deletion_plan.expect("a deletion plan");
+    assert!(
+        plan.decisions
+            .iter()
+            .any(|d| d.identifier == "late" && d.verdict == Verdict::Keep(Kept::WrittenSince)),
+        "{plan:?}"
+    );
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_reply_from_port_fails_that_request_only() {
+    use ocean_codecov::sim::faults::{Fault, FaultConfig};
+    let world = seeded().await;
+    world.plugin.set(
+        "thing",
+        vec![things(&[("a", json!(7)), ("b", json!(1)), ("c", json!(1))])],
+    );
+    // The resync's calls: the blueprints, the page's lookup, then the bulk upsert, answered 200 but cut short.
+    world.sim.faults().set(FaultConfig {
+        script: [Fault::Pass, Fault::Pass, Fault::Garbled].into(),
+        ..FaultConfig::default()
+    });
+    let report = world.resync(THING).await;
+    let kind = &report.kinds[0];
+    assert_eq!((kind.upsert_failures, kind.held), (1, 1), "{kind:?}");
+    let sample = kind.error_samples.join("\n");
+    assert!(sample.contains("unexpected_reply"), "{sample}");
+    assert!(!sample.contains("credentials"), "{sample}");
+    assert_eq!(world.identifiers("thing"), ["a", "b", "c"], "d is still deleted");
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn upserts_refused_for_a_missing_related_entity_are_retried_after_the_rest() {
+    let world = world(&[thing_blueprint(), part_blueprint()]).await;
+    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    world.plugin.set("part", vec![parts(&[("p1", "t1")])]);
+    // Parts come first, so p1 names a thing Port does not have yet.
+    let report = world.resync(&two_kinds(&["part", "thing"], false, false)).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(world.identifiers("part"), ["p1"]);
+    assert_eq!(report.kinds[0].created, 1);
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn what_a_kept_entity_relates_to_is_not_deleted_from_under_it() {
+    let world = world(&[thing_blueprint(), part_blueprint()]).await;
+    // Port creates the missing `ghost` thing, owned by this integration.
+    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    world
+        .plugin
+        .set("part", vec![parts(&[("p1", "t1"), ("p2", "ghost")])]);
+    let yaml = two_kinds(&["thing", "part"], true, true);
+    assert!(world.resync(&yaml).await.succeeded());
+    assert_eq!(world.identifiers("thing"), ["ghost", "t1"]);
+    settle().await;
+    let report = world.resync(&yaml).await;
+    assert_eq!(world.identifiers("thing"), ["ghost", "t1"], "{report:?}");
+    assert_eq!(
+        world.identifiers("part"),
+        ["p1", "p2"],
+        "no cascade into what this resync wrote"
+    );
+    world.served.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deletion_never_cascades_into_an_entity_this_resync_wrote() {
+    let world = world(&[thing_blueprint(), part_blueprint()]).await;
+    world
+        .plugin
+        .set("thing", vec![things(&[("t1", json!(1)), ("t2", json!(1))])]);
+    world
+        .plugin
+        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t2")])]);
+    let yaml = two_kinds(&["thing", "part"], false, true);
+    assert!(world.resync(&yaml).await.succeeded());
+    settle().await;
+    // The source drops t2 but still lists p2, which relates to it.
+    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    let report = world.resync(&yaml).await;
+    assert_eq!(world.identifiers("part"), ["p1", "p2"], "{report:?}");
+    assert_eq!(world.identifiers("thing"), ["t1", "t2"]);
+    settle().await;
+    // Once p2 is gone as well, both go.
+    world.plugin.set("part", vec![parts(&[("p1", "t1")])]);
+    world.resync(&yaml).await;
+    assert_eq!(world.identifiers("part"), ["p1"]);
+    assert_eq!(world.identifiers("thing"), ["t1"]);
     world.served.shutdown().await;
 }

@@ -37,8 +37,11 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
     }
     if let Some(host) = error.downcast_ref::<HostError>() {
         return match host {
-            HostError::Port(port) | HostError::Resync(ResyncError::Port(port)) => for_port(port),
-            HostError::NoValidMapping(_) | HostError::BadDefault(_) => CONFIG,
+            HostError::Port(port)
+            | HostError::Resync(ResyncError::Port(port) | ResyncError::Credentials(port)) => for_port(port),
+            HostError::NoValidMapping(_)
+            | HostError::BadDefault(_)
+            | HostError::Resync(ResyncError::EmptyMapping) => CONFIG,
         };
     }
     if let Some(port) = error.downcast_ref::<PortError>() {

@@ -162,4 +162,10 @@ fn print_plan(report: &ResyncReport) {
             }
         }
     }
+    // Why each owned entity this resync did not produce stays or goes.
+    if let Some(deletion) = &report.deletion_plan {
+        for line in deletion.lines() {
+            println!("{line}");
+        }
+    }
 }

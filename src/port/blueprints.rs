@@ -13,6 +13,22 @@ impl PortClient {
         self.find(&call, "blueprint").await
     }
 
+    /// Every blueprint of the organisation, as Port returns them.
+    pub async fn list_blueprints(&self) -> Result<Vec<Value>, PortError> {
+        let call = Call::new(Method::GET, api_path(&["blueprints"]));
+        match self.send_for(&call, "blueprints").await? {
+            Value::Array(blueprints) => Ok(blueprints),
+            other => Err(PortError::UnexpectedReply {
+                method: call.method.to_string(),
+                path: call.path.clone(),
+                reason: format!(
+                    "\"blueprints\" is not an array: {}",
+                    crate::port::error::kind_of(&other)
+                ),
+            }),
+        }
+    }
+
     pub async fn create_blueprint(&self, blueprint: &Value) -> Result<Value, PortError> {
         let call = Call::new(Method::POST, api_path(&["blueprints"])).json(blueprint)?;
         self.send_for(&call, "blueprint").await

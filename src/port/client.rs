@@ -75,6 +75,9 @@ impl PortSettings {
     }
 }
 
+/// How long one reading of Port's clock is trusted before a newer one replaces it.
+const CLOCK_READING_TTL: Duration = Duration::from_secs(600);
+
 struct CachedToken {
     header: String,
     refresh_at: Instant,
@@ -87,6 +90,8 @@ pub struct PortClient {
     token: Mutex<Option<CachedToken>>,
     /// Where Port takes this integration's logs and sync metrics, read once.
     pub(super) ingest: Mutex<Option<super::feed::IngestUrls>>,
+    /// Port's clock: the last `Date` header it sent, and when it arrived.
+    clock: std::sync::Mutex<Option<(SystemTime, Instant)>>,
 }
 
 /// One request, built once and re-sent as is on every attempt.
@@ -214,11 +219,45 @@ impl PortClient {
             base,
             token: Mutex::new(None),
             ingest: Mutex::new(None),
+            clock: std::sync::Mutex::new(None),
         })
     }
 
     pub fn settings(&self) -> &PortSettings {
         &self.settings
+    }
+
+    /// A time Port's clock has certainly passed: a `Date` header Port sent
+    /// plus the time since it arrived, measured on the monotonic clock, so
+    /// the host's wall clock plays no part. `Date` has whole seconds, so
+    /// this lags Port by under a second; of recent replies the one that
+    /// lags least is kept. `None` until Port has sent a `Date`.
+    pub fn port_time(&self) -> Option<SystemTime> {
+        let clock = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        clock.map(|(date, received)| date + received.elapsed())
+    }
+
+    fn read_clock(&self, headers: &HeaderMap) {
+        let Some(date) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return;
+        };
+        let now = Instant::now();
+        let mut clock = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        let closer = match *clock {
+            None => true,
+            // An old reading could hide a correction of Port's clock: renew it.
+            Some((_, at)) if now.duration_since(at) > CLOCK_READING_TTL => true,
+            Some((known, at)) => date
+                .duration_since(known)
+                .is_ok_and(|ahead| ahead > now.duration_since(at)),
+        };
+        if closer {
+            *clock = Some((date, now));
+        }
     }
 
     /// Sends the call and returns one field of Port's reply, e.g. `entity` or `integration`.
@@ -306,6 +345,7 @@ impl PortClient {
             .get_or_create(&labels)
             .inc();
         let raw = exchanged.map_err(|e| call.transport(&e))?;
+        self.read_clock(&raw.headers);
         tracing::debug!(method = %call.method, path = %call.path, status = raw.status.as_u16(),
             request_bytes = call.body.as_ref().map_or(0, Bytes::len), reply_bytes = raw.body.len(), "Port call");
         Ok((

@@ -101,6 +101,12 @@ struct BulkError {
     message: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteReply {
+    deleted_entities: Vec<String>,
+}
+
 pub struct SearchPage {
     pub entities: Vec<Value>,
     pub next: Option<String>,
@@ -128,9 +134,11 @@ impl EntityFailure {
             blueprint: blueprint.to_string(),
             identifier,
             status: error.status().map(|s| s.as_u16()),
-            error: body
-                .map(|b| b.error.clone())
-                .unwrap_or_else(|| "unreachable".into()),
+            error: match body {
+                Some(b) => b.error.clone(),
+                None if error.is_unexpected_reply() => "unexpected_reply".into(),
+                None => "unreachable".into(),
+            },
             message: body
                 .map(|b| b.message.clone())
                 .unwrap_or_else(|| error.to_string()),
@@ -193,10 +201,19 @@ impl PortClient {
                 .raw_json(body);
             report.requests += 1;
             match self.send(&call).await {
-                Ok(reply) => {
-                    let parsed: BulkReply = reply.json(&call)?;
-                    record_bulk_reply(blueprint, &batch, entities, parsed, report);
-                }
+                // A reply that does not read fails this request's entities, not the resync.
+                Ok(reply) => match reply.json::<BulkReply>(&call) {
+                    Ok(parsed) => record_bulk_reply(blueprint, &batch, entities, parsed, report),
+                    Err(e) => {
+                        tracing::warn!(blueprint, entities = batch.len(), "bulk upsert: {e}");
+                        for &i in &batch {
+                            let identifier = identifier_text(&entities[i].identifier);
+                            report
+                                .failed
+                                .push(EntityFailure::from_error(blueprint, identifier, &e));
+                        }
+                    }
+                },
                 Err(e) if e.status().map(|s| s.as_u16()) == Some(413) && batch.len() > 1 => {
                     let (first, second) = batch.split_at(batch.len() / 2);
                     pending.push(second.to_vec());
@@ -270,6 +287,21 @@ impl PortClient {
         blueprint: &str,
         before: Option<&str>,
     ) -> Result<Vec<String>, PortError> {
+        let entities = self.owned_entities(blueprint, before, &[]).await?;
+        Ok(entities
+            .iter()
+            .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// As `owned_identifiers`, each entity with its identifier and the
+    /// properties or relations named in `include`.
+    pub async fn owned_entities(
+        &self,
+        blueprint: &str,
+        before: Option<&str>,
+        include: &[&str],
+    ) -> Result<Vec<Value>, PortError> {
         let settings = &self.settings;
         let fragments = crate::runtime::resync::ownership::datasource_fragments(
             &settings.integration_type,
@@ -283,23 +315,21 @@ impl PortClient {
             rules.push(json!({"property": "$updatedAt", "operator": "<", "value": before}));
         }
         let query = json!({"combinator": "and", "rules": rules});
-        let mut identifiers = Vec::new();
+        let mut fields = vec!["$identifier"];
+        fields.extend_from_slice(include);
+        let mut entities = Vec::new();
         let mut from: Option<String> = None;
         loop {
             let page = self
-                .search_page(blueprint, &query, &["$identifier"], 1000, from.as_deref())
+                .search_page(blueprint, &query, &fields, 1000, from.as_deref())
                 .await?;
-            identifiers.extend(
-                page.entities
-                    .iter()
-                    .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string)),
-            );
+            entities.extend(page.entities);
             match page.next {
                 Some(next) if from.as_deref() != Some(next.as_str()) => from = Some(next),
                 _ => break,
             }
         }
-        Ok(identifiers)
+        Ok(entities)
     }
 
     /// Deletes by identifier, at most 100 per request as Port allows. With
@@ -318,16 +348,18 @@ impl PortClient {
                 .query("delete_dependents", delete_dependents)
                 .json(&json!({ "entities": chunk }))?;
             match self.send(&call).await {
-                Ok(reply) => {
-                    let value: Value = reply.json(&call)?;
-                    let deleted = value.get("deletedEntities").and_then(Value::as_array);
-                    report.deleted.extend(
-                        deleted
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|v| v.as_str().map(String::from)),
-                    );
-                }
+                Ok(reply) => match reply.json::<DeleteReply>(&call) {
+                    Ok(value) => report.deleted.extend(value.deleted_entities),
+                    // Port took the request but its answer does not say what went: reported per entity.
+                    Err(e) => {
+                        tracing::warn!(blueprint, entities = chunk.len(), "bulk delete: {e}");
+                        for identifier in chunk {
+                            report
+                                .failed
+                                .push(EntityFailure::from_error(blueprint, identifier.clone(), &e));
+                        }
+                    }
+                },
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(blueprint, entities = chunk.len(), "bulk delete failed: {e}");
@@ -384,63 +416,5 @@ pub(crate) fn record_bulk_reply(
             error: "missing_from_reply".into(),
             message: "Port's bulk reply did not mention this entity".into(),
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn entity(identifier: &str) -> Entity {
-        serde_json::from_value(json!({"identifier": identifier, "blueprint": "bp"})).expect("an entity")
-    }
-
-    fn reply(value: Value) -> BulkReply {
-        serde_json::from_value(value).expect("a bulk reply")
-    }
-
-    #[test]
-    fn each_entity_of_a_batch_is_counted_once_as_landed_or_failed() {
-        let all = [entity("a"), entity("b"), entity("c"), entity("d")];
-        let entities: Vec<&Entity> = all.iter().collect();
-        // The batch sends entities 1, 2 and 3; Port's indexes are positions in the batch.
-        let batch = [1, 2, 3];
-        let mut report = UpsertReport::default();
-        let answer = reply(json!({
-            "entities": [{"created": true, "identifier": "b", "index": 0}],
-            "errors": [{"index": 2, "statusCode": 422, "error": "invalid", "message": "bad d"}]
-        }));
-        record_bulk_reply("bp", &batch, &entities, answer, &mut report);
-        let landed: Vec<_> = report
-            .landed
-            .iter()
-            .map(|l| (l.identifier.as_str(), l.created))
-            .collect();
-        assert_eq!(landed, [("b", true)]);
-        let failed: Vec<_> = report
-            .failed
-            .iter()
-            .map(|f| (f.identifier.as_str(), f.status, f.error.as_str()))
-            .collect();
-        assert_eq!(
-            failed,
-            [("d", Some(422), "invalid"), ("c", None, "missing_from_reply")],
-            "an error names the batch member; one Port skipped is reported, not assumed landed"
-        );
-    }
-
-    #[test]
-    fn indexes_outside_the_batch_are_not_counted_against_it() {
-        let all = [entity("a")];
-        let entities: Vec<&Entity> = all.iter().collect();
-        let mut report = UpsertReport::default();
-        let answer = reply(json!({
-            "entities": [{"created": false, "identifier": "a", "index": 0}],
-            "errors": [{"index": 7, "statusCode": 500, "error": "x", "message": "y"}]
-        }));
-        record_bulk_reply("bp", &[0], &entities, answer, &mut report);
-        assert_eq!(report.landed.len(), 1);
-        assert!(report.failed.is_empty(), "{:?}", report.failed);
     }
 }

@@ -59,6 +59,18 @@ pub enum PortError {
     Setup(String),
 }
 
+/// A JSON value's type, for messages about replies of the wrong shape.
+pub(crate) fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn describe_message(message: &str) -> String {
     if message.is_empty() {
         String::new()
@@ -84,6 +96,11 @@ impl PortError {
             PortError::RetriesExhausted { last, .. } => last.body(),
             _ => None,
         }
+    }
+
+    /// Port's reply to a call it accepted could not be read.
+    pub fn is_unexpected_reply(&self) -> bool {
+        matches!(self, PortError::UnexpectedReply { .. })
     }
 
     /// Credentials are wrong or lack a permission: retrying or splitting cannot help.

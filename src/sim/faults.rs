@@ -30,6 +30,9 @@ pub enum Fault {
     Partial,
     /// Port: every issued token expires just before this request is checked.
     ExpireToken,
+    /// Port: the request is applied and answered 2xx, with a body cut short
+    /// (a proxy or a bug upstream): the client cannot read what happened.
+    Garbled,
     /// Codecov: a list page comes back with no results, its count and links unchanged.
     EmptyPage,
     /// Codecov: an owner's repository list comes back empty (count 0).
@@ -44,6 +47,7 @@ const NAMED: &[(&str, Fault)] = &[
     ("slow", Fault::Slow),
     ("partial", Fault::Partial),
     ("expire-token", Fault::ExpireToken),
+    ("garbled", Fault::Garbled),
     ("empty-page", Fault::EmptyPage),
     ("empty-list", Fault::EmptyList),
 ];

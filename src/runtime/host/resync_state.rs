@@ -85,6 +85,9 @@ fn record_metrics(outcome: &Result<ResyncReport, HostError>, took: std::time::Du
                 ("updated", k.updated),
                 ("unchanged", k.unchanged),
                 ("failed", k.upsert_failures + k.mapping_errors),
+                // Neither written nor deleted this resync (reasons in the log and the summary).
+                ("held", k.held),
+                ("unidentified", k.unidentified),
             ] {
                 metrics.count_entities(&k.kind, result, n);
             }

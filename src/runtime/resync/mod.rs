@@ -5,22 +5,24 @@
 
 mod compare;
 pub mod ownership;
+pub mod plan;
 pub mod progress;
 mod stale;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::port::Entity;
-use crate::port::{PortClient, PortError, UpsertOptions};
+use crate::port::{Entity, EntityFailure, PortClient, PortError, UpsertOptions};
 use crate::runtime::mapping::ResourceMapper;
 use crate::runtime::plugin::{Delivery, HeldItem, Plugin};
 use crate::runtime::port_app_config::model::PortAppConfig;
+use plan::{DeletionPlan, Key, PagePlan, Seen};
 use progress::Progress;
 pub use stale::Deletion;
 
@@ -118,7 +120,7 @@ impl KindReport {
     }
 }
 
-/// What a dry run would do, per blueprint.
+/// What a resync did (or, in a dry run, would do), per blueprint.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct BlueprintPlan {
     pub create: Vec<String>,
@@ -128,44 +130,49 @@ pub struct BlueprintPlan {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResyncReport {
+    /// When the resync began by Port's clock (its `Date` header), if Port said.
     pub started_at: String,
     pub kinds: Vec<KindReport>,
     pub deletion: Deletion,
     /// Filled by a dry run only.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub plan: BTreeMap<String, BlueprintPlan>,
+    /// Every owned entity this resync did not produce, and what became of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_plan: Option<DeletionPlan>,
 }
 
 impl ResyncReport {
     pub fn succeeded(&self) -> bool {
         self.kinds.iter().all(KindReport::complete) && !matches!(self.deletion, Deletion::Failed { .. })
     }
+
+    /// Entities held back over all kinds.
+    pub fn held(&self) -> usize {
+        self.kinds.iter().map(|k| k.held).sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResyncError {
-    #[error("Port rejected this integration's credentials: {0}")]
-    Port(#[from] PortError),
+    #[error("Port refused this integration's credentials: {0}")]
+    Credentials(PortError),
+    #[error("a call to Port failed: {0}")]
+    Port(PortError),
+    #[error(
+        "the mapping has no resources (Port's integration config lists none): nothing is fetched and nothing \
+         is deleted; add resources to the integration's mapping in Port"
+    )]
+    EmptyMapping,
 }
 
-/// Identifiers produced by this resync, per blueprint: all that outlives a page.
-#[derive(Default)]
-pub struct Seen(HashMap<String, HashSet<String>>);
-
-impl Seen {
-    fn add(&mut self, blueprint: &str, identifier: String) {
-        self.0
-            .entry(blueprint.to_string())
-            .or_default()
-            .insert(identifier);
-    }
-
-    pub fn contains(&self, blueprint: &str, identifier: &str) -> bool {
-        self.0.get(blueprint).is_some_and(|ids| ids.contains(identifier))
-    }
-
-    fn blueprints(&self) -> impl Iterator<Item = &String> {
-        self.0.keys()
+impl From<PortError> for ResyncError {
+    fn from(error: PortError) -> Self {
+        if error.is_fatal() {
+            ResyncError::Credentials(error)
+        } else {
+            ResyncError::Port(error)
+        }
     }
 }
 
@@ -181,18 +188,62 @@ pub struct Resync<'a> {
     pub stop: &'a std::sync::atomic::AtomicBool,
 }
 
-fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+fn rfc3339(at: SystemTime) -> String {
+    OffsetDateTime::from(at).format(&Rfc3339).unwrap_or_default()
+}
+
+/// An upsert refused because an entity it relates to does not exist yet:
+/// tried once more after everything else.
+struct Deferred {
+    kind: usize,
+    entity: Entity,
+}
+
+/// What outlives a page.
+#[derive(Default)]
+struct State {
+    seen: Seen,
+    /// Why each held-back entity was held.
+    held: HashMap<Key, String>,
+    plan: BTreeMap<String, BlueprintPlan>,
+    deferred: Vec<Deferred>,
+}
+
+impl State {
+    fn hold(&mut self, report: &mut KindReport, blueprint: &str, identifier: &str, reason: String) {
+        self.seen.add(blueprint, identifier.to_string());
+        report.hold(blueprint, identifier, || reason.clone());
+        self.held
+            .insert((blueprint.to_string(), identifier.to_string()), reason);
+    }
+}
+
+/// Port's refusal for a related entity that does not exist (yet).
+fn missing_related(failure: &EntityFailure) -> bool {
+    failure.status == Some(404) && failure.message.to_ascii_lowercase().contains("related")
 }
 
 impl Resync<'_> {
     pub async fn run(&self) -> Result<ResyncReport, ResyncError> {
-        // Entities written after this instant (by live events too) are never stale.
-        let started_at = now_rfc3339();
-        let mut seen = Seen::default();
-        let mut plan = BTreeMap::new();
+        // With no resources every owned entity would look stale: refuse, as Ocean does.
+        if self.config.resources.is_empty() {
+            return Err(ResyncError::EmptyMapping);
+        }
+        // Port's clock, not the host's, says what was written before this resync:
+        // entities written after this instant (by live events too) are never stale.
+        let blueprints_at_start = match self.port.list_blueprints().await {
+            Ok(blueprints) => blueprints,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!("reading Port's blueprints at the start of the resync: {e}");
+                Vec::new()
+            }
+        };
+        let cutoff = self.port.port_time();
+        let started_at = cutoff.map(rfc3339).unwrap_or_default();
+        let mut state = State::default();
         let mut kinds = Vec::new();
-        let mut blueprints: Vec<String> = Vec::new();
+        let mut mapped: HashSet<String> = HashSet::new();
         let stopping = || self.stop.load(std::sync::atomic::Ordering::SeqCst);
         for (resource, mapper) in self.config.resources.iter().zip(self.mappers) {
             if stopping() {
@@ -203,27 +254,26 @@ impl Resync<'_> {
                 });
                 continue;
             }
-            if let Some(bp) = mapper.static_blueprint()
-                && !blueprints.iter().any(|b| b == bp)
-            {
-                blueprints.push(bp.to_string());
+            if let Some(bp) = mapper.static_blueprint() {
+                mapped.insert(bp.to_string());
             }
             let selector: Map<String, Value> = resource.selector.extra.clone().into_iter().collect();
             let report = self
-                .kind(&resource.kind, mapper, &selector, &mut seen, &mut plan)
+                .kind(kinds.len(), &resource.kind, mapper, &selector, &mut state)
                 .await?;
             kinds.push(report);
         }
-        for bp in seen.blueprints() {
-            if !blueprints.contains(bp) {
-                blueprints.push(bp.clone());
-            }
+        if !state.deferred.is_empty() {
+            self.retry_deferred(&blueprints_at_start, &mut kinds, &mut state)
+                .await?;
         }
+        mapped.extend(state.seen.blueprints().cloned());
         let incomplete: Vec<&str> = kinds
             .iter()
             .filter(|k| !k.reconcilable())
             .map(|k| k.kind.as_str())
             .collect();
+        let mut deletion_plan = None;
         let deletion = if stopping() {
             Deletion::Skipped {
                 reason: "the integration is shutting down; nothing is deleted".into(),
@@ -231,36 +281,52 @@ impl Resync<'_> {
         } else if !incomplete.is_empty() {
             Deletion::Skipped {
                 reason: format!(
-                    "kind(s) {} did not come through whole (a fetch failed, or an item's entity could not be told); nothing is deleted",
+                    "kind(s) {} did not come through whole (a fetch failed, or an item's entity could not be told); \
+                     nothing is deleted",
                     incomplete.join(", ")
                 ),
             }
-        } else {
+        } else if let Some(cutoff) = cutoff {
             let guard = stale::Guard {
                 port: self.port,
                 threshold: self.config.entity_deletion_threshold,
                 delete_dependents: self.config.delete_dependent_entities,
                 dry_run: self.dry_run,
             };
-            guard
-                .delete_stale(&blueprints, &seen, &started_at, &mut plan)
-                .await?
+            let (deletion, planned) = guard
+                .delete_stale(
+                    &mapped,
+                    &state.seen,
+                    &state.held,
+                    &rfc3339(cutoff),
+                    &mut state.plan,
+                )
+                .await?;
+            deletion_plan = planned;
+            deletion
+        } else {
+            Deletion::Skipped {
+                reason: "Port's replies carried no Date header, so what was written before this resync is \
+                         unknown; nothing is deleted"
+                    .into(),
+            }
         };
         Ok(ResyncReport {
             started_at,
             kinds,
             deletion,
-            plan,
+            plan: state.plan,
+            deletion_plan,
         })
     }
 
     async fn kind(
         &self,
+        index: usize,
         kind: &str,
         mapper: &ResourceMapper,
         selector: &Map<String, Value>,
-        seen: &mut Seen,
-        plan: &mut BTreeMap<String, BlueprintPlan>,
+        state: &mut State,
     ) -> Result<KindReport, ResyncError> {
         let mut report = KindReport {
             kind: kind.to_string(),
@@ -282,7 +348,7 @@ impl Resync<'_> {
                     continue;
                 }
                 Delivery::Held(held) => {
-                    hold_item(mapper, &held, &mut report, seen);
+                    hold_item(mapper, &held, &mut report, state);
                     continue;
                 }
             };
@@ -299,13 +365,15 @@ impl Resync<'_> {
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join("; ");
-                    report.sample(format!("item {} of a page: {first}", n));
+                    report.sample(format!("item {n} of a page: {first}"));
                     for key in &outcome.failed {
                         match key {
-                            Some((blueprint, identifier)) => {
-                                report.hold(blueprint, identifier, || format!("mapping failed: {first}"));
-                                seen.add(blueprint, identifier.clone());
-                            }
+                            Some((blueprint, identifier)) => state.hold(
+                                &mut report,
+                                blueprint,
+                                identifier,
+                                format!("mapping failed: {first}"),
+                            ),
                             None => report.unidentified += 1,
                         }
                     }
@@ -313,112 +381,149 @@ impl Resync<'_> {
                 entities.extend(outcome.entities);
             }
             report.entities += entities.len();
-            for entity in &entities {
-                if let Some(id) = entity.identifier.as_str()
-                    && seen.contains(&entity.blueprint, id)
-                {
-                    report.duplicates += 1;
-                    report.sample(format!(
-                        "{} {id}: another item already mapped to this identifier; the last one wins \
-                         (make the identifier unique, e.g. include the owner)",
-                        entity.blueprint
-                    ));
-                }
-            }
-            self.write_page(entities, &mut report, seen, plan).await?;
+            let existing = self.existing(&entities).await;
+            let page = plan::plan_page(
+                entities,
+                existing.as_ref(),
+                &state.seen,
+                self.config.enable_merge_entity,
+            );
+            self.apply_page(index, page, &mut report, state).await?;
             self.progress.page_done(&report);
         }
         self.progress.kind_finished(&report);
         Ok(report)
     }
 
-    /// Upserts the page's new and changed entities; unchanged ones cost nothing.
-    async fn write_page(
+    fn options(&self) -> UpsertOptions {
+        UpsertOptions {
+            merge: self.config.enable_merge_entity,
+            create_missing_related_entities: self.config.create_missing_related_entities,
+        }
+    }
+
+    /// Writes the page's new and changed entities (a dry run records them instead).
+    async fn apply_page(
         &self,
-        entities: Vec<Entity>,
+        index: usize,
+        page: PagePlan,
         report: &mut KindReport,
-        seen: &mut Seen,
-        plan: &mut BTreeMap<String, BlueprintPlan>,
+        state: &mut State,
     ) -> Result<(), ResyncError> {
-        let merge = self.config.enable_merge_entity;
-        let existing = self.existing(&entities).await;
-        let mut to_write = Vec::new();
-        for entity in entities {
-            let Value::String(identifier) = &entity.identifier else {
-                // A search-query identifier resolves in Port; it is written every time.
-                to_write.push((entity, false));
-                continue;
-            };
-            match existing
-                .as_ref()
-                .map(|found| found.get(&(entity.blueprint.clone(), identifier.clone())))
-            {
-                Some(Some(stored)) if compare::unchanged(&entity, stored, merge) => {
-                    report.unchanged += 1;
-                    seen.add(&entity.blueprint, identifier.clone());
-                }
-                Some(Some(_)) => to_write.push((entity, true)),
-                // Not found, or the lookup failed: write it; an upsert is safe either way.
-                _ => to_write.push((entity, false)),
-            }
+        for (blueprint, identifier) in &page.duplicates {
+            report.duplicates += 1;
+            report.sample(format!(
+                "{blueprint} {identifier}: another item already mapped to this identifier; the last one wins \
+                 (make the identifier unique, e.g. include the owner)"
+            ));
+        }
+        for (blueprint, identifier) in page.unchanged {
+            report.unchanged += 1;
+            state.seen.add(&blueprint, identifier);
         }
         if self.dry_run {
-            for (entity, exists) in &to_write {
-                let identifier = entity
-                    .identifier
-                    .as_str()
-                    .map_or_else(|| entity.identifier.to_string(), String::from);
-                let slot = plan.entry(entity.blueprint.clone()).or_default();
-                if *exists {
-                    slot.update.push(identifier.clone())
-                } else {
-                    slot.create.push(identifier.clone())
+            for (entities, create) in [(&page.create, true), (&page.update, false)] {
+                for entity in entities {
+                    let identifier = entity
+                        .identifier
+                        .as_str()
+                        .map_or_else(|| entity.identifier.to_string(), String::from);
+                    let slot = state.plan.entry(entity.blueprint.clone()).or_default();
+                    if create {
+                        slot.create.push(identifier.clone());
+                    } else {
+                        slot.update.push(identifier.clone());
+                    }
+                    state.seen.add(&entity.blueprint, identifier);
                 }
-                seen.add(&entity.blueprint, identifier);
             }
             return Ok(());
         }
-        if to_write.is_empty() {
+        let mut batch = page.create;
+        batch.extend(page.update);
+        if batch.is_empty() {
             return Ok(());
         }
-        let options = UpsertOptions {
-            merge,
-            create_missing_related_entities: self.config.create_missing_related_entities,
-        };
-        let batch: Vec<Entity> = to_write.into_iter().map(|(e, _)| e).collect();
-        let outcome = self.port.upsert_entities(&batch, options).await?;
+        let outcome = self.port.upsert_entities(&batch, self.options()).await?;
         for landed in outcome.landed {
             if landed.created {
                 report.created += 1
             } else {
                 report.updated += 1
             }
-            seen.add(&landed.blueprint, landed.identifier);
+            state.seen.add(&landed.blueprint, landed.identifier);
         }
         for failure in outcome.failed {
-            report.upsert_failures += 1;
-            report.sample(format!(
-                "{} {}: {} {} {}",
-                failure.blueprint,
-                failure.identifier,
-                failure
-                    .status
-                    .map_or_else(|| "unreachable".into(), |s| s.to_string()),
-                failure.error,
-                failure.message
-            ));
             // Kept out of deletion whatever happens: a failed write is not a stale entity.
-            report.hold(&failure.blueprint, &failure.identifier, || {
-                format!("upsert refused: {} {}", failure.error, failure.message)
-            });
-            seen.add(&failure.blueprint, failure.identifier);
+            state.seen.add(&failure.blueprint, failure.identifier.clone());
+            if missing_related(&failure)
+                && let Some(entity) = batch.iter().find(|e| {
+                    e.blueprint == failure.blueprint && e.identifier.as_str() == Some(&failure.identifier)
+                })
+            {
+                state.deferred.push(Deferred {
+                    kind: index,
+                    entity: entity.clone(),
+                });
+                continue;
+            }
+            refused(report, state, &failure);
+        }
+        Ok(())
+    }
+
+    /// Upserts refused for a related entity that did not exist yet, once more,
+    /// blueprints whose entities others relate to first.
+    async fn retry_deferred(
+        &self,
+        blueprints: &[Value],
+        kinds: &mut [KindReport],
+        state: &mut State,
+    ) -> Result<(), ResyncError> {
+        let order: Vec<String> = crate::runtime::host::order_by_relations(blueprints)
+            .iter()
+            .filter_map(|b| b.get("identifier").and_then(Value::as_str).map(String::from))
+            .collect();
+        let rank = |blueprint: &str| order.iter().position(|b| b == blueprint).unwrap_or(usize::MAX);
+        let mut deferred = std::mem::take(&mut state.deferred);
+        deferred.sort_by_key(|d| rank(&d.entity.blueprint));
+        tracing::info!(
+            entities = deferred.len(),
+            "retrying upserts refused for a related entity that did not exist yet"
+        );
+        for group in deferred.chunk_by(|a, b| a.entity.blueprint == b.entity.blueprint) {
+            let entities: Vec<Entity> = group.iter().map(|d| d.entity.clone()).collect();
+            let outcome = self.port.upsert_entities(&entities, self.options()).await?;
+            let kind_of = |blueprint: &str, identifier: &str| {
+                group
+                    .iter()
+                    .find(|d| {
+                        d.entity.blueprint == blueprint && d.entity.identifier.as_str() == Some(identifier)
+                    })
+                    .map_or(0, |d| d.kind)
+            };
+            for landed in outcome.landed {
+                let Some(report) = kinds.get_mut(kind_of(&landed.blueprint, &landed.identifier)) else {
+                    continue;
+                };
+                if landed.created {
+                    report.created += 1
+                } else {
+                    report.updated += 1
+                }
+            }
+            for failure in outcome.failed {
+                if let Some(report) = kinds.get_mut(kind_of(&failure.blueprint, &failure.identifier)) {
+                    refused(report, state, &failure);
+                }
+            }
         }
         Ok(())
     }
 
     /// The page's entities as Port holds them, by (blueprint, identifier);
     /// `None` when Port could not be asked (then everything is written).
-    async fn existing(&self, entities: &[Entity]) -> Option<HashMap<(String, String), Value>> {
+    async fn existing(&self, entities: &[Entity]) -> Option<HashMap<Key, Value>> {
         let mut by_blueprint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for entity in entities {
             if let Some(id) = entity.identifier.as_str() {
@@ -454,11 +559,29 @@ impl Resync<'_> {
     }
 }
 
+/// A refused upsert: counted, and its entity held back (neither written nor deleted).
+fn refused(report: &mut KindReport, state: &mut State, failure: &EntityFailure) {
+    report.upsert_failures += 1;
+    let status = failure
+        .status
+        .map_or_else(|| "unreachable".into(), |s| s.to_string());
+    report.sample(format!(
+        "{} {}: {status} {} {}",
+        failure.blueprint, failure.identifier, failure.error, failure.message
+    ));
+    state.hold(
+        report,
+        &failure.blueprint,
+        &failure.identifier,
+        format!("upsert refused: {status} {} {}", failure.error, failure.message),
+    );
+}
+
 /// A held item protects the entity it stands for; when the mapping cannot
 /// tell which entity that is, the kind cannot be reconciled.
-fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, seen: &mut Seen) {
+fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, state: &mut State) {
     let outcome = mapper.map_json(&held.item);
-    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<Key> = Vec::new();
     // What the source could read may not pass the selector; that entity is then unknown.
     let mut unknown = outcome.skipped;
     for entity in outcome.entities {
@@ -485,7 +608,6 @@ fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, 
     }
     for (blueprint, identifier) in keys {
         tracing::warn!(kind = %report.kind, blueprint, identifier, "held back: {}", held.reason);
-        report.hold(&blueprint, &identifier, || held.reason.clone());
-        seen.add(&blueprint, identifier);
+        state.hold(report, &blueprint, &identifier, held.reason.clone());
     }
 }

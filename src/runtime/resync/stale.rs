@@ -1,14 +1,17 @@
 //! Deleting what a resync no longer produced, and only when it is safe: the
-//! caller skips this when any kind failed; here the share to delete is held
-//! to `entityDeletionThreshold`, and entities written since the resync began
-//! (live events) are never candidates.
+//! caller skips this when any kind failed. Here every blueprint is searched
+//! for entities this integration owns (as Ocean searches by data source, so
+//! a resource removed from the mapping leaves nothing behind), the pure
+//! planner decides each one's fate, and the deletes go dependents first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{BlueprintPlan, ResyncError, Seen};
-use crate::port::PortClient;
+use super::plan::{self, DeletionInput, DeletionPlan, Key, Owned, Seen};
+use super::{BlueprintPlan, ResyncError};
+use crate::port::{PortClient, PortError};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
@@ -39,75 +42,147 @@ pub struct Guard<'a> {
     pub dry_run: bool,
 }
 
+/// A blueprint's relations: name -> target blueprint.
+fn relation_targets(blueprint: &Value) -> HashMap<String, String> {
+    blueprint
+        .get("relations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, spec)| {
+            let target = spec.get("target")?.as_str()?;
+            Some((name.clone(), target.to_string()))
+        })
+        .collect()
+}
+
+/// Where an entity's relations (as Port's search returns them) point.
+fn relates_to(entity: &Value, targets: &HashMap<String, String>) -> Vec<Key> {
+    let mut out = Vec::new();
+    let relations = entity.get("relations").and_then(Value::as_object);
+    for (name, value) in relations.into_iter().flatten() {
+        let Some(target) = targets.get(name) else {
+            continue;
+        };
+        let ids: Vec<&str> = match value {
+            Value::String(id) => vec![id.as_str()],
+            Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        out.extend(ids.into_iter().map(|id| (target.clone(), id.to_string())));
+    }
+    out
+}
+
+fn identifier(entity: &Value) -> Option<String> {
+    entity.get("identifier")?.as_str().map(String::from)
+}
+
 impl Guard<'_> {
+    /// Reads what this integration owns in Port, plans, and deletes (or, in
+    /// a dry run, records the plan). Any read that fails skips the deletion.
     pub async fn delete_stale(
         &self,
-        blueprints: &[String],
+        mapped: &HashSet<String>,
         seen: &Seen,
-        started_at: &str,
-        plan: &mut BTreeMap<String, BlueprintPlan>,
-    ) -> Result<Deletion, ResyncError> {
-        let mut owned = 0;
-        let mut stale: Vec<(String, Vec<String>)> = Vec::new();
-        for blueprint in blueprints {
-            let all = match self.port.owned_identifiers(blueprint, None).await {
+        held: &HashMap<Key, String>,
+        cutoff: &str,
+        report_plan: &mut BTreeMap<String, BlueprintPlan>,
+    ) -> Result<(Deletion, Option<DeletionPlan>), ResyncError> {
+        let skipped = |what: &str, e: &PortError| Deletion::Skipped {
+            reason: format!("{what}: {e}; nothing is deleted"),
+        };
+        let blueprints = match self.port.list_blueprints().await {
+            Ok(blueprints) => blueprints,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => return Ok((skipped("listing Port's blueprints", &e), None)),
+        };
+        let mut owned: Vec<Owned> = Vec::new();
+        for blueprint in &blueprints {
+            let Some(name) = blueprint.get("identifier").and_then(Value::as_str) else {
+                continue;
+            };
+            let targets = relation_targets(blueprint);
+            let relation_names: Vec<&str> = targets.keys().map(String::as_str).collect();
+            let all = match self.port.owned_entities(name, None, &relation_names).await {
                 Ok(all) => all,
                 Err(e) if e.is_fatal() => return Err(e.into()),
-                Err(e) => {
-                    return Ok(Deletion::Skipped {
-                        reason: format!("listing owned {blueprint} entities: {e}"),
-                    });
-                }
+                Err(e) => return Ok((skipped(&format!("listing owned {name} entities"), &e), None)),
             };
-            owned += all.len();
-            // A dry run wrote nothing, so nothing is newer than its start.
-            let before = if self.dry_run { None } else { Some(started_at) };
-            let candidates = match before {
-                None => all,
-                Some(before) => match self.port.owned_identifiers(blueprint, Some(before)).await {
-                    Ok(older) => older,
-                    Err(e) if e.is_fatal() => return Err(e.into()),
-                    Err(e) => {
-                        return Ok(Deletion::Skipped {
-                            reason: format!("listing stale {blueprint} entities: {e}"),
-                        });
-                    }
-                },
+            if all.is_empty() {
+                continue;
+            }
+            let older: HashSet<String> = match self.port.owned_identifiers(name, Some(cutoff)).await {
+                Ok(older) => older.into_iter().collect(),
+                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) => return Ok((skipped(&format!("listing stale {name} entities"), &e), None)),
             };
-            let gone: Vec<String> = candidates
-                .into_iter()
-                .filter(|id| !seen.contains(blueprint, id))
-                .collect();
-            if !gone.is_empty() {
-                stale.push((blueprint.clone(), gone));
+            for entity in &all {
+                let Some(id) = identifier(entity) else {
+                    continue;
+                };
+                owned.push(Owned {
+                    before_cutoff: older.contains(&id),
+                    relates_to: relates_to(entity, &targets),
+                    key: (name.to_string(), id),
+                });
             }
         }
-        let to_delete: usize = stale.iter().map(|(_, ids)| ids.len()).sum();
-        if to_delete == 0 {
-            return Ok(Deletion::Done { deleted: 0, owned });
-        }
-        let share = to_delete as f64 / owned.max(1) as f64;
-        if share > self.threshold {
-            let reason = format!(
-                "{to_delete} of {owned} owned entities ({:.1}%) would go, above entityDeletionThreshold {:.0}%; \
-                 nothing is deleted",
-                share * 100.0,
-                self.threshold * 100.0
-            );
+        let plan = plan::plan_deletion(&DeletionInput {
+            owned: &owned,
+            seen,
+            held,
+            mapped_blueprints: mapped,
+            threshold: self.threshold,
+        });
+        let deletion = self.apply(&plan, &blueprints, report_plan).await?;
+        Ok((deletion, Some(plan)))
+    }
+
+    async fn apply(
+        &self,
+        plan: &DeletionPlan,
+        blueprints: &[Value],
+        report_plan: &mut BTreeMap<String, BlueprintPlan>,
+    ) -> Result<Deletion, ResyncError> {
+        if let Some(reason) = &plan.refused {
             tracing::warn!("{reason}");
-            return Ok(Deletion::Skipped { reason });
-        }
-        if self.dry_run {
-            for (blueprint, ids) in stale {
-                plan.entry(blueprint).or_default().delete = ids;
-            }
-            return Ok(Deletion::Planned {
-                would_delete: to_delete,
-                owned,
+            return Ok(Deletion::Skipped {
+                reason: reason.clone(),
             });
         }
+        let to_delete = plan.to_delete();
+        let total = plan.deletions();
+        if self.dry_run {
+            for (blueprint, ids) in &to_delete {
+                report_plan.entry(blueprint.to_string()).or_default().delete =
+                    ids.iter().map(|id| id.to_string()).collect();
+            }
+            return Ok(Deletion::Planned {
+                would_delete: total,
+                owned: plan.owned,
+            });
+        }
+        if total == 0 {
+            return Ok(Deletion::Done {
+                deleted: 0,
+                owned: plan.owned,
+            });
+        }
+        // Dependents first, so a delete never waits on (or cascades from) its target.
+        let mut order: Vec<String> = crate::runtime::host::order_by_relations(blueprints)
+            .iter()
+            .filter_map(|b| b.get("identifier").and_then(Value::as_str).map(String::from))
+            .collect();
+        order.reverse();
+        let mut batches: Vec<(&str, Vec<String>)> = Vec::new();
+        for blueprint in &order {
+            if let Some(ids) = to_delete.get(blueprint.as_str()) {
+                batches.push((blueprint, ids.iter().map(|id| id.to_string()).collect()));
+            }
+        }
         let (mut deleted, mut failed) = (0, 0);
-        for (at, (blueprint, ids)) in stale.iter().enumerate() {
+        for (at, (blueprint, ids)) in batches.iter().enumerate() {
             let report = match self
                 .port
                 .delete_entities(blueprint, ids, self.delete_dependents)
@@ -117,7 +192,7 @@ impl Guard<'_> {
                 // Some entities may already be gone: the deletion failed part way, which the report says.
                 Err(e) => {
                     tracing::error!(blueprint, "deleting stale entities stopped: {e}");
-                    failed += stale[at..].iter().map(|(_, ids)| ids.len()).sum::<usize>();
+                    failed += batches[at..].iter().map(|(_, ids)| ids.len()).sum::<usize>();
                     break;
                 }
             };
@@ -127,11 +202,14 @@ impl Guard<'_> {
                 tracing::warn!(blueprint, identifier = %failure.identifier, "delete refused: {} {}", failure.error, failure.message);
             }
         }
-        tracing::info!(deleted, owned, "stale entities deleted");
+        tracing::info!(deleted, owned = plan.owned, "stale entities deleted");
         Ok(if failed > 0 {
             Deletion::Failed { deleted, failed }
         } else {
-            Deletion::Done { deleted, owned }
+            Deletion::Done {
+                deleted,
+                owned: plan.owned,
+            }
         })
     }
 }

@@ -124,6 +124,9 @@ pub struct PortSimConfig {
     /// Keep request and reply bodies in the request log (tests check them against the spec).
     pub capture_bodies: bool,
     pub max_body_bytes: usize,
+    /// How far Port's clock is from the host's (negative: behind). Port's
+    /// timestamps and its `Date` header follow its clock.
+    pub clock_offset: time::Duration,
 }
 
 impl Default for PortSimConfig {
@@ -137,6 +140,7 @@ impl Default for PortSimConfig {
             faults: FaultConfig::default(),
             capture_bodies: false,
             max_body_bytes: MAX_BODY_BYTES,
+            clock_offset: time::Duration::ZERO,
         }
     }
 }
@@ -154,11 +158,15 @@ pub struct PortSim {
 
 impl PortSim {
     pub fn new(config: PortSimConfig) -> Arc<Self> {
+        let clock_offset = config.clock_offset;
         Arc::new(PortSim {
             faults: Faults::new(config.faults.clone()),
             limiter: RateLimiter::new(config.rate_limit, config.rate_period),
             config,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store {
+                clock_offset,
+                ..Store::default()
+            }),
             tokens: Mutex::new(HashMap::new()),
             log: RequestLog::default(),
             feed: Mutex::new(feed::FeedRecords::default()),
@@ -170,6 +178,11 @@ impl PortSim {
         let sim = PortSim::new(config);
         let served = serve(addr, routes::router(sim.clone())).await?;
         Ok((served, sim))
+    }
+
+    /// Port's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.config.clock_offset
     }
 
     pub fn log(&self) -> &RequestLog {

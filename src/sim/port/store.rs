@@ -78,12 +78,18 @@ pub struct Store {
     /// Every entity deleted, dependents included, as (blueprint, identifier),
     /// until a test takes them: what the soak checks against Codecov's truth.
     pub deletions: Vec<(String, String)>,
+    /// Port's clock relative to the host's: every timestamp follows it.
+    pub clock_offset: time::Duration,
 }
 
 impl Store {
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.clock_offset
+    }
+
     pub fn record_resync_request(&mut self, identifier: &str) {
         self.resync_requests += 1;
-        let now = rfc3339(OffsetDateTime::now_utc());
+        let now = rfc3339(self.now());
         let id = format!("resync-{identifier}-{}", self.resync_requests);
         self.resync_request
             .insert(identifier.to_string(), json!({"id": id, "updatedAt": now}));
@@ -114,7 +120,7 @@ impl Store {
             ));
         }
         let mut blueprint = blueprint;
-        let now = json!(rfc3339(OffsetDateTime::now_utc()));
+        let now = json!(rfc3339(self.now()));
         if let Some(fields) = blueprint.as_object_mut() {
             for (key, value) in [
                 ("createdBy", json!(writer)),
@@ -155,7 +161,7 @@ impl Store {
                 ),
             ));
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let incoming_properties = object_field(body, "properties")?;
         let incoming_relations = object_field(body, "relations")?;
         let mut entity = match (&existing, mode.merge) {

@@ -81,8 +81,25 @@ pub async fn middleware(State(sim): State<Arc<PortSim>>, request: Request, next:
     } else {
         next.run(exchange.take_request()).await
     };
+    if exchange.fault == Fault::Garbled && response.status().is_success() {
+        response = garble(response).await;
+    }
     add_rate_headers(response.headers_mut(), &rate);
+    // Port's own clock, which may differ from the host's.
+    let date = httpdate::fmt_http_date(sim.now().into());
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
     exchange.finish(response, &sim.log, capture).await
+}
+
+/// The reply cut to its first half: applied, answered, unreadable.
+async fn garble(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = body.slice(..body.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(half))
 }
 
 fn authorized(sim: &PortSim, headers: &HeaderMap, fault: Fault) -> bool {

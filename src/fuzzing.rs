@@ -5,7 +5,6 @@
 //! feeds every reply decoder the client has.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
+use crate::harness::IntegrationEnv;
 use crate::port::Entity;
 use crate::port::entities::{BulkReply, SearchReply, UpsertReport, record_bulk_reply};
 use crate::runtime::live_events::Event;
@@ -40,18 +40,15 @@ struct WebhookHarness {
 }
 
 fn webhook_harness() -> WebhookHarness {
-    let vars: BTreeMap<String, String> = [
-        ("OCEAN__PORT__BASE_URL", "http://127.0.0.1:9"),
-        ("OCEAN__PORT__CLIENT_ID", "fuzz"),
-        ("OCEAN__PORT__CLIENT_SECRET", "fuzz"),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", "fuzz"),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", "http://127.0.0.1:9"),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", r#"["fuzz"]"#),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let host = crate::wiring::host_from(&vars, None).expect("the fuzz harness's settings are valid");
+    // Nothing listens on port 9: the harness never reaches either service.
+    let host = IntegrationEnv::new(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        &["fuzz".into()],
+        "codecov",
+    )
+    .host()
+    .expect("the fuzz harness's settings are valid");
     let (events, accepted) = mpsc::channel(16);
     let state = ServerState {
         host: Arc::new(host),

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod codecov;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(feature = "sim")]
+pub mod harness;
 pub mod http;
 pub mod json_text;
 pub mod lifecycle;

@@ -89,7 +89,11 @@ fn default_port_app_config_reproduces_the_seed_entity() {
         ],
         None,
     );
-    assert_eq!(single_entity(&out), expected_entity());
+    // Every property, the title and the blueprint of the seed entity; the
+    // identifier is qualified with service and owner.
+    let mut expected = expected_entity();
+    expected["identifier"] = serde_json::json!("github/slanks/codecov-example");
+    assert_eq!(single_entity(&out), expected);
 }
 
 #[test]

@@ -1,18 +1,10 @@
 //! `ocean-codecov sim port` runs as its own process and serves Port's routes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use ocean_codecov::harness::{Process, spawn_announcing};
 
 use serde_json::{Value, json};
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn the_port_simulator_runs_as_a_process() {
@@ -68,24 +60,10 @@ async fn the_port_simulator_runs_as_a_process() {
     assert_eq!(log.as_array().map(Vec::len), Some(3));
 }
 
-fn spawn_sim(args: &[&str]) -> (Killed, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut child = Killed(child);
-    let stderr = child.0.stderr.take().expect("stderr is piped");
-    let mut first_line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut first_line)
-        .expect("the simulator says where it listens");
-    let url = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
-        .to_string();
-    (child, url)
+fn spawn_sim(args: &[&str]) -> (Process, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
+    command.args(args);
+    spawn_announcing(command).expect("the simulator says where it listens")
 }
 
 #[tokio::test]

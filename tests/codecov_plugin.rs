@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use ocean_codecov::codecov::{CodecovPlugin, CodecovSettings, Service};
+use ocean_codecov::codecov::{CodecovPlugin, CodecovSettings, Rounding, Service};
 use ocean_codecov::retry::RetryPolicy;
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
 use ocean_codecov::runtime::plugin::{Delivery, FetchError, Plugin};
@@ -35,7 +35,7 @@ fn plugin(served: &Served, owners: &[&str], page_size: u32, token: &str) -> Arc<
         base_delay: std::time::Duration::from_millis(2),
         max_delay: std::time::Duration::from_millis(20),
         max_attempts: 6,
-        max_total_wait: std::time::Duration::from_secs(5),
+        max_total_wait: std::time::Duration::from_secs(60),
     };
     Arc::new(CodecovPlugin::new(settings).expect("plugin builds"))
 }
@@ -90,10 +90,10 @@ fn map_one(mapper: &ResourceMapper, item: &Value) -> Value {
 
 #[tokio::test]
 async fn every_kind_yields_exactly_the_simulators_records_at_any_page_size() {
-    let (served, sim) = start(CodecovSimConfig::generated(3, 250, 7)).await;
+    let (served, sim) = start(CodecovSimConfig::generated(3, 60, 7)).await;
     let expected = expected_counts(&sim.dataset());
     assert!(expected.values().all(|n| *n > 0), "{expected:?}");
-    for page_size in [1, 20, 100] {
+    for page_size in [1, 7, 50] {
         let plugin = plugin(
             &served,
             &["owner-1", "owner-2", "owner-3"],
@@ -200,6 +200,9 @@ async fn the_coverage_item_for_the_seed_maps_to_the_seed_entity() {
     .expect("seed entity");
     let mut expected: Value = serde_json::from_str(&expected_text).expect("JSON");
     expected.as_object_mut().map(|o| o.remove("filter"));
+    // The default mapping qualifies the identifier with service and owner;
+    // everything else is the seed's entity.
+    expected["identifier"] = json!("github/slanks/codecov-example");
     assert_eq!(from_webhook, expected);
     assert_eq!(
         from_api, expected,
@@ -374,4 +377,89 @@ async fn a_webhook_becomes_coverage_and_its_pull_read_from_the_api() {
     let mut without_pull = payload.clone();
     without_pull["pull"] = Value::Null;
     assert_eq!(plugin.webhook_items(&without_pull).await.len(), 1);
+}
+
+/// Point 5: `compare.coverage` is rounded as the repository's Codecov YAML
+/// says; the plugin's settings stand for that YAML, Codecov's defaults
+/// (down, 2 places) when unset, so resync items equal the webhook's.
+#[tokio::test]
+async fn compare_is_rounded_as_the_repositorys_codecov_yaml_says() {
+    let (served, sim) = start(CodecovSimConfig::generated(1, 40, 13)).await;
+    let compares = |plugin: Arc<CodecovPlugin>, sim: Arc<CodecovSim>| async move {
+        let (items, errors) = fetch_all(&plugin, "coverage").await;
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut pairs = Vec::new();
+        for item in &items {
+            let repo = item["repo"]["name"].as_str().expect("repo");
+            let payload = sim.webhook_payload("owner-1", repo, false).expect("payload");
+            pairs.push((item["compare"].clone(), payload["compare"].clone()));
+        }
+        pairs
+    };
+    // Codecov's site default: down, 2 places (100 - 97.22222 is 2.77).
+    let defaults = compares(plugin(&served, &["owner-1"], 100, DEFAULT_TOKEN), sim.clone()).await;
+    assert!(defaults.len() > 20);
+    for (item, payload) in &defaults {
+        assert_eq!(item, payload);
+    }
+    assert!(
+        defaults
+            .iter()
+            .any(|(item, _)| item["coverage"].as_str().is_some_and(|c| c.len() > 3)),
+        "{defaults:?}"
+    );
+
+    // A repository YAML with `coverage: {round: nearest, precision: 4}`.
+    sim.edit(|d| {
+        for repo in &mut d.owners[0].repos {
+            repo.yaml.round = Some("nearest".into());
+            repo.yaml.precision = Some(4);
+        }
+    });
+    let stale = compares(plugin(&served, &["owner-1"], 100, DEFAULT_TOKEN), sim.clone()).await;
+    assert!(
+        stale.iter().any(|(item, payload)| item != payload),
+        "without the settings the rounding differs"
+    );
+    let mut settings = CodecovSettings::new(
+        served.url(),
+        Secret::new(DEFAULT_TOKEN),
+        Service::Github,
+        vec!["owner-1".into()],
+    );
+    settings.app_url = Some("https://app.codecov.io".into());
+    settings.coverage_round = Rounding::Nearest;
+    settings.coverage_precision = 4;
+    let configured = Arc::new(CodecovPlugin::new(settings).expect("plugin"));
+    for (item, payload) in compares(configured, sim.clone()).await {
+        assert_eq!(item, payload);
+    }
+}
+
+/// Point 7: GitLab commit links are `https://gitlab.com/{owner, ':' as '/'}/{repo}/commit/{sha}`.
+#[tokio::test]
+async fn gitlab_commit_links_are_codecovs() {
+    let mut config = CodecovSimConfig::generated(1, 6, 17);
+    config.dataset.service = "gitlab".into();
+    config.dataset.owners[0].username = "group:sub".into();
+    let (served, sim) = start(config).await;
+    let mut settings = CodecovSettings::new(
+        served.url(),
+        Secret::new(DEFAULT_TOKEN),
+        Service::Gitlab,
+        vec!["group:sub".into()],
+    );
+    settings.app_url = Some("https://app.codecov.io".into());
+    let plugin = Arc::new(CodecovPlugin::new(settings).expect("plugin"));
+    let (items, errors) = fetch_all(&plugin, "coverage").await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!items.is_empty());
+    for item in &items {
+        let repo = item["repo"]["name"].as_str().expect("repo");
+        let payload = sim.webhook_payload("group:sub", repo, false).expect("payload");
+        let link = payload["head"]["service_url"].as_str().expect("link");
+        assert!(link.starts_with("https://gitlab.com/group/sub/"), "{link}");
+        assert_eq!(item["head"]["service_url"], payload["head"]["service_url"]);
+        assert_eq!(item["repo"]["url"], payload["repo"]["url"]);
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 use std::collections::{BTreeSet, VecDeque};
 
 use common::*;
+use ocean_codecov::harness::port_requests;
 use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::faults::{Fault, FaultConfig};
@@ -38,8 +39,8 @@ async fn a_thousand_entities_cost_fifty_bulk_requests_and_one_token() {
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(report.landed.len(), 1000);
-    assert_eq!(count_requests(&sim, "POST", "/entities/bulk"), 50);
-    assert_eq!(count_requests(&sim, "POST", "/auth/access_token"), 1);
+    assert_eq!(port_requests(&sim, "POST", "/entities/bulk"), 50);
+    assert_eq!(port_requests(&sim, "POST", "/auth/access_token"), 1);
     assert_eq!(
         sim.log().snapshot().len(),
         51,
@@ -169,11 +170,7 @@ async fn a_207_reports_each_refused_entity_and_is_not_retried() {
         report.failed[0].message
     );
     assert_eq!(report.landed.len(), 23);
-    assert_eq!(
-        count_requests(&sim, "POST", "/entities/bulk"),
-        2,
-        "no blind retry"
-    );
+    assert_eq!(port_requests(&sim, "POST", "/entities/bulk"), 2, "no blind retry");
     assert_eq!(sim.log().snapshot().iter().filter(|r| r.status == 207).count(), 2);
 }
 
@@ -265,7 +262,7 @@ async fn other_client_errors_are_not_retried_and_carry_ports_body() {
         text.contains("not_found") && text.contains("was not found"),
         "{text}"
     );
-    assert_eq!(count_requests(&sim, "POST", "/entities"), 1);
+    assert_eq!(port_requests(&sim, "POST", "/entities"), 1);
 }
 
 #[tokio::test]
@@ -346,7 +343,7 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
         .await
         .expect("search");
     assert_eq!(owned, expected_identifiers(2100), "ours only, in three pages");
-    assert_eq!(count_requests(&sim, "POST", "/entities/search"), 3);
+    assert_eq!(port_requests(&sim, "POST", "/entities/search"), 3);
 
     let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
     let cutoff = later
@@ -370,7 +367,7 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
         .expect("delete");
     assert_eq!(report.deleted.len(), 250);
     assert!(report.failed.is_empty());
-    assert_eq!(count_requests(&sim, "POST", "/bulk/entities/delete"), 3);
+    assert_eq!(port_requests(&sim, "POST", "/bulk/entities/delete"), 3);
     assert_eq!(sim.entities("codecov_coverage").len(), 2100 - 250 + 3);
 }
 

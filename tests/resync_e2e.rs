@@ -4,41 +4,36 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use ocean_codecov::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET, Simulators};
 use ocean_codecov::port::Entity;
 use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
 use ocean_codecov::secret::Secret;
-use ocean_codecov::sim::Served;
+use ocean_codecov::sim::codecov::CodecovSimConfig;
 use ocean_codecov::sim::codecov::data::Dataset;
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "e2e-codecov";
 
-struct World {
-    port: Served,
-    port_sim: Arc<PortSim>,
-    codecov: Served,
-    codecov_sim: Arc<CodecovSim>,
+/// Both simulators, and the binary run against them as installation `IDENTIFIER`.
+struct World(Simulators);
+
+impl std::ops::Deref for World {
+    type Target = Simulators;
+    fn deref(&self) -> &Simulators {
+        &self.0
+    }
 }
 
 async fn world(owners: usize, repos: usize) -> World {
-    let loopback = "127.0.0.1:0".parse().expect("loopback");
-    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
-        .await
-        .expect("Port simulator");
-    let (codecov, codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(owners, repos, 21), loopback)
-        .await
-        .expect("Codecov simulator");
-    World {
-        port,
-        port_sim,
-        codecov,
-        codecov_sim,
-    }
+    let codecov = CodecovSimConfig::generated(owners, repos, 21);
+    World(
+        Simulators::start(PortSimConfig::default(), codecov)
+            .await
+            .expect("simulators"),
+    )
 }
 
 struct Run {
@@ -49,32 +44,11 @@ struct Run {
 
 impl World {
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let owners: Vec<String> = self
-            .codecov_sim
-            .dataset()
-            .owners
-            .iter()
-            .map(|o| o.username.clone())
-            .collect();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
-        command
-            .args(args)
-            .env_clear()
-            .env("OCEAN__PORT__BASE_URL", self.port.url())
-            .env("OCEAN__PORT__CLIENT_ID", "test-client")
-            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-            .env("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER)
-            .env("OCEAN__INTEGRATION__TYPE", "codecov")
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
-            .env(
-                "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
-                serde_json::to_string(&owners).expect("JSON"),
-            )
-            .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
-            .env("OCEAN__RETRY__MAX_ATTEMPTS", "3")
-            .env("RUST_LOG", "warn");
-        command
+        let env = self
+            .env(IDENTIFIER)
+            .var("OCEAN__INTEGRATION__TYPE", "codecov")
+            .fast_retries(5, 3);
+        env.command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
     }
 
     async fn run(&self, args: &[&str]) -> Run {
@@ -100,28 +74,15 @@ impl World {
         self.port_sim.entities(blueprint).len()
     }
 
-    fn identifiers(&self, blueprint: &str) -> Vec<String> {
-        let entities = self.port_sim.entities(blueprint);
-        entities
-            .iter()
-            .filter_map(|e| e["identifier"].as_str().map(String::from))
-            .collect()
-    }
-
     fn bulk_upserts(&self) -> usize {
-        self.port_sim
-            .log()
-            .snapshot()
-            .iter()
-            .filter(|r| r.path.ends_with("/entities/bulk"))
-            .count()
+        self.port_requests("POST", "/entities/bulk")
     }
 
     fn client(&self) -> PortClient {
         let settings = PortSettings::new(
             self.port.url(),
-            "test-client",
-            Secret::new("test-secret"),
+            PORT_CLIENT_ID,
+            Secret::new(PORT_CLIENT_SECRET),
             "codecov",
             IDENTIFIER,
         );
@@ -194,7 +155,11 @@ async fn a_repository_removed_in_codecov_is_deleted_from_port() {
             .identifiers("codecov_repository")
             .contains(&format!("github/owner-1/{gone}"))
     );
-    assert!(!world.identifiers("codecov_coverage").contains(&gone));
+    assert!(
+        !world
+            .identifiers("codecov_coverage")
+            .contains(&format!("github/owner-1/{gone}"))
+    );
     assert!(
         world
             .identifiers("codecov_commit")
@@ -364,7 +329,7 @@ async fn a_mapping_edited_in_port_is_used_by_the_next_resync() {
     assert!(
         titles
             .iter()
-            .all(|t| t.as_str().is_some_and(|t| t.starts_with("Repo o1-repo-"))),
+            .all(|t| t.as_str().is_some_and(|t| t.starts_with("Repo repo-"))),
         "{titles:?}"
     );
 
@@ -388,28 +353,8 @@ async fn a_mapping_edited_in_port_is_used_by_the_next_resync() {
 
 #[tokio::test]
 async fn a_running_integration_keeps_its_last_valid_mapping() {
-    use ocean_codecov::runtime::host::{Defaults, Host};
-    use ocean_codecov::runtime::settings::{IntegrationSpec, Settings};
     let world = world(1, 3).await;
-    let spec = IntegrationSpec::parse(include_str!("../.port/spec.yaml")).expect("spec");
-    let vars = [
-        ("OCEAN__PORT__CLIENT_ID", "test-client"),
-        ("OCEAN__PORT__CLIENT_SECRET", "test-secret"),
-        ("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "owner-1"),
-    ];
-    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let settings = Settings::load(&vars, None, &spec).expect("settings");
-    let codecov =
-        ocean_codecov::codecov::CodecovSettings::from_integration_config(&settings.integration_config)
-            .expect("codecov settings");
-    let plugin = Arc::new(ocean_codecov::codecov::CodecovPlugin::new(codecov).expect("plugin"));
-    let defaults = Defaults {
-        port_app_config: include_str!("../.port/resources/port-app-config.yml"),
-        blueprints: vec![],
-    };
-    let host = Host::new(settings, world.client(), plugin, defaults);
+    let host = world.env(IDENTIFIER).fast_retries(5, 3).host().expect("settings");
     host.set_up().await.expect("registered");
     let valid = host
         .refresh_mapping(false)
@@ -443,7 +388,7 @@ async fn a_dry_run_prints_the_plan_and_writes_nothing() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("  create github/owner-1/o1-repo-"),
+        run.stdout.contains("  create github/owner-1/repo-"),
         "{}",
         run.stdout
     );

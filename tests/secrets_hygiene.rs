@@ -3,11 +3,11 @@
 //! involve a credential (a refused client secret, a refused Codecov token)
 //! run too. None of the values, nor Port's access token, may appear.
 
-use std::net::SocketAddr;
 use std::process::Command;
 
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_codecov::harness::Simulators;
+use ocean_codecov::sim::codecov::CodecovSimConfig;
+use ocean_codecov::sim::port::PortSimConfig;
 
 const PORT_SECRET: &str = "port-secret-CANARY-7f3a91";
 const CODECOV_TOKEN: &str = "codecov-token-CANARY-52be07";
@@ -68,26 +68,20 @@ fn the_sandbox_at_trace_level_prints_no_secret_anywhere() {
 
 /// `resync --once` with a credential the service refuses, at trace level.
 async fn refused_run(port_secret: &str, codecov_token: &str) -> (bool, String) {
-    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (port, _port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+    let sims = Simulators::start(PortSimConfig::default(), CodecovSimConfig::generated(1, 3, 5))
         .await
-        .expect("Port simulator");
-    let (codecov, _codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(1, 3, 5), loopback)
-        .await
-        .expect("Codecov simulator");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .args(["resync", "--once"])
-        .env_clear()
-        .env("RUST_LOG", "trace")
-        .env("OCEAN__PORT__BASE_URL", port.url())
-        .env("OCEAN__PORT__CLIENT_ID", "test-client")
-        .env("OCEAN__PORT__CLIENT_SECRET", port_secret)
-        .env("OCEAN__INTEGRATION__IDENTIFIER", "hygiene")
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", codecov_token)
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url())
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", r#"["owner-1"]"#)
-        .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
-        .env("OCEAN__RETRY__MAX_ATTEMPTS", "2")
+        .expect("simulators");
+    let env = sims
+        .env("hygiene")
+        .var("OCEAN__PORT__CLIENT_SECRET", port_secret)
+        .field("codecovToken", codecov_token)
+        .fast_retries(5, 2);
+    let output = env
+        .command(
+            env!("CARGO_BIN_EXE_ocean-codecov"),
+            &["resync", "--once"],
+            "trace",
+        )
         .output()
         .await
         .expect("the binary runs");

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocean_codecov::harness::{IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async};
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
+use ocean_codecov::sim::codecov::{CodecovSimConfig, webhook_payload_for};
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SECRET: &str = "hook-s3cret";
 
@@ -22,57 +22,35 @@ struct Integration {
     _codecov: Served,
 }
 
+fn assert_no_secret(line: &str) {
+    assert!(
+        !line.contains(SECRET) && !line.contains(PORT_CLIENT_SECRET),
+        "a secret leaked: {line}"
+    );
+}
+
 async fn sail(port_config: PortSimConfig) -> Integration {
-    let loopback = "127.0.0.1:0".parse().expect("loopback");
-    let (port, port_sim) = PortSim::start(port_config, loopback)
-        .await
-        .expect("Port simulator");
     let mut codecov_config = CodecovSimConfig::generated(0, 0, 1);
     codecov_config.dataset.add_from_payload(&seed_example_payload());
-    let (codecov, _) = CodecovSim::start(codecov_config, loopback)
+    let Simulators {
+        port,
+        port_sim,
+        codecov,
+        ..
+    } = Simulators::start(port_config, codecov_config)
         .await
-        .expect("Codecov simulator");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .arg("sail")
-        .env_clear()
-        .env("OCEAN__PORT__BASE_URL", port.url())
-        .env("OCEAN__PORT__CLIENT_ID", "test-client")
-        .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-        .env("OCEAN__INTEGRATION__IDENTIFIER", "live-codecov")
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url())
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "slanks")
-        .env("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET)
-        .env("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
-        .env("OCEAN__HTTP__HOST", "127.0.0.1")
-        .env("OCEAN__HTTP__PORT", "0")
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("sail starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("reads stderr")
-            .expect("sail says where it listens");
-        assert!(
-            !line.contains(SECRET) && !line.contains("test-secret"),
-            "a secret leaked: {line}"
-        );
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.split_whitespace().next().expect("a URL").to_string();
-        }
-    };
+        .expect("simulators");
+    let env = IntegrationEnv::new(&port.url(), &codecov.url(), &["slanks".into()], "live-codecov")
+        .field("webhookSecret", SECRET)
+        .webhooks_only_on_loopback();
+    let command = env.command(env!("CARGO_BIN_EXE_ocean-codecov"), &["sail"], "info");
+    let (child, url, mut lines) = spawn_announcing_async(command, assert_no_secret)
+        .await
+        .expect("sail says where it listens");
     // Keep reading so the child never blocks on a full pipe; check no secret is logged.
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
-            assert!(
-                !line.contains(SECRET) && !line.contains("test-secret"),
-                "a secret leaked: {line}"
-            );
+            assert_no_secret(&line);
         }
     });
     Integration {
@@ -130,9 +108,11 @@ async fn the_seed_webhook_ends_as_the_seed_entity_in_port() {
     let stored = &integration.port_sim.entities("codecov_coverage")[0];
     let text = std::fs::read_to_string("resources/codecov/seed-expected-entity.json").expect("seed entity");
     let expected: Value = serde_json::from_str(&text).expect("JSON");
-    for field in ["identifier", "title", "properties", "relations"] {
+    for field in ["title", "properties", "relations"] {
         assert_eq!(stored[field], expected[field], "{field}");
     }
+    // The default mapping qualifies the identifier with service and owner.
+    assert_eq!(stored["identifier"], "github/slanks/codecov-example");
     assert!(
         integration.wait_for("codecov_pull", 1).await,
         "the payload's pull was read from Codecov"

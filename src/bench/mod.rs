@@ -6,10 +6,12 @@ pub mod resync;
 pub mod soak;
 pub mod webhook;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use anyhow::Context;
+
+pub use crate::harness::Process;
+use crate::harness::spawn_announcing;
 
 /// Peak resident set size of this process so far, in bytes (Linux; `None` elsewhere).
 pub fn peak_rss_bytes() -> Option<u64> {
@@ -23,35 +25,12 @@ pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// A child process killed when dropped.
-pub struct Process(pub Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `ocean-codecov sim ...` and returns it with the URL it announced.
 pub fn simulator(args: &[&str]) -> anyhow::Result<(Process, String)> {
     let exe = std::env::current_exe().context("finding this binary")?;
-    let mut child = Process(
-        Command::new(exe)
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting a simulator")?,
-    );
-    let stderr = child.0.stderr.take().context("simulator stderr")?;
-    let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line)?;
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .context("the simulator's URL")?
-        .to_string();
-    Ok((child, url))
+    let mut command = Command::new(exe);
+    command.args(args);
+    spawn_announcing(command).context("starting a simulator")
 }
 
 /// The Port simulator as a process, with a budget no benchmark reaches, and `extra` flags.

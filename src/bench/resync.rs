@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::{port_simulator, simulator};
+use crate::harness::{IntegrationEnv, PORT_CLIENT_ID, PORT_CLIENT_SECRET};
 use crate::port::{PortClient, PortSettings};
 use crate::secret::Secret;
-use crate::sim::codecov::DEFAULT_TOKEN;
 
 #[derive(clap::Args)]
 pub struct ResyncBenchArgs {
@@ -47,20 +47,12 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
     let started = Instant::now();
     // Under faults, short backoffs keep the run about the integration, not its sleeps.
     let base_delay = if args.fault_rate > 0.0 { "20" } else { "500" };
+    let env = IntegrationEnv::new(port_url, codecov_url, &["owner-1".into()], "bench-codecov")
+        .var("OCEAN__RETRY__BASE_DELAY_MS", base_delay)
+        .field("codecovPageSize", args.page_size.to_string());
     let output = Command::new(exe)
         .args(["resync", "--once"])
-        .env("OCEAN__RETRY__BASE_DELAY_MS", base_delay)
-        .env("OCEAN__PORT__BASE_URL", port_url)
-        .env("OCEAN__PORT__CLIENT_ID", "test-client")
-        .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-        .env("OCEAN__INTEGRATION__IDENTIFIER", "bench-codecov")
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov_url)
-        .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "owner-1")
-        .env(
-            "OCEAN__INTEGRATION__CONFIG__CODECOV_PAGE_SIZE",
-            args.page_size.to_string(),
-        )
+        .envs(env.vars())
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .output()
@@ -149,8 +141,8 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let settings = PortSettings::new(
             &port_url,
-            "test-client",
-            Secret::new("test-secret"),
+            PORT_CLIENT_ID,
+            Secret::new(PORT_CLIENT_SECRET),
             "codecov",
             "bench-codecov",
         );

@@ -2,17 +2,17 @@
 //! loopback and bounded: how many Codecov webhooks/s the route accepts, its
 //! p50/p99 latency, and end-to-end events/s until every entity is in Port.
 
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{port_simulator, simulator};
+use crate::harness::{IntegrationEnv, spawn_announcing_async};
 use crate::sim::codecov::data::Dataset;
-use crate::sim::codecov::{DEFAULT_TOKEN, webhook_payload_for};
+use crate::sim::codecov::webhook_payload_for;
 
 #[derive(clap::Args)]
 pub struct WebhookBenchArgs {
@@ -54,31 +54,14 @@ pub fn run(args: &WebhookBenchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let exe = std::env::current_exe()?;
-        let mut child = tokio::process::Command::new(exe)
-            .arg("sail")
-            .env("OCEAN__PORT__BASE_URL", &port_url)
-            .env("OCEAN__PORT__CLIENT_ID", "test-client")
-            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-            .env("OCEAN__INTEGRATION__IDENTIFIER", "bench-live")
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", &codecov_url)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "owner-1")
-            .env("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET)
-            .env("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
-            .env("OCEAN__HTTP__HOST", "127.0.0.1")
-            .env("OCEAN__HTTP__PORT", "0")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+        let env = IntegrationEnv::new(&port_url, &codecov_url, &["owner-1".into()], "bench-live")
+            .field("webhookSecret", SECRET)
+            .webhooks_only_on_loopback();
+        let mut command = tokio::process::Command::new(exe);
+        command.arg("sail").envs(env.vars()).env("RUST_LOG", "warn");
+        let (mut child, url, mut lines) = spawn_announcing_async(command, |_| {})
+            .await
             .context("starting sail")?;
-        let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-        let url = loop {
-            let line = lines.next_line().await?.context("sail ended before listening")?;
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                break rest.split_whitespace().next().context("a URL")?.to_string();
-            }
-        };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let target = Arc::new(format!("{url}/integration/webhook?token={SECRET}"));
         let http = reqwest::Client::new();

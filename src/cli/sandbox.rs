@@ -3,7 +3,6 @@
 //! registration, blueprints, a resync with progress, then Port's documented
 //! Codecov webhook and a few generated ones through the HTTP server.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,12 +12,12 @@ use serde_json::Value;
 
 use super::integration::summarise;
 use super::runtime;
+use crate::harness::IntegrationEnv;
 use crate::lifecycle::Running;
 use crate::runtime::resync::progress::Bars;
 use crate::sim::codecov::data::seed_example_payload;
 use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
 use crate::sim::port::{PortSim, PortSimConfig};
-use crate::wiring::host_from;
 
 #[derive(Args)]
 pub struct SandboxArgs {
@@ -89,30 +88,12 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         owners.join(", ")
     );
 
-    let vars: BTreeMap<String, String> = [
-        ("OCEAN__PORT__BASE_URL", port.url()),
-        ("OCEAN__PORT__CLIENT_ID", "test-client".into()),
-        ("OCEAN__PORT__CLIENT_SECRET", args.port_client_secret.clone()),
-        ("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER.into()),
-        (
-            "OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN",
-            args.codecov_token.clone(),
-        ),
-        ("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", codecov.url()),
-        (
-            "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
-            serde_json::to_string(&owners)?,
-        ),
-        (
-            "OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET",
-            args.webhook_secret.clone(),
-        ),
-        ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let host = Arc::new(host_from(&vars, None)?);
+    let env = IntegrationEnv::new(&port.url(), &codecov.url(), &owners, IDENTIFIER)
+        .var("OCEAN__PORT__CLIENT_SECRET", args.port_client_secret.clone())
+        .field("codecovToken", args.codecov_token.clone())
+        .field("webhookSecret", args.webhook_secret.clone())
+        .var("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY");
+    let host = Arc::new(env.host()?);
 
     println!("\n1. Registering the integration and its blueprints in Port");
     host.set_up().await?;
@@ -176,7 +157,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     println!(
         "\nPort's documented Codecov example: {}",
         if seed_ok {
-            "the entity in Port equals seed-expected-entity.json"
+            "the entity in Port equals seed-expected-entity.json (identifier qualified: github/slanks/...)"
         } else {
             "MISMATCH with seed-expected-entity.json"
         }
@@ -192,9 +173,15 @@ fn seed_entity_matches(entities: &[Value]) -> bool {
     let Ok(expected) = serde_json::from_str::<Value>(SEED_ENTITY) else {
         return false;
     };
+    // The default mapping qualifies the identifier with service and owner.
+    let identifier = format!(
+        "github/slanks/{}",
+        expected["identifier"].as_str().unwrap_or_default()
+    );
     entities.iter().any(|e| {
-        ["identifier", "title", "properties", "relations"]
-            .iter()
-            .all(|field| e[field] == expected[field])
+        e["identifier"] == identifier.as_str()
+            && ["title", "properties", "relations"]
+                .iter()
+                .all(|field| e[field] == expected[field])
     })
 }

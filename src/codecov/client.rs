@@ -305,3 +305,66 @@ impl CodecovClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page(count: Option<u64>, results: usize) -> ListPage {
+        ListPage {
+            count,
+            next: None,
+            results: vec![json!({}); results],
+        }
+    }
+
+    #[test]
+    fn a_listing_that_delivered_its_count_is_complete() {
+        let mut tally = ListingTally::default();
+        tally.add(&page(Some(5), 3));
+        tally.add(&page(Some(5), 2));
+        assert!(tally.check("/repos").is_ok());
+    }
+
+    #[test]
+    fn a_short_listing_is_incomplete_with_both_figures() {
+        let mut tally = ListingTally::default();
+        tally.add(&page(Some(5), 3));
+        tally.add(&page(Some(5), 0));
+        match tally.check("/repos") {
+            Err(CodecovError::Incomplete {
+                path,
+                counted,
+                received,
+            }) => assert_eq!((path.as_str(), counted, received), ("/repos", 5, 3)),
+            other => panic!("expected Incomplete, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_latest_count_wins_and_no_count_claims_nothing() {
+        let mut grew = ListingTally::default();
+        grew.add(&page(Some(2), 2));
+        grew.add(&page(Some(4), 1));
+        assert!(grew.check("/x").is_err(), "the list grew to 4; 3 arrived");
+        let mut uncounted = ListingTally::default();
+        uncounted.add(&page(None, 1));
+        assert!(uncounted.check("/x").is_ok());
+        let mut shrank = ListingTally::default();
+        shrank.add(&page(Some(3), 3));
+        shrank.add(&page(None, 0));
+        assert!(
+            shrank.check("/x").is_ok(),
+            "a page without a count keeps the last one"
+        );
+    }
+
+    #[test]
+    fn each_page_expects_what_its_count_leaves_for_it() {
+        assert_eq!(page(Some(250), 0).expected_len(1, 100), Some(100));
+        assert_eq!(page(Some(250), 0).expected_len(3, 100), Some(50));
+        assert_eq!(page(Some(250), 0).expected_len(4, 100), Some(0));
+        assert_eq!(page(None, 0).expected_len(1, 100), None);
+    }
+}

@@ -45,6 +45,22 @@ impl Kind {
     }
 }
 
+/// Why a repository the listing named cannot be read, when that is the
+/// repository's own state rather than a failure: Codecov answers 403 on every
+/// route under a private repository the token's user is not activated on, and
+/// 404 "Not found." under one removed since the listing.
+fn unreadable(error: &CodecovError) -> Option<&'static str> {
+    match error {
+        CodecovError::Api { status: 403, .. } => {
+            Some("403: private, and the token's user is not activated on the owner's plan")
+        }
+        CodecovError::Api {
+            status: 404, detail, ..
+        } if detail == "Not found." => Some("404: removed from Codecov after it was listed"),
+        _ => None,
+    }
+}
+
 /// Selector fields besides `query`, with their defaults.
 #[derive(Debug, Clone)]
 pub struct KindSelector {
@@ -212,7 +228,7 @@ impl KindFetch {
     /// The kind's items for one page of repositories, fetched a few at a time.
     async fn per_repo(&self, owner: &str, repos: Vec<Value>) -> bool {
         let concurrency = self.client.settings().concurrency.max(1);
-        let results: Vec<(String, Result<Vec<Value>, CodecovError>)> = stream::iter(repos)
+        let results: Vec<(Value, String, Result<Vec<Value>, CodecovError>)> = stream::iter(repos)
             .map(|repo: Value| async move {
                 let name = repo
                     .get("name")
@@ -220,27 +236,66 @@ impl KindFetch {
                     .unwrap_or_default()
                     .to_string();
                 let items = self.repo_items(owner, &repo, &name).await;
-                (name, items)
+                (repo, name, items)
             })
             .buffered(concurrency)
             .collect()
             .await;
         let mut page = Vec::new();
-        for (name, items) in results {
-            match items {
-                Ok(items) => page.extend(items),
-                Err(e) => {
-                    if !self
-                        .pages
-                        .error(self.failure(format!("repository {owner}/{name}"), &e))
-                        .await
-                    {
-                        return false;
-                    }
+        for (repo, name, items) in results {
+            let error = match items {
+                Ok(items) => {
+                    page.extend(items);
+                    continue;
                 }
+                Err(e) => e,
+            };
+            let delivered = match (self.kind, unreadable(&error)) {
+                // One entity per repository: that one is held, the rest reconcile.
+                (Kind::Coverage, Some(why)) => {
+                    let reason = format!("repository {owner}/{name}: {why}");
+                    tracing::warn!(kind = self.kind.name(), "{reason}; its entity is kept as it is");
+                    self.pages
+                        .held(self.held_coverage(owner, &name, &repo), reason)
+                        .await
+                }
+                // Many entities per repository, which the listing cannot name: the
+                // kind is incomplete, so none of them is deleted.
+                (_, why) => {
+                    let scope = format!("repository {owner}/{name}");
+                    let mut failure = self.failure(scope, &error);
+                    if let Some(why) = why {
+                        failure.message = format!("{why} ({})", failure.message);
+                    }
+                    self.pages.error(failure).await
+                }
+            };
+            if !delivered {
+                return false;
             }
         }
         self.pages.page(page).await
+    }
+
+    /// What a `coverage` item of an unreadable repository can hold: the
+    /// payload's repository and owner, as the listing gives them, so the
+    /// mapping names the entity to keep.
+    fn held_coverage(&self, owner: &str, name: &str, repo: &Value) -> Value {
+        let settings = self.client.settings();
+        let context = RepoContext {
+            settings,
+            service: settings.service,
+            owner,
+            repo: name,
+        };
+        json!({
+            "repo": {"url": context.repo_url(), "service_id": Value::Null, "name": name, "private": repo.get("private")},
+            "head": Value::Null,
+            "base": Value::Null,
+            "compare": Value::Null,
+            "owner": {"username": owner, "service_id": Value::Null, "service": settings.service.long()},
+            "pull": Value::Null,
+        })
     }
 
     /// Adds `__repository` (service, owner, name, dashboard URL) to a repository,
@@ -278,13 +333,10 @@ impl KindFetch {
         };
         let items = match self.kind {
             Kind::Repository => vec![tag(repo.clone())],
-            Kind::Coverage => match default_branch {
-                Some(branch) => coverage_item(client, owner, repo, name, Some(branch), None)
-                    .await?
-                    .into_iter()
-                    .collect(),
-                None => Vec::new(),
-            },
+            Kind::Coverage => super::coverage::resync_item(client, owner, repo, name)
+                .await?
+                .into_iter()
+                .collect(),
             Kind::Commit => match default_branch {
                 Some(branch) => {
                     let path = client.repos_path(owner, &[name, "commits"]);
@@ -350,69 +402,4 @@ impl KindFetch {
         tally.check(&path)?;
         Ok(items)
     }
-}
-
-/// The `coverage` item for a repository: for commit `sha`, or else for the
-/// newest complete commit of `branch`. `None` when there is no such commit.
-pub async fn coverage_item(
-    client: &CodecovClient,
-    owner: &str,
-    repo: &Value,
-    name: &str,
-    branch: Option<&str>,
-    sha: Option<&str>,
-) -> Result<Option<Value>, CodecovError> {
-    let commits_path = client.repos_path(owner, &[name, "commits"]);
-    let mut query = Vec::new();
-    if let Some(branch) = branch {
-        query.push(("branch", branch.to_string()));
-    }
-    // The base is normally the next one down; a few pages' worth covers pending commits.
-    let recent = client.first_page(owner, &commits_path, &query, 20).await?;
-    let head_sha = match sha {
-        Some(sha) => sha.to_string(),
-        None => match recent
-            .iter()
-            .find(|c| c.get("state").and_then(Value::as_str) == Some("complete"))
-        {
-            Some(commit) => commit
-                .get("commitid")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            None => return Ok(None),
-        },
-    };
-    let head = client
-        .get(
-            owner,
-            &client.repos_path(owner, &[name, "commits", &head_sha]),
-            &[],
-        )
-        .await?;
-    let parent = head.get("parent").and_then(Value::as_str);
-    let base = match parent {
-        Some(parent) => match recent
-            .iter()
-            .find(|c| c.get("commitid").and_then(Value::as_str) == Some(parent))
-        {
-            Some(found) => Some(found.clone()),
-            None => {
-                let path = client.repos_path(owner, &[name, "commits", parent]);
-                match client.get(owner, &path, &[]).await {
-                    Ok(commit) => Some(commit),
-                    Err(CodecovError::Api { status: 404, .. }) => None,
-                    Err(e) => return Err(e),
-                }
-            }
-        },
-        None => None,
-    };
-    let context = RepoContext {
-        settings: client.settings(),
-        service: client.settings().service,
-        owner,
-        repo: name,
-    };
-    Ok(Some(context.coverage_item(repo, &head, base.as_ref())))
 }

@@ -1,6 +1,7 @@
 //! The Codecov plugin: API v2 client, the kinds it offers, and its webhook.
 
 pub mod client;
+pub mod coverage;
 pub mod kinds;
 pub mod payload;
 pub mod settings;
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::runtime::plugin::{FetchError, PageStream, Plugin, WebhookItem};
 pub use client::{CodecovClient, CodecovError};
 pub use kinds::{KINDS, Kind, KindSelector};
-pub use settings::{CodecovSettings, Service};
+pub use settings::{CodecovSettings, Rounding, Service};
 
 pub struct CodecovPlugin {
     client: Arc<CodecovClient>,

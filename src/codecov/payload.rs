@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::settings::{CodecovSettings, Service};
+use super::settings::{CodecovSettings, MAX_PRECISION, Rounding, Service};
 
 /// Codecov's coverage string: hits/lines in percent, rounded to 5 decimals,
 /// or "100"/"0" at the ends, or none without lines.
@@ -109,11 +109,18 @@ impl RepoContext<'_> {
         })
     }
 
-    /// The notify payload for `head` (a commit detail, with its report)
-    /// against `base` (a commit from the list, or none).
-    pub fn coverage_item(&self, repo: &Value, head: &Value, base: Option<&Value>) -> Value {
-        let head_totals = webhook_totals(head.pointer("/report/totals").unwrap_or(&Value::Null));
-        let base_totals = base.map(|b| webhook_totals(b.get("totals").unwrap_or(&Value::Null)));
+    /// The notify payload for `head` against `base` (commits as the commit
+    /// list gives them), with their report totals as the totals route gives
+    /// them (`None`: that commit has no report).
+    pub fn coverage_item(
+        &self,
+        repo: &Value,
+        head: &Value,
+        head_report: Option<&Value>,
+        base: Option<(&Value, Option<&Value>)>,
+    ) -> Value {
+        let head_totals = head_report.map_or(Value::Null, webhook_totals);
+        let base_totals = base.map(|(_, report)| report.map_or(Value::Null, webhook_totals));
         let head_sha = head.get("commitid").and_then(Value::as_str).unwrap_or_default();
         let compare = compare(
             head_totals.get("coverage").and_then(Value::as_str),
@@ -122,6 +129,8 @@ impl RepoContext<'_> {
                 .and_then(|t| t.get("coverage"))
                 .and_then(Value::as_str),
             &self.commit_url(head_sha),
+            self.settings.coverage_round,
+            self.settings.coverage_precision,
         );
         json!({
             "repo": {
@@ -131,7 +140,7 @@ impl RepoContext<'_> {
                 "private": repo.get("private"),
             },
             "head": self.commit(head, head_totals),
-            "base": base.zip(base_totals).map(|(b, totals)| self.commit(b, totals)),
+            "base": base.zip(base_totals).map(|((b, _), totals)| self.commit(b, totals)),
             "compare": compare,
             "owner": {"username": self.owner, "service_id": Value::Null, "service": self.service.long()},
             "pull": Value::Null,
@@ -150,9 +159,19 @@ fn scaled(coverage: &str) -> Option<i128> {
     Some(whole * 100_000 + if whole < 0 { -fraction } else { fraction })
 }
 
-/// The payload's `compare`: the change in coverage rounded half-to-even to 2
-/// decimals and written as a string, as Codecov's notifier does.
-pub fn compare(head: Option<&str>, base: Option<&str>, url: &str) -> Value {
+/// The payload's `compare`, as Codecov's notifier builds it: the exact
+/// difference of the two coverage strings gives message and notation; its
+/// value is quantized to `precision` places the YAML's way (`down` is
+/// Python's `ROUND_FLOOR`, `up` `ROUND_CEILING`, `nearest` half-to-even) and
+/// written as Python writes a `Decimal`, keeping the sign of a rounded-away
+/// negative (`"-0.00"`).
+pub fn compare(
+    head: Option<&str>,
+    base: Option<&str>,
+    url: &str,
+    rounding: Rounding,
+    precision: u8,
+) -> Value {
     let (Some(head), Some(base)) = (head.and_then(scaled), base.and_then(scaled)) else {
         return json!({"url": Value::Null, "message": "unknown", "coverage": Value::Null, "notation": ""});
     };
@@ -162,14 +181,38 @@ pub fn compare(head: Option<&str>, base: Option<&str>, url: &str) -> Value {
         1 => ("increased", "+"),
         _ => ("decreased", "-"),
     };
-    let magnitude = difference.abs();
-    let (mut hundredths, remainder) = (magnitude / 1000, magnitude % 1000);
-    if remainder > 500 || (remainder == 500 && hundredths % 2 == 1) {
-        hundredths += 1;
-    }
+    json!({"url": url, "message": message, "coverage": quantized(difference, rounding, precision), "notation": notation})
+}
+
+/// `difference` (in hundred-thousandths) to `precision` places, as text.
+fn quantized(difference: i128, rounding: Rounding, precision: u8) -> String {
+    let precision = precision.min(MAX_PRECISION);
+    let unit = 10_i128.pow(u32::from(MAX_PRECISION - precision));
+    let floor = difference.div_euclid(unit);
+    let steps = match rounding {
+        Rounding::Down => floor,
+        Rounding::Up => floor + i128::from(difference.rem_euclid(unit) != 0),
+        Rounding::Nearest => {
+            let twice_rest = 2 * difference.rem_euclid(unit);
+            if twice_rest > unit || (twice_rest == unit && floor % 2 != 0) {
+                floor + 1
+            } else {
+                floor
+            }
+        }
+    };
     let sign = if difference < 0 { "-" } else { "" };
-    let text = format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100);
-    json!({"url": url, "message": message, "coverage": text, "notation": notation})
+    let magnitude = steps.unsigned_abs();
+    if precision == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let scale = 10_u128.pow(u32::from(precision));
+    format!(
+        "{sign}{}.{:0width$}",
+        magnitude / scale,
+        magnitude % scale,
+        width = usize::from(precision)
+    )
 }
 
 #[cfg(test)]
@@ -185,21 +228,80 @@ mod tests {
         assert_eq!(coverage_ratio(0, 0), None);
     }
 
+    /// Expected values printed by Python's `decimal` module, which Codecov's
+    /// `precise_round` uses: `(D(head) - D(base)).quantize(D("0.1") ** p, rounding=...)`.
     #[test]
-    fn compare_rounds_half_to_even_and_keeps_the_sign() {
-        let c = |h, b| {
-            compare(Some(h), Some(b), "u")["coverage"]
+    fn compare_rounds_as_codecovs_precise_round() {
+        let c = |h, b, r, p| {
+            compare(Some(h), Some(b), "u", r, p)["coverage"]
                 .as_str()
                 .map(String::from)
+                .unwrap_or_default()
         };
-        assert_eq!(c("97.22222", "97.22222").as_deref(), Some("0.00"));
-        assert_eq!(c("70", "60.00000").as_deref(), Some("10.00"));
-        assert_eq!(c("60", "61.25000").as_deref(), Some("-1.25"));
-        assert_eq!(c("60.00500", "60").as_deref(), Some("0.00"));
-        assert_eq!(c("60.01500", "60").as_deref(), Some("0.02"));
-        assert_eq!(c("60", "60.00100").as_deref(), Some("-0.00"));
-        assert_eq!(compare(None, Some("1"), "u")["message"], "unknown");
-        assert_eq!(compare(Some("2"), Some("1"), "u")["notation"], "+");
+        use Rounding::{Down, Nearest, Up};
+        let table = [
+            (
+                "100",
+                "97.22222",
+                [
+                    "2", "2.77", "2.77778", "3", "2.78", "2.77778", "3", "2.78", "2.77778",
+                ],
+            ),
+            (
+                "97.22222",
+                "100",
+                [
+                    "-3", "-2.78", "-2.77778", "-2", "-2.77", "-2.77778", "-3", "-2.78", "-2.77778",
+                ],
+            ),
+            (
+                "60",
+                "60.00100",
+                [
+                    "-1", "-0.01", "-0.00100", "-0", "-0.00", "-0.00100", "-0", "-0.00", "-0.00100",
+                ],
+            ),
+            (
+                "60.00100",
+                "60",
+                [
+                    "0", "0.00", "0.00100", "1", "0.01", "0.00100", "0", "0.00", "0.00100",
+                ],
+            ),
+            (
+                "60.01500",
+                "60",
+                [
+                    "0", "0.01", "0.01500", "1", "0.02", "0.01500", "0", "0.02", "0.01500",
+                ],
+            ),
+            (
+                "60",
+                "61.25",
+                [
+                    "-2", "-1.25", "-1.25000", "-1", "-1.25", "-1.25000", "-1", "-1.25", "-1.25000",
+                ],
+            ),
+        ];
+        for (head, base, expected) in table {
+            let mut at = 0;
+            for rounding in [Down, Up, Nearest] {
+                for precision in [0, 2, 5] {
+                    assert_eq!(
+                        c(head, base, rounding, precision),
+                        expected[at],
+                        "{head} - {base} {rounding:?} {precision}"
+                    );
+                    at += 1;
+                }
+            }
+        }
+        assert_eq!(compare(None, Some("1"), "u", Down, 2)["message"], "unknown");
+        assert_eq!(compare(Some("2"), Some("1"), "u", Down, 2)["notation"], "+");
+        assert_eq!(
+            compare(Some("97.22222"), Some("97.22222"), "u", Down, 2)["message"],
+            "no change"
+        );
     }
 
     #[test]

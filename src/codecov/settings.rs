@@ -59,16 +59,49 @@ impl Service {
         }
     }
 
-    /// The provider's commit page, for the cloud providers whose host is known.
+    /// The provider's commit page, as Codecov's `service_url` gives it, for the
+    /// cloud providers whose host is known. Codecov names GitLab subgroups
+    /// `group:sub`; the page path has `group/sub`.
     pub fn commit_page(self, owner: &str, repo: &str, sha: &str) -> Option<String> {
         match self {
             Service::Github => Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
-            Service::Gitlab => Some(format!("https://gitlab.com/{owner}/{repo}/-/commit/{sha}")),
+            Service::Gitlab => Some(format!(
+                "https://gitlab.com/{}/{repo}/commit/{sha}",
+                owner.replace(':', "/")
+            )),
             Service::Bitbucket => Some(format!("https://bitbucket.org/{owner}/{repo}/commits/{sha}")),
             _ => None,
         }
     }
 }
+
+/// How Codecov rounds a coverage difference (`coverage.round` in its YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Towards minus infinity (Python's `ROUND_FLOOR`): Codecov's site default.
+    Down,
+    /// Towards plus infinity (`ROUND_CEILING`).
+    Up,
+    /// Half to even (`ROUND_HALF_EVEN`).
+    Nearest,
+}
+
+impl Rounding {
+    pub fn parse(text: &str) -> Result<Rounding, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "down" => Ok(Rounding::Down),
+            "up" => Ok(Rounding::Up),
+            "nearest" => Ok(Rounding::Nearest),
+            other => Err(format!("must be down, up or nearest, got {other:?}")),
+        }
+    }
+}
+
+/// Codecov's site defaults for `coverage.round` and `coverage.precision`.
+pub const DEFAULT_ROUNDING: Rounding = Rounding::Down;
+pub const DEFAULT_PRECISION: u8 = 2;
+/// The coverage strings Codecov compares have 5 decimals; more places only add zeros.
+pub const MAX_PRECISION: u8 = 5;
 
 #[derive(Debug, Clone)]
 pub struct CodecovSettings {
@@ -85,6 +118,11 @@ pub struct CodecovSettings {
     pub concurrency: usize,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    /// `compare.coverage` of resync items is rounded as the repositories'
+    /// Codecov YAML says (`coverage.round`, `coverage.precision`), which the
+    /// API does not expose: these settings stand for it.
+    pub coverage_round: Rounding,
+    pub coverage_precision: u8,
 }
 
 impl CodecovSettings {
@@ -99,6 +137,8 @@ impl CodecovSettings {
             concurrency: 8,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            coverage_round: DEFAULT_ROUNDING,
+            coverage_precision: DEFAULT_PRECISION,
         }
     }
 
@@ -129,6 +169,19 @@ impl CodecovSettings {
         if let Some(size) = config.get("codecovPageSize").and_then(|v| v.as_u64()) {
             settings.page_size = u32::try_from(size.clamp(1, 10_000)).unwrap_or(100);
         }
+        if let Some(round) = text("codecovCoverageRound") {
+            settings.coverage_round =
+                Rounding::parse(&round).map_err(|e| format!("codecovCoverageRound {e}"))?;
+        }
+        if let Some(precision) = config.get("codecovCoveragePrecision") {
+            settings.coverage_precision = precision
+                .as_u64()
+                .filter(|p| *p <= u64::from(MAX_PRECISION))
+                .map(|p| p as u8)
+                .ok_or_else(|| {
+                    format!("codecovCoveragePrecision must be a whole number from 0 to 5, got {precision}")
+                })?;
+        }
         Ok(settings)
     }
 
@@ -155,6 +208,15 @@ mod tests {
         assert_eq!(Service::parse("GH"), Ok(Service::Github));
         assert_eq!(Service::parse("bitbucket_server").map(Service::short), Ok("bbs"));
         assert!(Service::parse("svn").unwrap_err().contains("github"));
+    }
+
+    #[test]
+    fn gitlab_commit_pages_write_subgroups_with_slashes() {
+        assert_eq!(
+            Service::Gitlab.commit_page("group:sub", "api", "abc").as_deref(),
+            Some("https://gitlab.com/group/sub/api/commit/abc")
+        );
+        assert_eq!(Service::GitlabEnterprise.commit_page("g", "r", "s"), None);
     }
 
     #[test]

@@ -418,3 +418,61 @@ pub(crate) fn record_bulk_reply(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(identifier: &str) -> Entity {
+        serde_json::from_value(json!({"identifier": identifier, "blueprint": "bp"})).expect("an entity")
+    }
+
+    fn reply(value: Value) -> BulkReply {
+        serde_json::from_value(value).expect("a bulk reply")
+    }
+
+    #[test]
+    fn each_entity_of_a_batch_is_counted_once_as_landed_or_failed() {
+        let all = [entity("a"), entity("b"), entity("c"), entity("d")];
+        let entities: Vec<&Entity> = all.iter().collect();
+        // The batch sends entities 1, 2 and 3; Port's indexes are positions in the batch.
+        let batch = [1, 2, 3];
+        let mut report = UpsertReport::default();
+        let answer = reply(json!({
+            "entities": [{"created": true, "identifier": "b", "index": 0}],
+            "errors": [{"index": 2, "statusCode": 422, "error": "invalid", "message": "bad d"}]
+        }));
+        record_bulk_reply("bp", &batch, &entities, answer, &mut report);
+        let landed: Vec<_> = report
+            .landed
+            .iter()
+            .map(|l| (l.identifier.as_str(), l.created))
+            .collect();
+        assert_eq!(landed, [("b", true)]);
+        let failed: Vec<_> = report
+            .failed
+            .iter()
+            .map(|f| (f.identifier.as_str(), f.status, f.error.as_str()))
+            .collect();
+        assert_eq!(
+            failed,
+            [("d", Some(422), "invalid"), ("c", None, "missing_from_reply")],
+            "an error names the batch member; one Port skipped is reported, not assumed landed"
+        );
+    }
+
+    #[test]
+    fn indexes_outside_the_batch_are_not_counted_against_it() {
+        let all = [entity("a")];
+        let entities: Vec<&Entity> = all.iter().collect();
+        let mut report = UpsertReport::default();
+        let answer = reply(json!({
+            "entities": [{"created": false, "identifier": "a", "index": 0}],
+            "errors": [{"index": 7, "statusCode": 500, "error": "x", "message": "y"}]
+        }));
+        record_bulk_reply("bp", &[0], &entities, answer, &mut report);
+        assert_eq!(report.landed.len(), 1);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+    }
+}

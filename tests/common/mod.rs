@@ -1,10 +1,13 @@
-//! Shared set-up for tests that drive the Port client against the simulator.
+//! Shared set-up for tests that drive the Port client against the simulator;
+//! the harness itself (simulators, settings, the spawned binary) is
+//! `ocean_codecov::harness`.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocean_codecov::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET};
 use ocean_codecov::port::Entity;
 use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy};
 use ocean_codecov::secret::Secret;
@@ -48,8 +51,8 @@ pub fn fast_retry() -> RetryPolicy {
 pub fn client_for(served: &Served) -> PortClient {
     let mut settings = PortSettings::new(
         served.url(),
-        "test-client",
-        Secret::new("test-secret"),
+        PORT_CLIENT_ID,
+        Secret::new(PORT_CLIENT_SECRET),
         "codecov",
         "codecov",
     );
@@ -84,14 +87,6 @@ pub fn coverage_entity(n: usize, size: usize) -> Entity {
         .properties
         .insert("report".into(), json!({"notes": "x".repeat(padding), "files": 3}));
     entity
-}
-
-pub fn count_requests(sim: &PortSim, method: &str, path_suffix: &str) -> usize {
-    sim.log()
-        .snapshot()
-        .iter()
-        .filter(|r| r.method == method && r.path.ends_with(path_suffix))
-        .count()
 }
 
 /// What each kind yields for `dataset`'s active repositories, with the

@@ -1,12 +1,9 @@
 //! The integration as the soak and the reconciler's property tests run it.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
+use crate::harness::IntegrationEnv;
 use crate::runtime::host::Host;
-use crate::runtime::settings::integration_variable;
-use crate::sim::codecov::DEFAULT_TOKEN;
 use crate::sim::port::PortSim;
 
 /// The Codecov integration `identifier` between the simulators, with fast
@@ -18,25 +15,13 @@ pub fn integration(
     page_size: u64,
     identifier: &str,
 ) -> anyhow::Result<Host> {
-    let owners = serde_json::to_string(owners)?;
-    let vars: BTreeMap<String, String> = [
-        ("OCEAN__PORT__BASE_URL".to_string(), port_url.to_string()),
-        ("OCEAN__PORT__CLIENT_ID".into(), "test-client".into()),
-        ("OCEAN__PORT__CLIENT_SECRET".into(), "test-secret".into()),
-        ("OCEAN__INTEGRATION__IDENTIFIER".into(), identifier.into()),
-        ("OCEAN__INTEGRATION__TYPE".into(), "codecov".into()),
-        ("OCEAN__EVENT_LISTENER__TYPE".into(), "WEBHOOKS_ONLY".into()),
-        ("OCEAN__RETRY__BASE_DELAY_MS".into(), "2".into()),
-        ("OCEAN__RETRY__MAX_ATTEMPTS".into(), "6".into()),
-        ("OCEAN__RETRY__MAX_TOTAL_WAIT_SECS".into(), "10".into()),
-        (integration_variable("codecovToken"), DEFAULT_TOKEN.into()),
-        (integration_variable("codecovUrl"), codecov_url.into()),
-        (integration_variable("codecovOwners"), owners),
-        (integration_variable("codecovPageSize"), page_size.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    crate::wiring::host_from(&vars, None)
+    IntegrationEnv::new(port_url, codecov_url, owners, identifier)
+        .var("OCEAN__INTEGRATION__TYPE", "codecov")
+        .var("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
+        .fast_retries(2, 6)
+        .var("OCEAN__RETRY__MAX_TOTAL_WAIT_SECS", "10")
+        .field("codecovPageSize", page_size.to_string())
+        .host()
 }
 
 /// The catalogs here are small, so one change can be most of one; the

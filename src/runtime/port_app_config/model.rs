@@ -204,3 +204,36 @@ impl WebhookMapping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selector(yaml: &str) -> Selector {
+        serde_norway::from_str(yaml).expect("a selector")
+    }
+
+    #[test]
+    fn selector_query_is_jq_text_whatever_yaml_made_of_it() {
+        assert_eq!(selector("query: 'true'").query, "true");
+        assert_eq!(selector("query: true").query, "true");
+        assert_eq!(selector("query: false").query, "false");
+        assert_eq!(selector("query: 1").query, "1");
+        assert_eq!(selector("query: .state == \"open\"").query, ".state == \"open\"");
+    }
+
+    #[test]
+    fn selector_keeps_the_plugins_own_keys_in_order() {
+        let parsed = selector("query: 'true'\nowners: [a, b]\nincludeArchived: false\n");
+        let keys: Vec<&str> = parsed.extra.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["owners", "includeArchived"]);
+        assert_eq!(parsed.extra["owners"], serde_json::json!(["a", "b"]));
+        assert_eq!(parsed.extra["includeArchived"], Value::Bool(false));
+    }
+
+    #[test]
+    fn selector_needs_a_query() {
+        assert!(serde_norway::from_str::<Selector>("owners: [a]").is_err());
+        assert!(serde_norway::from_str::<Selector>("query: [1, 2]").is_err());
+    }
+}

@@ -91,10 +91,15 @@ impl Dataset {
                 }
                 None => format!("nothing ({name} has no pulls)"),
             },
-            // DropFlag: the others have returned.
-            _ => match repo.flags.pop() {
-                Some(flag) => format!("dropped flag {} of {name}", flag.name),
-                None => format!("nothing ({name} has no flags)"),
+            // DropFlag (the others have returned): Codecov marks a flag deleted and
+            // keeps listing it; the reports no longer carry it.
+            _ => match repo.flags.iter_mut().rev().find(|f| !f.deleted) {
+                Some(flag) => {
+                    flag.deleted = true;
+                    flag.coverage = None;
+                    format!("marked flag {} of {name} deleted (still listed)", flag.name)
+                }
+                None => format!("nothing ({name} has no live flags)"),
             },
         }
     }
@@ -111,9 +116,10 @@ impl Dataset {
         else {
             return "nothing".into();
         };
+        repo.repoid = self.next_repoid();
         let owner = &mut self.owners[owner_at];
-        // Unique across owners (the coverage identifier is the bare name), kept in name order.
-        let name = |n: usize| format!("o{}-repo-9{n:05}", owner_at + 1);
+        // Kept in name order; owners may share names.
+        let name = |n: usize| format!("repo-9{n:05}");
         let free = (0..)
             .find(|n| owner.repo(&name(*n)).is_none())
             .unwrap_or_default();

@@ -66,7 +66,11 @@ pub struct Pull {
 #[derive(Debug, Clone)]
 pub struct Flag {
     pub name: String,
-    pub coverage: f64,
+    /// The flag's coverage in the head report, as the report's 5-decimal string.
+    pub coverage: Option<String>,
+    /// Deleted in Codecov's UI: `RepositoryFlag.deleted`. The API lists it
+    /// still (`repo.flags.all()`); the report no longer carries it.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -75,8 +79,18 @@ pub struct Branch {
     pub updatestamp: String,
 }
 
+/// What a repository's Codecov YAML says about rounding; unset keys take the
+/// site defaults (`numbers::SITE_ROUND`, `numbers::SITE_PRECISION`).
+#[derive(Debug, Clone, Default)]
+pub struct RepoYaml {
+    pub round: Option<String>,
+    pub precision: Option<u32>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Repo {
+    /// Codecov's primary key: the API lists repositories by it, newest first.
+    pub repoid: u64,
     pub name: String,
     pub service_id: String,
     pub private: bool,
@@ -90,6 +104,10 @@ pub struct Repo {
     pub pulls: Vec<Pull>,
     pub flags: Vec<Flag>,
     pub branches: Vec<Branch>,
+    pub yaml: RepoYaml,
+    /// Private, and the token's user is not activated on the owner's plan:
+    /// listed, but every route under it answers 403.
+    pub not_activated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +132,7 @@ const FLAGS: &[&str] = &["unit", "integration", "e2e", "backend", "frontend"];
 impl Totals {
     /// Codecov's coverage string for these totals.
     pub fn coverage(&self) -> Option<String> {
-        crate::codecov::payload::coverage_ratio(self.hits, self.lines)
+        super::numbers::coverage_string(self.hits, self.lines)
     }
 
     fn generate(rng: &mut SplitMix) -> Totals {
@@ -251,9 +269,16 @@ impl Dataset {
                         pulls.sort_by_key(|p| p.pullid);
                         pulls.dedup_by_key(|p| p.pullid);
                         let flags = (0..if active { rng.below(4) as usize } else { 0 })
-                            .map(|f| Flag {
-                                name: FLAGS[f].into(),
-                                coverage: (rng.below(10_000) as f64) / 100.0,
+                            .map(|f| {
+                                let lines = 10 + rng.below(5_000) as i64;
+                                Flag {
+                                    name: FLAGS[f].into(),
+                                    coverage: super::numbers::coverage_string(
+                                        rng.below(lines as u64 + 1) as i64,
+                                        lines,
+                                    ),
+                                    deleted: false,
+                                }
                             })
                             .collect();
                         let mut branches = vec![Branch {
@@ -267,9 +292,10 @@ impl Dataset {
                             });
                         }
                         Repo {
-                            // Unique across owners, as the default coverage mapping keys by bare
-                            // name; zero-padded so the list is sorted by name.
-                            name: format!("o{o}-repo-{r:06}"),
+                            repoid: (o * 1_000_000 + r) as u64,
+                            // The same names under every owner, as real organisations have
+                            // (`api`, `web`); zero-padded so the records stay sorted by name.
+                            name: format!("repo-{r:06}"),
                             service_id: (500_000_000 + o as u64 * 1000 + r as u64).to_string(),
                             private: rng.below(10) < 3,
                             active,
@@ -281,6 +307,8 @@ impl Dataset {
                             pulls,
                             flags,
                             branches,
+                            yaml: RepoYaml::default(),
+                            not_activated: false,
                         }
                     })
                     .collect();
@@ -300,6 +328,53 @@ impl Dataset {
 
     pub fn owner(&self, username: &str) -> Option<&Owner> {
         self.owners.iter().find(|o| o.username == username)
+    }
+
+    pub fn owner_mut(&mut self, username: &str) -> Option<&mut Owner> {
+        self.owners.iter_mut().find(|o| o.username == username)
+    }
+
+    pub fn repo_mut(&mut self, owner: &str, repo: &str) -> Option<&mut Repo> {
+        self.owner_mut(owner)?.repos.iter_mut().find(|r| r.name == repo)
+    }
+
+    /// A repository id above every one in use: a new repository lists first.
+    pub fn next_repoid(&self) -> u64 {
+        self.owners
+            .iter()
+            .flat_map(|o| o.repos.iter().map(|r| r.repoid))
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Scales every report to about `lines` lines (keeping each one's
+    /// coverage), so commit details weigh what a large repository's do:
+    /// about 9 bytes of `line_coverage` per line.
+    pub fn with_report_lines(mut self, lines: i64) -> Dataset {
+        let scale = |t: &mut Totals| {
+            if t.lines == 0 {
+                return;
+            }
+            let factor = lines as f64 / t.lines as f64;
+            let hits = (t.hits as f64 * factor) as i64;
+            let partials = (t.partials as f64 * factor) as i64;
+            t.lines = lines;
+            t.hits = hits.min(lines);
+            t.partials = partials.min(lines - t.hits);
+            t.misses = lines - t.hits - t.partials;
+        };
+        for repo in self.owners.iter_mut().flat_map(|o| o.repos.iter_mut()) {
+            repo.commits
+                .iter_mut()
+                .filter_map(|c| c.totals.as_mut())
+                .for_each(scale);
+            repo.pulls
+                .iter_mut()
+                .filter_map(|p| p.head_totals.as_mut())
+                .for_each(scale);
+        }
+        self
     }
 
     /// Adds the repository, its head and base commits and its pull from a real
@@ -369,6 +444,7 @@ impl Dataset {
             .collect();
         let owner_name = text("/owner/username").unwrap_or_default();
         let repo = Repo {
+            repoid: self.next_repoid(),
             name: text("/repo/name").unwrap_or_default(),
             service_id: text("/repo/service_id").unwrap_or_default(),
             private: payload.pointer("/repo/private") == Some(&json!(true)),
@@ -384,6 +460,8 @@ impl Dataset {
             commits: std::iter::once(head).chain(base).collect(),
             pulls,
             flags: Vec::new(),
+            yaml: RepoYaml::default(),
+            not_activated: false,
         };
         match self.owners.iter_mut().find(|o| o.username == owner_name) {
             Some(owner) => {

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod data;
+pub mod numbers;
 mod routes;
 pub mod shapes;
 
@@ -43,8 +44,19 @@ impl CodecovSimConfig {
     }
 }
 
+/// A change to the records made right after the `nth` answered request whose
+/// path ends with `path_suffix` (final slash ignored) and whose query holds
+/// `query_part`: a deterministic "the data changed between two page reads".
+struct Scheduled {
+    path_suffix: String,
+    query_part: String,
+    remaining: usize,
+    change: Box<dyn FnOnce(&mut Dataset) + Send + Sync>,
+}
+
 pub struct CodecovSim {
     config: CodecovSimConfig,
+    scheduled: std::sync::Mutex<Vec<Scheduled>>,
     /// The records, editable while serving (tests remove repositories).
     dataset: RwLock<Dataset>,
     /// Owners whose every request fails with this status.
@@ -65,6 +77,7 @@ impl CodecovSim {
             faults: Faults::new(config.faults.clone()),
             dataset: RwLock::new(dataset),
             broken_owners: RwLock::default(),
+            scheduled: std::sync::Mutex::default(),
             config,
             log: RequestLog::default(),
         })
@@ -93,6 +106,53 @@ impl CodecovSim {
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+    }
+
+    /// Applies `change` right after the `nth` (from 1) answered request whose
+    /// path ends with `path_suffix` and whose query contains `query_part`.
+    pub fn change_after(
+        &self,
+        path_suffix: &str,
+        query_part: &str,
+        nth: usize,
+        change: impl FnOnce(&mut Dataset) + Send + Sync + 'static,
+    ) {
+        self.scheduled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Scheduled {
+                path_suffix: path_suffix.trim_end_matches('/').to_string(),
+                query_part: query_part.to_string(),
+                remaining: nth.max(1),
+                change: Box::new(change),
+            });
+    }
+
+    /// Counts an answered request against the scheduled changes and applies those due.
+    pub(crate) fn served(&self, path: &str, query: &str) {
+        let due: Vec<Scheduled> = {
+            let mut scheduled = self
+                .scheduled
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if scheduled.is_empty() {
+                return;
+            }
+            let path = path.trim_end_matches('/');
+            for entry in scheduled.iter_mut() {
+                if path.ends_with(&entry.path_suffix) && query.contains(&entry.query_part) {
+                    entry.remaining -= 1;
+                }
+            }
+            let (due, waiting) = std::mem::take(&mut *scheduled)
+                .into_iter()
+                .partition(|entry| entry.remaining == 0);
+            *scheduled = waiting;
+            due
+        };
+        for entry in due {
+            self.edit(entry.change);
+        }
     }
 
     /// Makes every request about `owner` fail with `status` (`None` heals it).

@@ -20,6 +20,11 @@ use crate::sim::faults::{Fault, FaultConfig};
 
 const API: &str = "/api/v2/{service}/{owner}/repos";
 
+/// `RepositoryArtifactPermissions.message`.
+const NOT_ACTIVATED: &str = "Permission denied: some possible reasons for this are (1) the user doesn't have \
+permission to view the specific resource, (2) the organization has a per-user plan or (3) the user is trying to \
+view a private repo but is not activated.";
+
 /// Codecov's routers take the final slash as optional.
 fn both<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
@@ -45,6 +50,7 @@ pub fn router(sim: Arc<CodecovSim>) -> Router {
     router = both(router, &format!("{API}/{{repo}}/pulls/{{pullid}}"), get(get_pull));
     router = both(router, &format!("{API}/{{repo}}/flags"), get(list_flags));
     router = both(router, &format!("{API}/{{repo}}/branches"), get(list_branches));
+    router = both(router, &format!("{API}/{{repo}}/totals"), get(get_totals));
     router
         .route("/_admin/state", get(admin_state))
         .route(
@@ -153,6 +159,8 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let capture = sim.config.capture_bodies;
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or_default().to_string();
     let mut exchange = exchange::begin(request, &sim.faults, capture).await;
     let response = if let Fault::Status(code) = exchange.fault {
         fault_reply(code, exchange.retry_after)
@@ -168,6 +176,8 @@ async fn wire(State(sim): State<Arc<CodecovSim>>, request: Request, next: Next) 
             }
         }
     };
+    // The answer is built: a scheduled change lands between this read and the next.
+    sim.served(&path, &query);
     exchange.finish(response, &sim.log, capture).await
 }
 
@@ -200,7 +210,7 @@ impl FromRequestParts<Arc<CodecovSim>> for Scope {
             .map_err(|_| detail(StatusCode::NOT_FOUND, "Not found."))?;
         let service = params.remove("service").unwrap_or_default();
         // Long or short names, any case, as Codecov's service middleware reads them.
-        let Ok(service) = crate::codecov::Service::parse(&service) else {
+        let Some(service) = super::numbers::long_service(&service) else {
             return Err(detail(StatusCode::NOT_FOUND, "Invalid service for Owner."));
         };
         let owner = params.remove("owner").unwrap_or_default();
@@ -208,7 +218,7 @@ impl FromRequestParts<Arc<CodecovSim>> for Scope {
         if let Some(status) = sim.is_broken(&owner) {
             return Err(Refusal::server_error(status));
         }
-        if sim.dataset().service != service.long() {
+        if sim.dataset().service != service {
             return Err(detail(StatusCode::NOT_FOUND, "No Owner matches the given query."));
         }
         let repo = params.remove("repo");
@@ -228,12 +238,20 @@ impl Scope {
             .ok_or_else(|| detail(StatusCode::NOT_FOUND, "No Owner matches the given query."))
     }
 
+    /// The repository, as `RepositoryArtifactPermissions` lets the caller see it:
+    /// hidden (404) when private to an anonymous caller, 403 when private and
+    /// the token's user is not activated on the owner's plan.
     fn repo<'a>(&self, dataset: &'a Dataset) -> Result<&'a Repo, Refusal> {
         let name = self.repo.as_deref().unwrap_or_default();
-        self.owner(dataset)?
+        let repo = self
+            .owner(dataset)?
             .repo(name)
             .filter(|r| self.member || !r.private)
-            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))
+            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))?;
+        if repo.private && repo.not_activated {
+            return Err(detail(StatusCode::FORBIDDEN, NOT_ACTIVATED));
+        }
+        Ok(repo)
     }
 }
 
@@ -349,13 +367,21 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
         .filter(|r| names.is_empty() || names.contains(&r.name.as_str()))
         .filter(|r| search.is_none_or(|s| r.name.contains(s)))
         .collect();
-    // Already in name order: the records keep repositories sorted.
+    // `Repository.Meta.ordering = ["-repoid"]`: newest first, so a repository
+    // added while the list is paged shifts every later page by one.
+    let mut repos = repos;
+    repos.sort_by_key(|r| std::cmp::Reverse(r.repoid));
     list.page(repos, |r| shapes::repo_json(&dataset.service, owner, r))
 }
 
 async fn get_repo(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
     let dataset = sim.dataset();
-    let repo = shapes::repo_json(&dataset.service, scope.owner(&dataset)?, scope.repo(&dataset)?);
+    let repo = scope.repo(&dataset).map_err(|refused| match refused.status {
+        // The repository view's own check says it shorter.
+        StatusCode::FORBIDDEN => detail(StatusCode::FORBIDDEN, "User not activated"),
+        _ => refused,
+    })?;
+    let repo = shapes::repo_json(&dataset.service, scope.owner(&dataset)?, repo);
     Ok(axum::Json(repo).into_response())
 }
 
@@ -408,10 +434,80 @@ async fn get_pull(State(sim): State<Arc<CodecovSim>>, scope: Scope) -> Reply {
     Ok(axum::Json(shapes::pull_json(&dataset.service, repo, pull)).into_response())
 }
 
+/// `RepoPropertyMixin.get_commit`: `sha`, else the head of `branch` (the
+/// default branch unless given).
+fn commit_of<'a>(repo: &'a Repo, list: &Listing) -> Result<&'a super::data::Commit, Refusal> {
+    let sha = match list.first("sha") {
+        Some(sha) => sha.to_string(),
+        None => {
+            let branch = list
+                .first("branch")
+                .map(String::from)
+                .or_else(|| repo.branch.clone())
+                .unwrap_or_default();
+            let head = repo
+                .commits
+                .iter()
+                .filter(|c| c.branch == branch)
+                .max_by(|a, b| a.timestamp.cmp(&b.timestamp));
+            match head {
+                Some(head) => head.commitid.clone(),
+                None => {
+                    return Err(detail(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "The branch '{branch}' in not in our records. Please provide a valid branch name."
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    repo.commits.iter().find(|c| c.commitid == sha).ok_or_else(|| {
+        detail(
+            StatusCode::NOT_FOUND,
+            format!("The commit {sha} is not in our records. Please specify valid commit."),
+        )
+    })
+}
+
+/// `FlagViewSet`: every flag of the repository (`repo.flags.all()`, so flags
+/// marked deleted too), with its coverage in the chosen commit's report:
+/// null without a report, 0 for a flag the report does not carry.
 async fn list_flags(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
     let dataset = sim.dataset();
-    let flags: Vec<_> = scope.repo(&dataset)?.flags.iter().collect();
-    list.page(flags, |f| json!({"flag_name": f.name, "coverage": f.coverage}))
+    let repo = scope.repo(&dataset)?;
+    let has_report = commit_of(repo, &list).is_ok_and(|c| c.totals.is_some());
+    let flags: Vec<_> = repo.flags.iter().collect();
+    list.page(flags, |f| {
+        let coverage = has_report.then(|| {
+            f.coverage
+                .as_deref()
+                .and_then(|c| c.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        });
+        json!({"flag_name": f.name, "coverage": coverage})
+    })
+}
+
+/// `TotalsViewSet`: report totals (with `messages` and `diff`) and each file's,
+/// without line coverage. 404 when the commit has no report.
+async fn get_totals(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {
+    let dataset = sim.dataset();
+    let repo = scope.repo(&dataset)?;
+    let commit = commit_of(repo, &list)?;
+    let Some(totals) = &commit.totals else {
+        return Err(detail(
+            StatusCode::NOT_FOUND,
+            format!("No coverage report found for commit {}", commit.commitid),
+        ));
+    };
+    let short = super::numbers::short_service(&dataset.service).unwrap_or_default();
+    let url = format!(
+        "{}/{short}/{}/{}/commit/{}/tree",
+        sim.config.dashboard_url, scope.owner, repo.name, commit.commitid
+    );
+    Ok(axum::Json(shapes::totals_json(totals, &url)).into_response())
 }
 
 async fn list_branches(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: Listing) -> Reply {

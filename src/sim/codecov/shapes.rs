@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::data::{Commit, Dataset, Owner, Person, Pull, Repo, Totals};
+use super::numbers;
 
 /// DRF's `DateTimeField` writes UTC with a `Z`.
 fn api_time(naive: &str) -> String {
@@ -57,12 +58,27 @@ pub fn report_totals(t: &Totals) -> Value {
     })
 }
 
-pub fn repo_json(service: &str, owner: &Owner, repo: &Repo) -> Value {
-    let recent = repo
-        .commits
+/// Now, as Codecov's naive UTC timestamps are written, an hour ago.
+fn an_hour_ago() -> String {
+    let then = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    then.format(format).unwrap_or_default()
+}
+
+/// `with_recent_coverage()`: the newest complete commit of the default branch
+/// that is at least an hour old, so totals do not move while uploads arrive.
+fn recent_commit(repo: &Repo) -> Option<&Commit> {
+    let cutoff = an_hour_ago();
+    repo.commits
         .iter()
-        .find(|c| c.state == "complete" && Some(&c.branch) == repo.branch.as_ref())
-        .and_then(|c| c.totals.as_ref());
+        .filter(|c| c.state == "complete" && Some(&c.branch) == repo.branch.as_ref())
+        // Naive ISO timestamps of one format sort as text.
+        .filter(|c| c.timestamp[..c.timestamp.len().min(19)] <= *cutoff)
+        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+}
+
+pub fn repo_json(service: &str, owner: &Owner, repo: &Repo) -> Value {
+    let recent = recent_commit(repo).and_then(|c| c.totals.as_ref());
     json!({
         "name": repo.name,
         "private": repo.private,
@@ -90,18 +106,44 @@ pub fn commit_json(service: &str, commit: &Commit) -> Value {
     })
 }
 
-/// `CommitDetailSerializer`: the commit plus its report, file by file.
+/// `CommitDetailSerializer`: the commit plus its report, file by file, each
+/// file with its line-by-line coverage (the view sets `include_line_coverage`).
 pub fn commit_detail_json(service: &str, commit: &Commit) -> Value {
     let mut detail = commit_json(service, commit);
     detail["report"] = match &commit.totals {
-        Some(totals) => json!({"totals": report_totals(totals), "files": report_files(totals)}),
+        Some(totals) => json!({"totals": report_totals(totals), "files": report_files(totals, true)}),
         None => Value::Null,
     };
     detail
 }
 
+/// `TotalsViewSet`: the report's totals and each file's, without line coverage.
+pub fn totals_json(totals: &Totals, commit_file_url: &str) -> Value {
+    json!({
+        "totals": report_totals(totals),
+        "files": report_files(totals, false),
+        "commit_file_url": commit_file_url,
+    })
+}
+
+/// `line_type`: hit 0, miss 1, partial 2; the file's hits first, then misses, then partials.
+fn line_coverage(part: &Totals) -> Value {
+    let mut lines = Vec::with_capacity(part.lines.max(0) as usize);
+    for number in 1..=part.lines {
+        let kind = if number <= part.hits {
+            0
+        } else if number <= part.hits + part.misses {
+            1
+        } else {
+            2
+        };
+        lines.push(json!([number, kind]));
+    }
+    Value::Array(lines)
+}
+
 /// Splits the totals over `files` files so the parts add up to the whole.
-fn report_files(t: &Totals) -> Vec<Value> {
+fn report_files(t: &Totals, with_lines: bool) -> Vec<Value> {
     let files = t.files.clamp(1, 50);
     (0..files)
         .map(|i| {
@@ -120,7 +162,11 @@ fn report_files(t: &Totals) -> Vec<Value> {
                 complexity_total: 0.0,
                 diff: json!(0),
             };
-            json!({"name": format!("src/module_{i}.rs"), "totals": report_totals(&part), "line_coverage": []})
+            let mut file = json!({"name": format!("src/module_{i}.rs"), "totals": report_totals(&part)});
+            if with_lines {
+                file["line_coverage"] = line_coverage(&part);
+            }
+            file
         })
         .collect()
 }
@@ -170,8 +216,28 @@ fn webhook_totals(t: &Totals) -> Value {
     })
 }
 
-/// The notify payload Codecov's worker posts for `head` against its parent
-/// (and `pull`, when the commit belongs to one).
+/// The provider's commit page (`torngit` `get_href(Endpoints.commit_detail)`):
+/// GitLab writes subgroups (`group:sub` in Codecov) with `/`; self-hosted
+/// providers' hosts are the install's, here `{service}.example`.
+fn service_url(service: &str, owner: &str, repo: &str, sha: &str) -> String {
+    match service {
+        "github" => format!("https://github.com/{owner}/{repo}/commit/{sha}"),
+        "gitlab" => format!(
+            "https://gitlab.com/{}/{repo}/commit/{sha}",
+            owner.replace(':', "/")
+        ),
+        "bitbucket" => format!("https://bitbucket.org/{owner}/{repo}/commits/{sha}"),
+        "gitlab_enterprise" => format!(
+            "https://gitlab_enterprise.example/{}/{repo}/commit/{sha}",
+            owner.replace(':', "/")
+        ),
+        other => format!("https://{other}.example/{owner}/{repo}/commit/{sha}"),
+    }
+}
+
+/// The notify payload Codecov's worker posts for `head`. Its base is the
+/// pull's base (`compared_to`) when the commit belongs to `pull`, else the
+/// commit's parent; `compare` is rounded as the repository's YAML says.
 pub fn webhook_payload(
     dataset: &Dataset,
     dashboard: &str,
@@ -181,7 +247,7 @@ pub fn webhook_payload(
     pull: Option<&Pull>,
 ) -> Value {
     let service = dataset.service.as_str();
-    let short = crate::codecov::Service::parse(service).map_or(service, |s| s.short());
+    let short = numbers::short_service(service).unwrap_or(service);
     let repo_url = format!("{dashboard}/{short}/{}/{}", owner.username, repo.name);
     let side = |commit: &Commit| {
         json!({
@@ -191,23 +257,38 @@ pub fn webhook_payload(
             "timestamp": commit.timestamp,
             "totals": commit.totals.as_ref().map(webhook_totals),
             "commitid": commit.commitid,
-            "service_url": format!("https://github.com/{}/{}/commit/{}", owner.username, repo.name, commit.commitid),
+            "service_url": service_url(service, &owner.username, &repo.name, &commit.commitid),
             "branch": commit.branch,
             "message": commit.message,
         })
     };
-    let base = head
-        .parent
-        .as_ref()
-        .and_then(|p| repo.commits.iter().find(|c| &c.commitid == p));
+    let base_sha = match pull {
+        Some(pull) => Some(&pull.base),
+        None => head.parent.as_ref(),
+    };
+    let base = base_sha.and_then(|sha| repo.commits.iter().find(|c| &c.commitid == sha));
     let compare_url = match pull {
         Some(pull) => format!("{repo_url}/pull/{}", pull.pullid),
         None => format!("{repo_url}/commit/{}", head.commitid),
     };
     let head_coverage = head.totals.as_ref().and_then(Totals::coverage);
     let base_coverage = base.and_then(|b| b.totals.as_ref()).and_then(Totals::coverage);
-    let compare =
-        crate::codecov::payload::compare(head_coverage.as_deref(), base_coverage.as_deref(), &compare_url);
+    let round = repo.yaml.round.as_deref().unwrap_or(numbers::SITE_ROUND);
+    let precision = repo.yaml.precision.unwrap_or(numbers::SITE_PRECISION);
+    let compared = head_coverage
+        .zip(base_coverage)
+        .and_then(|(h, b)| numbers::compare_coverage(&h, &b, round, precision));
+    let compare = match compared {
+        Some((coverage, sign)) => {
+            let (message, notation) = match sign {
+                0 => ("no change", ""),
+                1 => ("increased", "+"),
+                _ => ("decreased", "-"),
+            };
+            json!({"url": compare_url, "message": message, "coverage": coverage, "notation": notation})
+        }
+        None => json!({"url": Value::Null, "message": "unknown", "coverage": Value::Null, "notation": ""}),
+    };
     json!({
         "repo": {"url": repo_url, "service_id": repo.service_id, "name": repo.name, "private": repo.private},
         "head": side(head),

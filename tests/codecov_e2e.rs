@@ -1,0 +1,444 @@
+//! The real binary (`resync --once`) against the Port simulator and a Codecov
+//! simulator that behaves as Codecov's own sources say: owners sharing
+//! repository names, megabyte commit details, reports not there yet, flags
+//! marked deleted, totals from a commit at least an hour old.
+
+use std::sync::Arc;
+
+use ocean_codecov::sim::Served;
+use ocean_codecov::sim::codecov::data::Dataset;
+use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use serde_json::Value;
+
+struct World {
+    port: Served,
+    port_sim: Arc<PortSim>,
+    codecov: Served,
+    codecov_sim: Arc<CodecovSim>,
+    identifier: String,
+}
+
+async fn world_with(config: CodecovSimConfig) -> World {
+    let loopback = "127.0.0.1:0".parse().expect("loopback");
+    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+        .await
+        .expect("Port simulator");
+    let (codecov, codecov_sim) = CodecovSim::start(config, loopback)
+        .await
+        .expect("Codecov simulator");
+    World {
+        port,
+        port_sim,
+        codecov,
+        codecov_sim,
+        identifier: "codecov-e2e".into(),
+    }
+}
+
+struct Run {
+    success: bool,
+    stderr: String,
+}
+
+impl World {
+    async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+        let owners: Vec<String> = self
+            .codecov_sim
+            .dataset()
+            .owners
+            .iter()
+            .map(|o| o.username.clone())
+            .collect();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
+        command
+            .args(args)
+            .env_clear()
+            .env("OCEAN__PORT__BASE_URL", self.port.url())
+            .env("OCEAN__PORT__CLIENT_ID", "test-client")
+            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
+            .env("OCEAN__INTEGRATION__IDENTIFIER", &self.identifier)
+            .env("OCEAN__INTEGRATION__TYPE", "codecov")
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
+            .env(
+                "OCEAN__INTEGRATION__CONFIG__CODECOV_APP_URL",
+                "https://app.codecov.io",
+            )
+            .env(
+                "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
+                serde_json::to_string(&owners).expect("JSON"),
+            )
+            .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
+            .env("OCEAN__RETRY__MAX_ATTEMPTS", "3")
+            .env("RUST_LOG", "warn");
+        for (name, value) in extra_env {
+            command.env(name, value);
+        }
+        let output = command.output().await.expect("the binary runs");
+        Run {
+            success: output.status.success(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn resync(&self) -> Run {
+        self.run(&["resync", "--once"], &[]).await
+    }
+
+    fn entities(&self, blueprint: &str) -> Vec<Value> {
+        self.port_sim.entities(blueprint)
+    }
+
+    fn entity(&self, blueprint: &str, identifier: &str) -> Option<Value> {
+        self.entities(blueprint)
+            .into_iter()
+            .find(|e| e["identifier"] == identifier)
+    }
+
+    fn identifiers(&self, blueprint: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .entities(blueprint)
+            .iter()
+            .filter_map(|e| e["identifier"].as_str().map(String::from))
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+fn repos_with_coverage(dataset: &Dataset) -> Vec<(String, String)> {
+    dataset
+        .owners
+        .iter()
+        .flat_map(|o| {
+            o.repos
+                .iter()
+                .filter(|r| r.active && r.commits.iter().any(|c| c.state == "complete"))
+                .map(move |r| (o.username.clone(), r.name.clone()))
+        })
+        .collect()
+}
+
+/// Point 1: owners share repository names, as real organisations do; every
+/// kind of the default mapping keeps them apart, and identifiers stay put.
+#[tokio::test]
+async fn two_owners_repositories_of_one_name_keep_their_own_entities() {
+    let world = world_with(CodecovSimConfig::generated(2, 8, 31)).await;
+    let first = world.resync().await;
+    assert!(first.success, "{}", first.stderr);
+    let expected: Vec<String> = {
+        let dataset = world.codecov_sim.dataset();
+        let mut ids: Vec<String> = repos_with_coverage(&dataset)
+            .into_iter()
+            .map(|(owner, name)| format!("github/{owner}/{name}"))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert!(
+        expected.iter().any(|id| id.contains("owner-1/"))
+            && expected
+                .iter()
+                .filter_map(|id| id.strip_prefix("github/owner-1/"))
+                .any(|name| expected.contains(&format!("github/owner-2/{name}"))),
+        "the data has a name under both owners: {expected:?}"
+    );
+    assert_eq!(world.identifiers("codecov_coverage"), expected);
+    for blueprint in [
+        "codecov_repository",
+        "codecov_commit",
+        "codecov_pull",
+        "codecov_flag",
+    ] {
+        let ids = world.identifiers(blueprint);
+        assert!(
+            ids.iter().any(|id| id.contains("owner-1/")) && ids.iter().any(|id| id.contains("owner-2/")),
+            "{blueprint}: {ids:?}"
+        );
+    }
+    let before: Vec<Vec<String>> = ["codecov_coverage", "codecov_repository", "codecov_flag"]
+        .iter()
+        .map(|bp| world.identifiers(bp))
+        .collect();
+    let second = world.resync().await;
+    assert!(second.success, "{}", second.stderr);
+    let after: Vec<Vec<String>> = ["codecov_coverage", "codecov_repository", "codecov_flag"]
+        .iter()
+        .map(|bp| world.identifiers(bp))
+        .collect();
+    assert_eq!(before, after, "identifiers are stable per repository");
+}
+
+/// Point 2: commit details of ~2 MB are never downloaded by a `coverage`
+/// resync; it reads a few KiB per repository from the totals routes.
+#[tokio::test]
+async fn a_coverage_resync_never_downloads_commit_details() {
+    let mut config = CodecovSimConfig::generated(1, 6, 41);
+    config.dataset = config.dataset.with_report_lines(230_000);
+    let world = world_with(config).await;
+    let url = {
+        let dataset = world.codecov_sim.dataset();
+        let repo = dataset.owners[0]
+            .repos
+            .iter()
+            .find(|r| r.active)
+            .expect("an active repository");
+        format!(
+            "{}/api/v2/github/owner-1/repos/{}/commits/{}/",
+            world.codecov.url(),
+            repo.name,
+            repo.commits[0].commitid
+        )
+    };
+    let detail_bytes = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(DEFAULT_TOKEN)
+        .send()
+        .await
+        .expect("commit detail")
+        .bytes()
+        .await
+        .expect("body")
+        .len();
+    assert!(
+        detail_bytes > 1_500_000,
+        "commit details weigh {detail_bytes} bytes"
+    );
+    world.codecov_sim.log().clear();
+
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    let log = world.codecov_sim.log().snapshot();
+    let details: Vec<&str> = log
+        .iter()
+        .filter(|r| {
+            let parts: Vec<&str> = r.path.trim_end_matches('/').split('/').collect();
+            parts.len() == 9 && parts[7] == "commits"
+        })
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(details.is_empty(), "commit details were read: {details:?}");
+    let covered = world.identifiers("codecov_coverage").len();
+    assert!(covered > 0);
+    let coverage_bytes: usize = log
+        .iter()
+        .filter(|r| r.path.contains("/totals") || r.path.contains("/commits"))
+        .map(|r| r.reply_bytes)
+        .sum();
+    assert!(
+        coverage_bytes / covered < 64 * 1024,
+        "{coverage_bytes} bytes for {covered} repositories"
+    );
+}
+
+/// Point 2: a complete commit whose report Codecov does not hold (yet) means
+/// "no coverage yet" for that repository: no failure, and the rest reconciles.
+#[tokio::test]
+async fn a_missing_report_is_no_coverage_yet_not_a_failure() {
+    let world = world_with(CodecovSimConfig::generated(1, 8, 43)).await;
+    let (owner, name) = repos_with_coverage(&world.codecov_sim.dataset())[0].clone();
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &name) {
+            for commit in &mut repo.commits {
+                commit.totals = None;
+            }
+        }
+    });
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    let ids = world.identifiers("codecov_coverage");
+    assert!(!ids.contains(&format!("github/{owner}/{name}")), "{ids:?}");
+    assert_eq!(
+        ids.len(),
+        repos_with_coverage(&world.codecov_sim.dataset()).len() - 1
+    );
+}
+
+/// Point 7: flags Codecov marked deleted are still listed by its API, and so
+/// stay in the catalog (with coverage 0), consistent with the API.
+#[tokio::test]
+async fn flags_marked_deleted_stay_listed_as_the_api_lists_them() {
+    let world = world_with(CodecovSimConfig::generated(1, 12, 47)).await;
+    let (owner, repo, flag) = {
+        let dataset = world.codecov_sim.dataset();
+        let owner = &dataset.owners[0];
+        let repo = owner
+            .repos
+            .iter()
+            // Flag coverage comes from the head of the default branch: complete here.
+            .find(|r| r.active && !r.flags.is_empty() && r.commits[0].totals.is_some())
+            .expect("a repository with flags");
+        (
+            owner.username.clone(),
+            repo.name.clone(),
+            repo.flags[0].name.clone(),
+        )
+    };
+    assert!(world.resync().await.success);
+    let id = format!("github/{owner}/{repo}/flags/{flag}");
+    assert!(world.entity("codecov_flag", &id).is_some());
+    world.codecov_sim.edit(|d| {
+        if let Some(f) = d
+            .repo_mut(&owner, &repo)
+            .and_then(|r| r.flags.iter_mut().find(|f| f.name == flag))
+        {
+            f.deleted = true;
+            f.coverage = None;
+        }
+    });
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    let entity = world
+        .entity("codecov_flag", &id)
+        .expect("still listed, still there");
+    assert_eq!(entity["properties"]["coverage"], 0.0);
+}
+
+/// Point 7: the API's repository totals come from the newest complete commit
+/// of the default branch that is at least an hour old; the `coverage` kind
+/// (like the webhook) shows a fresh upload at once.
+#[tokio::test]
+async fn repository_totals_lag_a_fresh_upload_by_an_hour() {
+    let world = world_with(CodecovSimConfig::generated(1, 6, 53)).await;
+    let (owner, name) = repos_with_coverage(&world.codecov_sim.dataset())[0].clone();
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let (old_lines, fresh_sha) = {
+        let mut result = (0, String::new());
+        world.codecov_sim.edit(|d| {
+            let Some(repo) = d.repo_mut(&owner, &name) else {
+                return;
+            };
+            let Some(newest) = repo.commits.iter().find(|c| c.state == "complete").cloned() else {
+                return;
+            };
+            let mut fresh = newest.clone();
+            fresh.parent = Some(newest.commitid.clone());
+            fresh.commitid = "f".repeat(40);
+            fresh.timestamp = stamp.clone();
+            if let Some(t) = fresh.totals.as_mut() {
+                t.lines += 1000;
+                t.misses += 1000;
+            }
+            repo.commits.insert(0, fresh);
+            result = (newest.totals.map_or(0, |t| t.lines), "f".repeat(40));
+        });
+        result
+    };
+    assert!(old_lines > 0);
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    let id = format!("github/{owner}/{name}");
+    let repository = world.entity("codecov_repository", &id).expect("repository");
+    assert_eq!(
+        repository["properties"]["lines"], old_lines,
+        "the hour-old commit's totals"
+    );
+    let coverage = world.entity("codecov_coverage", &id).expect("coverage");
+    assert_eq!(
+        coverage["properties"]["lines"],
+        old_lines + 1000,
+        "the fresh commit ({fresh_sha})"
+    );
+}
+
+impl World {
+    /// Keeps only `kinds` in the mapping in force (Port's copy).
+    async fn keep_kinds(&self, kinds: &[&str]) {
+        let integration = self.port_sim.integration(&self.identifier).expect("registered");
+        let mut config = integration["config"].clone();
+        if let Some(resources) = config["resources"].as_array_mut() {
+            resources.retain(|r| kinds.iter().any(|k| r["kind"] == *k));
+        }
+        let settings = ocean_codecov::port::PortSettings::new(
+            self.port.url(),
+            "test-client",
+            ocean_codecov::secret::Secret::new("test-secret"),
+            "codecov",
+            self.identifier.clone(),
+        );
+        ocean_codecov::port::PortClient::new(settings)
+            .expect("client")
+            .patch_integration_config(&config)
+            .await
+            .expect("edit the mapping in Port");
+    }
+}
+
+/// Point 3: a private repository the token's user is not activated on (403
+/// on every route under it) is held: its entity is kept and reported, and the
+/// rest of the catalog reconciles, deletions included.
+#[tokio::test]
+async fn a_403_repository_is_held_and_the_rest_reconciles() {
+    let world = world_with(CodecovSimConfig::generated(1, 10, 59)).await;
+    assert!(world.resync().await.success);
+    world.keep_kinds(&["repository", "coverage"]).await;
+    let covered = repos_with_coverage(&world.codecov_sim.dataset());
+    let (owner, locked) = covered[0].clone();
+    let (_, removed) = covered[1].clone();
+    let locked_id = format!("github/{owner}/{locked}");
+    let before = world.entity("codecov_coverage", &locked_id).expect("covered");
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &locked) {
+            repo.private = true;
+            repo.not_activated = true;
+        }
+        if let Some(o) = d.owner_mut(&owner) {
+            o.repos.retain(|r| r.name != removed);
+        }
+    });
+
+    let run = world.resync().await;
+    assert!(run.stderr.contains("not activated"), "{}", run.stderr);
+    assert!(run.stderr.contains(&locked_id), "{}", run.stderr);
+    assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    assert_eq!(
+        world.entity("codecov_coverage", &locked_id),
+        Some(before),
+        "held as it was"
+    );
+    let removed_id = format!("github/{owner}/{removed}");
+    assert!(world.entity("codecov_coverage", &removed_id).is_none());
+    assert!(world.entity("codecov_repository", &removed_id).is_none());
+}
+
+/// Point 3: a repository removed from Codecov between the listing and the
+/// calls under it (404) is held this resync, and deleted by the next.
+#[tokio::test]
+async fn a_repository_that_vanishes_after_the_listing_is_held_then_deleted() {
+    let world = world_with(CodecovSimConfig::generated(1, 10, 61)).await;
+    assert!(world.resync().await.success);
+    world.keep_kinds(&["repository", "coverage"]).await;
+    let (owner, gone) = repos_with_coverage(&world.codecov_sim.dataset())[0].clone();
+    let gone_id = format!("github/{owner}/{gone}");
+    let repos_path = format!("/{owner}/repos");
+    let name = gone.clone();
+    let who = owner.clone();
+    // Right after the first read of the repository list (the `coverage` kind comes first).
+    world
+        .codecov_sim
+        .change_after(&repos_path, "page=1", 1, move |d| {
+            if let Some(o) = d.owner_mut(&who) {
+                o.repos.retain(|r| r.name != name);
+            }
+        });
+    let run = world.resync().await;
+    assert!(run.stderr.contains("removed from Codecov"), "{}", run.stderr);
+    assert!(world.entity("codecov_coverage", &gone_id).is_some(), "held");
+    let again = world.resync().await;
+    assert!(again.success, "{}", again.stderr);
+    assert!(
+        world.entity("codecov_coverage", &gone_id).is_none(),
+        "then deleted"
+    );
+}

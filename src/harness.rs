@@ -22,6 +22,9 @@ use crate::sim::port::{PortSim, PortSimConfig};
 pub const PORT_CLIENT_ID: &str = "test-client";
 pub const PORT_CLIENT_SECRET: &str = "test-secret";
 
+/// `ocean-codecov` arguments that start the Codecov simulator on loopback (add its flags).
+pub const CODECOV_SIM_ON_LOOPBACK: [&str; 4] = ["sim", "codecov", "--addr", "127.0.0.1:0"];
+
 /// An address on loopback with a port the system picks.
 pub fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))

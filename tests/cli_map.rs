@@ -5,6 +5,15 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// `map` with the default port-app-config's `coverage` resource.
+const MAP_COVERAGE_WITH_DEFAULT: [&str; 5] = [
+    "map",
+    "--mapping",
+    ".port/resources/port-app-config.yml",
+    "--kind",
+    "coverage",
+];
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
 }
@@ -45,50 +54,33 @@ fn single_entity(out: &Output) -> Value {
     serde_json::from_str(lines[0]).expect("entity line is JSON")
 }
 
+/// The one entity Port's webhook mapping (the seed's) makes of `input`.
+fn with_port_webhook_mapping(input: &str) -> Value {
+    let mapping = "resources/codecov/port-webhook-mapping.json";
+    single_entity(&run(&["map", "--mapping", mapping, "--input", input], None))
+}
+
 #[test]
 fn port_webhook_mapping_reproduces_the_seed_entity() {
-    let out = run(
-        &[
-            "map",
-            "--mapping",
-            "resources/codecov/port-webhook-mapping.json",
-            "--input",
-            "resources/codecov/codecov-webhook-payload.json",
-        ],
-        None,
+    assert_eq!(
+        with_port_webhook_mapping("resources/codecov/codecov-webhook-payload.json"),
+        expected_entity()
     );
-    assert_eq!(single_entity(&out), expected_entity());
 }
 
 #[test]
 fn webhook_mapping_accepts_an_envelope_as_is() {
-    let out = run(
-        &[
-            "map",
-            "--mapping",
-            "resources/codecov/port-webhook-mapping.json",
-            "--input",
-            "resources/codecov/port-webhook-envelope.json",
-        ],
-        None,
+    assert_eq!(
+        with_port_webhook_mapping("resources/codecov/port-webhook-envelope.json"),
+        expected_entity()
     );
-    assert_eq!(single_entity(&out), expected_entity());
 }
 
 #[test]
 fn default_port_app_config_reproduces_the_seed_entity() {
-    let out = run(
-        &[
-            "map",
-            "--mapping",
-            ".port/resources/port-app-config.yml",
-            "--kind",
-            "coverage",
-            "--input",
-            "resources/codecov/codecov-webhook-payload.json",
-        ],
-        None,
-    );
+    let mut args = MAP_COVERAGE_WITH_DEFAULT.to_vec();
+    args.extend(["--input", "resources/codecov/codecov-webhook-payload.json"]);
+    let out = run(&args, None);
     // Every property, the title and the blueprint of the seed entity; the
     // identifier is qualified with service and owner.
     let mut expected = expected_entity();
@@ -101,13 +93,7 @@ fn reads_json_lines_and_arrays_from_stdin() {
     let payload = std::fs::read_to_string("resources/codecov/codecov-webhook-payload.json").expect("payload");
     let compact: Value = serde_json::from_str(&payload).expect("json");
     let lines = format!("{compact}\n{compact}\n");
-    let args = [
-        "map",
-        "--mapping",
-        ".port/resources/port-app-config.yml",
-        "--kind",
-        "coverage",
-    ];
+    let args = MAP_COVERAGE_WITH_DEFAULT;
     let out = run(&args, Some(&lines));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let array = format!("[{compact}, {compact}, {compact}]");
@@ -122,16 +108,7 @@ fn failing_items_are_reported_and_the_rest_still_map() {
     let mut bad = good.clone();
     bad["head"]["timestamp"] = Value::from("not a date");
     let input = format!("{good}\n{bad}\n{good}\n");
-    let out = run(
-        &[
-            "map",
-            "--mapping",
-            ".port/resources/port-app-config.yml",
-            "--kind",
-            "coverage",
-        ],
-        Some(&input),
-    );
+    let out = run(&MAP_COVERAGE_WITH_DEFAULT, Some(&input));
     assert_eq!(out.status.code(), Some(1), "a failed item makes the exit code 1");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);

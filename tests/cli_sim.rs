@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use ocean_codecov::harness::{Process, spawn_announcing};
+use ocean_codecov::harness::{CODECOV_SIM_ON_LOOPBACK, Process, spawn_announcing};
 
 use serde_json::{Value, json};
 
@@ -68,16 +68,8 @@ fn spawn_sim(args: &[&str]) -> (Process, String) {
 
 #[tokio::test]
 async fn the_codecov_simulator_runs_as_a_process() {
-    let args = [
-        "sim",
-        "codecov",
-        "--addr",
-        "127.0.0.1:0",
-        "--owners",
-        "1",
-        "--repos-per-owner",
-        "3",
-    ];
+    let mut args = CODECOV_SIM_ON_LOOPBACK.to_vec();
+    args.extend(["--owners", "1", "--repos-per-owner", "3"]);
     let (_child, url) = spawn_sim(&args);
     let http = reqwest::Client::new();
     let token = format!("Bearer {}", ocean_codecov::sim::codecov::DEFAULT_TOKEN);

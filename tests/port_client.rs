@@ -32,10 +32,7 @@ async fn a_thousand_entities_cost_fifty_bulk_requests_and_one_token() {
     let size = serde_json::to_vec(&entities[0]).expect("encodes").len();
     assert!((650..=750).contains(&size), "entity is {size} bytes");
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(report.landed.len(), 1000);
@@ -78,18 +75,11 @@ async fn a_fifth_of_requests_failing_still_lands_every_entity_once() {
         retry_after_secs: 0,
         ..FaultConfig::default()
     };
-    let (served, sim) = start_sim(PortSimConfig {
-        faults,
-        ..PortSimConfig::default()
-    })
-    .await;
+    let (served, sim) = start_sim_with(faults).await;
     let client = client_for(&served);
     let entities: Vec<_> = (0..1000).map(|n| coverage_entity(n, 700)).collect();
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     let landed: BTreeSet<_> = report.landed.iter().map(|l| l.identifier.clone()).collect();
@@ -122,10 +112,7 @@ async fn an_oversized_entity_gets_ports_413_alone_and_the_rest_land() {
         .sum();
     assert!(total > 3 * 1024 * 1024, "{total} bytes in all");
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
     let failure = &report.failed[0];
@@ -150,10 +137,7 @@ async fn a_207_reports_each_refused_entity_and_is_not_retried() {
     entities[3].properties.insert("files".into(), json!("three"));
     entities[21].properties.insert("unknown".into(), json!(1));
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     let failed: Vec<_> = report
         .failed
@@ -185,18 +169,11 @@ async fn bursts_of_503_and_resets_are_retried() {
         ]),
         ..FaultConfig::default()
     };
-    let (served, sim) = start_sim(PortSimConfig {
-        faults,
-        ..PortSimConfig::default()
-    })
-    .await;
+    let (served, sim) = start_sim_with(faults).await;
     let client = client_for(&served);
     let entities: Vec<_> = (0..40).map(|n| coverage_entity(n, 500)).collect();
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(identifiers_in_sim(&sim), expected_identifiers(40));
@@ -300,10 +277,7 @@ async fn rate_limit_429_with_retry_after_is_waited_out() {
     let client = client_for(&served);
     let entities: Vec<_> = (0..100).map(|n| coverage_entity(n, 300)).collect();
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(identifiers_in_sim(&sim), expected_identifiers(100));
@@ -520,10 +494,7 @@ async fn a_413_on_a_batch_splits_it_until_each_part_fits() {
     let entity_size = 120 * 1024;
     let entities: Vec<_> = (0..20).map(|n| coverage_entity(n, entity_size)).collect();
 
-    let report = client
-        .upsert_entities(&entities, UpsertOptions::default())
-        .await
-        .expect("upsert");
+    let report = upsert_all(&client, &entities).await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(identifiers_in_sim(&sim), expected_identifiers(20));

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::{port_simulator, simulator};
-use crate::harness::{IntegrationEnv, PORT_CLIENT_ID, PORT_CLIENT_SECRET};
+use crate::harness::{CODECOV_SIM_ON_LOOPBACK, IntegrationEnv, PORT_CLIENT_ID, PORT_CLIENT_SECRET};
 use crate::port::{PortClient, PortSettings};
 use crate::secret::Secret;
 
@@ -116,18 +116,8 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
             "0",
         ]
     };
-    let mut codecov_args = vec![
-        "sim",
-        "codecov",
-        "--addr",
-        "127.0.0.1:0",
-        "--owners",
-        "1",
-        "--repos-per-owner",
-        &repos,
-        "--seed",
-        "5",
-    ];
+    let mut codecov_args = CODECOV_SIM_ON_LOOPBACK.to_vec();
+    codecov_args.extend(["--owners", "1", "--repos-per-owner", &repos, "--seed", "5"]);
     codecov_args.extend(faults(CODECOV_FAULTS));
     let (_codecov, codecov_url) = simulator(&codecov_args)?;
     let (_port, port_url) = port_simulator(&faults(PORT_FAULTS))?;

@@ -60,7 +60,9 @@ pub fn run(args: &MapArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    // Items are read and mapped one at a time, so memory stays flat on large inputs.
+    // JSON lines and concatenated values are read and mapped one at a time, so
+    // memory stays flat; a JSON array is read whole first (each item kept as
+    // its raw text, not parsed), so its memory grows with the input.
     if starts_with_array(&mut input)? {
         let items: Vec<Box<RawValue>> =
             serde_json::from_reader(input).context("the input is not valid JSON")?;

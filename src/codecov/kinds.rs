@@ -15,8 +15,6 @@ use crate::runtime::plugin::{FetchError, PageSender};
 /// Extra reads of an owner's repository list that came back empty, before it is believed.
 const EMPTY_OWNER_REREADS: u32 = 3;
 
-pub const KINDS: &[&str] = &["repository", "coverage", "commit", "pull", "flag", "branch"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Repository,
@@ -27,21 +25,37 @@ pub enum Kind {
     Branch,
 }
 
+/// The one table of kinds and their names in port-app-config.
+const TABLE: [(Kind, &str); 6] = [
+    (Kind::Repository, "repository"),
+    (Kind::Coverage, "coverage"),
+    (Kind::Commit, "commit"),
+    (Kind::Pull, "pull"),
+    (Kind::Flag, "flag"),
+    (Kind::Branch, "branch"),
+];
+
+/// The kinds' names, in the table's order.
+pub const KINDS: &[&str] = &{
+    let mut names = [""; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        names[i] = TABLE[i].1;
+        i += 1;
+    }
+    names
+};
+
 impl Kind {
     pub fn parse(name: &str) -> Option<Kind> {
-        Some(match name {
-            "repository" => Kind::Repository,
-            "coverage" => Kind::Coverage,
-            "commit" => Kind::Commit,
-            "pull" => Kind::Pull,
-            "flag" => Kind::Flag,
-            "branch" => Kind::Branch,
-            _ => return None,
-        })
+        TABLE.iter().find(|(_, n)| *n == name).map(|(kind, _)| *kind)
     }
 
     pub fn name(self) -> &'static str {
-        KINDS[self as usize]
+        TABLE
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("", |(_, name)| name)
     }
 }
 
@@ -401,5 +415,19 @@ impl KindFetch {
         }
         tally.check(&path)?;
         Ok(items)
+    }
+}
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_name_and_parses_back() {
+        assert_eq!(KINDS.len(), TABLE.len());
+        for (kind, name) in TABLE {
+            assert_eq!(kind.name(), name);
+            assert_eq!(Kind::parse(name), Some(kind));
+        }
+        assert_eq!(Kind::parse("tag"), None);
     }
 }

@@ -150,7 +150,10 @@ impl PortClient {
     /// Upserts entities of any blueprints in bulk requests of at most the
     /// configured count and body size. A 413 splits the request in halves down
     /// to single entities; a 207's per-entity errors are reported as they are.
-    /// Only a credentials failure (401 after a fresh token, or 403) is an `Err`.
+    /// Returns every entity's fate: `landed` (created or updated, as Port said)
+    /// or `failed` (with Port's error, or `missing_from_reply`), and the bulk
+    /// requests sent. Only a credentials failure (401 after a fresh token, or
+    /// 403) is an `Err`.
     pub async fn upsert_entities(
         &self,
         entities: &[Entity],

@@ -52,13 +52,10 @@ pub(crate) fn reply(status: StatusCode, error: &str, message: impl Into<String>)
     (status, axum::Json(body)).into_response()
 }
 
-/// Compares without stopping at the first difference, so timing reveals nothing.
+/// Compares in constant time (`subtle`), so timing reveals nothing of the secret.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = given.len() ^ expected.len();
-    for (i, byte) in expected.iter().enumerate() {
-        difference |= usize::from(given.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    difference == 0
+    use subtle::ConstantTimeEq;
+    bool::from(given.ct_eq(expected))
 }
 
 /// The secret from `?token=` or `X-Webhook-Secret`; true when none is configured.

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use ocean_codecov::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET};
 use ocean_codecov::port::Entity;
-use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy};
+use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy, UpsertOptions, UpsertReport};
 use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
+use ocean_codecov::sim::faults::FaultConfig;
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};
 use serde_json::{Value, json};
 
@@ -36,6 +37,23 @@ pub async fn start_sim(config: PortSimConfig) -> (Served, Arc<PortSim>) {
         sim.add_blueprint(blueprint);
     }
     (served, sim)
+}
+
+/// A simulator (default blueprints) that misbehaves as `faults` says.
+pub async fn start_sim_with(faults: FaultConfig) -> (Served, Arc<PortSim>) {
+    start_sim(PortSimConfig {
+        faults,
+        ..PortSimConfig::default()
+    })
+    .await
+}
+
+/// Upserts `entities` with the default options; only a credentials failure fails the test.
+pub async fn upsert_all(client: &PortClient, entities: &[Entity]) -> UpsertReport {
+    client
+        .upsert_entities(entities, UpsertOptions::default())
+        .await
+        .expect("upsert")
 }
 
 /// Retries quickly so fault tests finish in moments.

@@ -7,7 +7,8 @@ use super::ResyncQueue;
 
 /// Asks for a resync every `minutes`.
 pub async fn schedule(minutes: u64, queue: Arc<ResyncQueue>) {
-    let every = Duration::from_secs(minutes * 60);
+    // Settings refuse an interval whose seconds overflow; saturating keeps this total anyway.
+    let every = Duration::from_secs(minutes.saturating_mul(60));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;

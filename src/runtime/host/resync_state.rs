@@ -27,6 +27,7 @@ impl Host {
     pub async fn resync(&self, progress: &dyn Progress, dry_run: bool) -> Result<ResyncReport, HostError> {
         let interval = self.settings.scheduled_resync_interval;
         let started = std::time::Instant::now();
+        // `intervalInMinuets` is Port's own spelling of the field (sic).
         if !dry_run {
             self.report_state(
                 json!({"status": "running", "lastResyncStart": now(), "lastResyncEnd": null,

@@ -216,6 +216,17 @@ impl Settings {
         let allow_env = flag(&["allow_environment_variables_jq_access"], false);
         let send_raw_data_examples = flag(&["send_raw_data_examples"], true);
         let integration_config = spec::integration_fields(&tree, spec, &mut errors);
+        // Minutes become seconds (and milliseconds in timers): refuse what cannot.
+        let scheduled = scheduled.filter(|minutes| {
+            let fits = minutes.checked_mul(60_000).is_some();
+            if !fits {
+                errors.push(SettingError {
+                    variable: variable(&["scheduled_resync_interval"]),
+                    message: format!("{minutes} minutes is too long an interval"),
+                });
+            }
+            fits
+        });
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
             errors.push(SettingError {
                 variable: variable(&["http", "port"]),
@@ -294,6 +305,13 @@ configurations:
         ]
     }
 
+    /// What `Settings::load` says of settings it refuses.
+    fn refusal(pairs: &[(&str, &str)]) -> String {
+        Settings::load(&vars(pairs), None, &spec())
+            .expect_err("refused")
+            .to_string()
+    }
+
     #[test]
     fn reads_oceans_variables_with_defaults() {
         let mut pairs = minimal();
@@ -307,6 +325,15 @@ configurations:
         assert_eq!(settings.port_base_url, "https://api.getport.io");
         assert_eq!(settings.http_port, 8000);
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_interval_too_long_to_count_in_milliseconds_is_refused() {
+        let mut pairs = minimal();
+        let huge = (u64::MAX / 60_000 + 1).to_string();
+        pairs.push(("OCEAN__SCHEDULED_RESYNC_INTERVAL", huge.as_str()));
+        let errors = refusal(&pairs);
+        assert!(errors.contains("OCEAN__SCHEDULED_RESYNC_INTERVAL: "), "{errors}");
     }
 
     #[test]
@@ -325,9 +352,7 @@ configurations:
             ("OCEAN__EVENT_LISTENER__TYPE", "SOMETIMES"),
             ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "{\"not\": \"a string\"}"),
         ];
-        let errors = Settings::load(&vars(&pairs), None, &spec())
-            .expect_err("invalid")
-            .to_string();
+        let errors = refusal(&pairs);
         assert!(
             errors.contains("OCEAN__PORT__CLIENT_SECRET: is required"),
             "{errors}"

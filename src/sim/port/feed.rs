@@ -18,6 +18,7 @@ use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
 use super::refusal::Refusal;
+use super::routes::json_object;
 use super::store::rfc3339;
 use super::{INTEGRATION_KIND_EXAMPLES, LOG_INGEST, METRICS_INGEST, METRICS_KIND_INGEST, PortSim};
 
@@ -73,18 +74,6 @@ fn ok() -> Result<Response, Refusal> {
     Ok((StatusCode::OK, axum::Json(json!({"ok": true}))).into_response())
 }
 
-fn body_object(body: &Bytes) -> Result<Map<String, Value>, Refusal> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid("body must be object")),
-        Err(e) => Err(Refusal::new(
-            400,
-            "invalid_json",
-            format!("Body is not valid JSON: {e}"),
-        )),
-    }
-}
-
 fn invalid(message: impl Into<String>) -> Refusal {
     Refusal::new(422, "invalid_request", message)
 }
@@ -112,7 +101,7 @@ async fn post_examples(
     Path((identifier, kind)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let examples = array_field(&body_object(&body)?, "examples")?;
+    let examples = array_field(&json_object(&body)?, "examples")?;
     if !sim.store().integrations.contains_key(&identifier) {
         return Err(not_found("Integration", &identifier));
     }
@@ -133,7 +122,7 @@ async fn post_logs(
     Path(ingest_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let logs = array_field(&body_object(&body)?, "logs")?;
+    let logs = array_field(&json_object(&body)?, "logs")?;
     for (n, line) in logs.iter().enumerate() {
         for field in ["message", "level", "timestamp"] {
             if !line.get(field).is_some_and(Value::is_string) {
@@ -254,7 +243,7 @@ async fn post_sync_metrics(
     Path(ingest_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let kinds = array_field(&body_object(&body)?, "syncKindsMetrics")?;
+    let kinds = array_field(&json_object(&body)?, "syncKindsMetrics")?;
     for (n, kind) in kinds.iter().enumerate() {
         check_kind_metrics(&format!("body/syncKindsMetrics/{n}"), kind)?;
     }
@@ -270,7 +259,7 @@ async fn put_kind_sync_metrics(
     Path((ingest_id, event_id, kind_identifier)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let body = body_object(&body)?;
+    let body = json_object(&body)?;
     if let Some(extra) = body.keys().find(|k| k.as_str() != "syncKindMetrics") {
         return Err(invalid(format!(
             "body must NOT have additional property \"{extra}\""

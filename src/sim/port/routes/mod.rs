@@ -91,11 +91,12 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Refusal {
+pub(super) fn invalid(message: impl Into<String>) -> Refusal {
     Refusal::new(422, "invalid_request", message)
 }
 
-fn json_object(body: &Bytes) -> Result<Map<String, Value>, Refusal> {
+/// The body as a JSON object, refused as Port refuses anything else.
+pub(super) fn json_object(body: &Bytes) -> Result<Map<String, Value>, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(invalid("body must be object")),

@@ -126,6 +126,7 @@ pub fn init_with(settings: &LogSettings) {
                 .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()),
         ),
     };
+    SHIPPING_WANTED.store(settings.ship_to_port, Ordering::Relaxed);
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(stderr)
@@ -275,9 +276,15 @@ impl<S: Subscriber> Layer<S> for ShipLayer {
     }
 }
 
-/// From now on, the integration's log lines are kept for `ship`.
-pub fn enable_shipping() {
-    OUTBOX.enabled.store(true, Ordering::Relaxed);
+/// Whether the log settings ask for shipping to Port.
+static SHIPPING_WANTED: AtomicBool = AtomicBool::new(false);
+
+/// From now on, the integration's log lines are kept for `ship`, if the
+/// settings ask for it; returns whether they do.
+pub fn enable_shipping() -> bool {
+    let wanted = SHIPPING_WANTED.load(Ordering::Relaxed);
+    OUTBOX.enabled.store(wanted, Ordering::Relaxed);
+    wanted
 }
 
 /// Takes the next batch: up to `BATCH_LINES` lines and `BATCH_BYTES` encoded.

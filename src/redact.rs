@@ -53,6 +53,19 @@ fn is_credential_name(name: &str) -> bool {
         || name.ends_with("password")
 }
 
+/// Whether an environment variable holds a secret: its value is a registered
+/// secret, or its name (the part after the last `__`) says it is a credential.
+pub fn is_secret_variable(name: &str, value: &str) -> bool {
+    let last = name.rsplit("__").next().unwrap_or(name);
+    let squashed = last.to_ascii_lowercase().replace(['-', '_'], "");
+    if is_credential_name(last) || squashed.ends_with("token") || squashed.ends_with("apikey") {
+        return true;
+    }
+    let value = value.trim();
+    let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    !value.is_empty() && secrets.iter().any(|s| s == value)
+}
+
 /// `text` with registered secrets, URL passwords and bearer tokens masked.
 pub fn text(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
@@ -169,6 +182,23 @@ mod tests {
             format!("calling with {MASK} now")
         );
         assert!(matches!(text("nothing to hide"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secret_variables_are_told_by_name_or_value() {
+        register("zq-value-secret-123");
+        assert!(is_secret_variable("OCEAN__PORT__CLIENT_SECRET", "x"));
+        assert!(is_secret_variable(
+            "OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN",
+            "x"
+        ));
+        assert!(is_secret_variable(
+            "OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET",
+            "x"
+        ));
+        assert!(is_secret_variable("SOMETHING_ELSE", "zq-value-secret-123"));
+        assert!(!is_secret_variable("OCEAN__INTEGRATION__IDENTIFIER", "codecov"));
+        assert!(!is_secret_variable("HOSTNAME", "pod-1"));
     }
 
     #[test]

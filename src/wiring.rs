@@ -29,7 +29,8 @@ pub const WEBHOOK_SECRET_FIELD: &str = "webhookSecret";
 /// environment over `config` (or `./config.yaml` when present).
 pub fn host(config: Option<PathBuf>) -> anyhow::Result<Host> {
     let config = config.or_else(|| Some(PathBuf::from("config.yaml")).filter(|p| p.exists()));
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    // The environment over `.env`, as Ocean reads its settings.
+    let vars: BTreeMap<String, String> = crate::logging::env_vars();
     host_from(&vars, config.as_deref())
 }
 
@@ -49,8 +50,10 @@ pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Pat
             "{name} is set (Port's Helm chart sets it); this integration has no such feature and does not use it"
         );
     }
-    if let Some(url) = &settings.base_url {
-        tracing::info!(%url, "OCEAN__BASE_URL is set; Codecov's webhook is set up by hand (see the README), so it is not used");
+    if let Some(url) = &settings.base_url
+        && settings.listener != crate::runtime::settings::ListenerKind::Webhook
+    {
+        tracing::info!(%url, "OCEAN__BASE_URL is set; Codecov's webhook is set up by hand (see the README), so only the WEBHOOK listener uses it");
     }
     let mut port = PortSettings::new(
         &settings.port_base_url,
@@ -60,6 +63,7 @@ pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Pat
         &settings.integration_identifier,
     );
     port.retry = settings.retry.clone();
+    port.tls = settings.ocean.port_tls.clone();
     if let Some(secs) = settings.client_timeout_secs {
         port.request_timeout = std::time::Duration::from_secs(secs);
     }
@@ -67,6 +71,7 @@ pub fn host_from(vars: &BTreeMap<String, String>, config: Option<&std::path::Pat
     let mut codecov = CodecovSettings::from_integration_config(&settings.integration_config)
         .map_err(|e| anyhow::anyhow!("integration config: {e}"))?;
     codecov.retry = settings.retry.clone();
+    codecov.tls = settings.ocean.source_tls.clone();
     if let Some(secs) = settings.client_timeout_secs {
         codecov.request_timeout = std::time::Duration::from_secs(secs);
     }

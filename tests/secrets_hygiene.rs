@@ -61,7 +61,10 @@ fn the_sandbox_at_trace_level_prints_no_secret_anywhere() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     // The run really was at trace level, and really served metrics.
     assert!(stderr.contains("TRACE"), "no trace lines:\n{stderr}");
-    assert!(stdout.contains("ocean_codecov_"), "no metrics:\n{stdout}");
+    assert!(
+        stdout.contains("ocean_source_requests_total{source=\"codecov\""),
+        "no metrics:\n{stdout}"
+    );
     let all = format!("{stdout}\n{stderr}");
     assert_clean(&all, &[PORT_SECRET, CODECOV_TOKEN, WEBHOOK_SECRET]);
 }

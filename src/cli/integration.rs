@@ -45,10 +45,16 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async {
         if !args.dry_run {
+            // A dry run tells Port nothing, its logs included.
+            crate::logging::enable_shipping();
             host.set_up().await?;
         }
         let progress = Bars::for_stderr();
-        let report = host.resync(progress.as_ref(), args.dry_run).await?;
+        let report = host.resync(progress.as_ref(), args.dry_run).await;
+        if !args.dry_run {
+            crate::logging::flush(&host.port).await;
+        }
+        let report = report?;
         if args.dry_run {
             print_plan(&report);
         }
@@ -64,12 +70,28 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
 pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(host(args.config).map_err(super::exit_code::config)?);
     runtime()?.block_on(async {
+        // The integration's log lines go to Port's logs view too (APPLICATION__ENABLE_HTTP_LOGGING).
+        let shipper = crate::logging::enable_shipping().then(|| {
+            let host = host.clone();
+            tokio::spawn(async move { crate::logging::ship(&host.port).await })
+        });
+        let outcome = sail_with(&host).await;
+        if let Some(shipper) = shipper {
+            shipper.abort();
+            crate::logging::flush(&host.port).await;
+        }
+        outcome
+    })
+}
+
+async fn sail_with(host: &Arc<Host>) -> anyhow::Result<ExitCode> {
+    {
         host.set_up().await?;
         if let Err(e) = host.refresh_mapping(false).await {
             tracing::error!("{e}");
         }
         if host.settings.listener == ListenerKind::Once {
-            let report = event_listener::once::run(&host).await?;
+            let report = event_listener::once::run(host).await?;
             summarise(&report);
             return Ok(if report.succeeded() {
                 ExitCode::SUCCESS
@@ -79,7 +101,7 @@ pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
         }
         let local = tokio::task::LocalSet::new();
         local.run_until(serve_and_listen(host.clone())).await
-    })
+    }
 }
 
 async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {

@@ -132,7 +132,8 @@ fn detail_of(body: &[u8]) -> String {
 impl CodecovClient {
     pub fn new(settings: CodecovSettings) -> Result<Self, CodecovError> {
         let agent = format!("ocean-codecov/{}", env!("CARGO_PKG_VERSION"));
-        let http = http::build_client(&agent, settings.request_timeout).map_err(CodecovError::Setup)?;
+        let http = http::build_client_with(&agent, settings.request_timeout, &settings.tls)
+            .map_err(CodecovError::Setup)?;
         let base = settings.base_url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(CodecovError::Setup(format!(

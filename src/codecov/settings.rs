@@ -123,6 +123,8 @@ pub struct CodecovSettings {
     /// API does not expose: these settings stand for it.
     pub coverage_round: Rounding,
     pub coverage_precision: u8,
+    /// Certificate checks (Ocean's `OCEAN__SSL__THIRD_PARTY__*`, `SSL_CERT_FILE`).
+    pub tls: crate::http::Tls,
 }
 
 impl CodecovSettings {
@@ -139,6 +141,7 @@ impl CodecovSettings {
             request_timeout: Duration::from_secs(60),
             coverage_round: DEFAULT_ROUNDING,
             coverage_precision: DEFAULT_PRECISION,
+            tls: crate::http::Tls::default(),
         }
     }
 

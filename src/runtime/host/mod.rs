@@ -35,6 +35,8 @@ pub struct Host {
     mapping: RwLock<Option<Loaded>>,
     /// Set on shutdown: a running resync stops before its deletion phase.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// When the process started: scheduled resyncs fall on this grid (as Ocean's).
+    pub started_at: time::OffsetDateTime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ impl Host {
             defaults,
             mapping: RwLock::new(None),
             stopping: Default::default(),
+            started_at: time::OffsetDateTime::now_utc(),
         }
     }
 }

@@ -34,6 +34,15 @@ pub fn order_by_relations(blueprints: &[Value]) -> Vec<Value> {
 }
 
 impl Host {
+    /// `{type: WEBHOOK, url: <app host>/resync}` with the WEBHOOK listener.
+    fn changelog_destination(&self) -> Option<Value> {
+        if self.settings.listener != crate::runtime::settings::ListenerKind::Webhook {
+            return None;
+        }
+        let host = self.settings.ocean.app_host.as_ref()?;
+        Some(json!({"type": "WEBHOOK", "url": format!("{host}/resync")}))
+    }
+
     fn default_config(&self) -> Result<Value, HostError> {
         serde_norway::from_str(self.defaults.port_app_config)
             .map_err(|e| HostError::BadDefault(e.to_string()))
@@ -52,15 +61,22 @@ impl Host {
             }
         };
         let version = self.port.settings().integration_version.clone();
+        // The WEBHOOK listener tells Port where to ask for resyncs, as Ocean's does.
+        let destination = self.changelog_destination();
         let drifted = integration.get("installationAppType").and_then(Value::as_str)
             != Some(self.settings.integration_type.as_str())
-            || integration.get("version").and_then(Value::as_str) != Some(version.as_str());
+            || integration.get("version").and_then(Value::as_str) != Some(version.as_str())
+            || destination
+                .as_ref()
+                .is_some_and(|d| integration.get("changelogDestination") != Some(d));
         if drifted {
-            self.port
-                .patch_integration(
-                    &json!({"installationAppType": self.settings.integration_type, "version": version}),
-                )
-                .await?;
+            let mut patch =
+                json!({"installationAppType": self.settings.integration_type, "version": version});
+            if let Some(destination) = destination {
+                tracing::info!(url = %destination["url"], "Port will call this integration to ask for resyncs");
+                patch["changelogDestination"] = destination;
+            }
+            self.port.patch_integration(&patch).await?;
         }
         if self.settings.initialize_port_resources {
             let created = self

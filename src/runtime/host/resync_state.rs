@@ -1,16 +1,28 @@
 //! Resyncs with the mapping in force, each one's state reported to Port
-//! (running, then completed or failed) and counted in the metrics.
+//! (running, then completed, failed or aborted), its kinds' sync metrics and
+//! raw data examples sent to Port, and counted in the metrics.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use super::{Host, HostError, compile};
 use crate::runtime::resync::progress::Progress;
 use crate::runtime::resync::{Resync, ResyncReport};
+use crate::runtime::sync_feed::SyncFeed;
 
 fn now() -> String {
     OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+/// The next time on the schedule's grid (every `minutes` from `start`) after `now`.
+pub fn next_occurrence(start: OffsetDateTime, minutes: u64, now: OffsetDateTime) -> OffsetDateTime {
+    let every = (minutes.max(1) * 60) as i64;
+    let elapsed = (now - start).whole_seconds().max(0);
+    start + time::Duration::seconds((elapsed / every + 1) * every)
 }
 
 impl Host {
@@ -20,45 +32,104 @@ impl Host {
         }
     }
 
-    /// One resync with the mapping in force, its state reported to Port
-    /// (running, then completed or failed). A dry run writes nothing at all.
-    /// The future holds compiled programs, so it runs on one thread (a
-    /// `LocalSet` or `block_on`).
+    /// When the next scheduled resync falls, if there is a schedule.
+    fn next_resync(&self) -> Value {
+        match self.settings.scheduled_resync_interval {
+            Some(minutes) => json!(
+                next_occurrence(self.started_at, minutes, OffsetDateTime::now_utc())
+                    .format(&Rfc3339)
+                    .unwrap_or_default()
+            ),
+            None => Value::Null,
+        }
+    }
+
+    /// One resync with the mapping in force, its state reported to Port as
+    /// Ocean reports it (running, then completed, failed or aborted, with the
+    /// next scheduled resync), per-kind sync metrics and raw data examples
+    /// sent along the way. A dry run writes nothing at all. The future holds
+    /// compiled programs, so it runs on one thread (a `LocalSet` or `block_on`).
     pub async fn resync(&self, progress: &dyn Progress, dry_run: bool) -> Result<ResyncReport, HostError> {
         let interval = self.settings.scheduled_resync_interval;
         let started = std::time::Instant::now();
         // `intervalInMinuets` is Port's own spelling of the field (sic).
+        let feed =
+            (!dry_run).then(|| Arc::new(SyncFeed::new(&self.port, self.settings.send_raw_data_examples)));
         if !dry_run {
             self.report_state(
                 json!({"status": "running", "lastResyncStart": now(), "lastResyncEnd": null,
-                "nextResync": null, "intervalInMinuets": interval}),
+                "nextResync": self.next_resync(), "intervalInMinuets": interval}),
             )
             .await;
         }
-        let outcome = async {
-            let mapping = self.refresh_mapping(dry_run).await?;
-            let mappers = compile(&mapping, self.jq_options()).map_err(HostError::NoValidMapping)?;
-            let resync = Resync {
-                plugin: self.plugin.clone(),
-                port: &self.port,
-                config: &mapping,
-                mappers: &mappers,
-                progress,
-                dry_run,
-                stop: &self.stopping,
-            };
-            Ok::<_, HostError>(resync.run().await?)
-        }
-        .await;
+        let work = async {
+            let outcome = async {
+                let mapping = self.refresh_mapping(dry_run).await?;
+                let mappers = compile(&mapping, self.jq_options()).map_err(HostError::NoValidMapping)?;
+                let kinds: Vec<(String, String)> = mapping
+                    .resources
+                    .iter()
+                    .zip(mappers.iter())
+                    .map(|(r, m)| {
+                        (
+                            r.kind.clone(),
+                            m.static_blueprint().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                let (plugin, tap) = match &feed {
+                    Some(feed) => {
+                        feed.announce(&self.port, &kinds).await;
+                        (
+                            feed.plugin(self.plugin.clone()),
+                            Some(feed.progress(progress, kinds)),
+                        )
+                    }
+                    None => (self.plugin.clone(), None),
+                };
+                let progress: &dyn Progress = match &tap {
+                    Some(tap) => tap,
+                    None => progress,
+                };
+                let resync = Resync {
+                    plugin,
+                    port: &self.port,
+                    config: &mapping,
+                    mappers: &mappers,
+                    progress,
+                    dry_run,
+                    stop: &self.stopping,
+                };
+                Ok::<_, HostError>(resync.run().await?)
+            }
+            .await;
+            // Whatever happened, the delivery of what was queued can end.
+            if let Some(feed) = &feed {
+                feed.close();
+            }
+            outcome
+        };
+        let outcome = match &feed {
+            Some(feed) => tokio::join!(work, feed.deliver(&self.port)).0,
+            None => work.await,
+        };
         record_metrics(&outcome, started.elapsed());
-        if !dry_run {
+        if let Some(feed) = &feed {
             let status = match &outcome {
+                _ if self.stopping.load(Ordering::SeqCst) => "aborted",
                 Ok(report) if report.succeeded() => "completed",
                 _ => "failed",
             };
             self.report_state(
-                json!({"status": status, "lastResyncEnd": now(), "nextResync": null,
+                json!({"status": status, "lastResyncEnd": now(), "nextResync": self.next_resync(),
                 "intervalInMinuets": interval}),
+            )
+            .await;
+            feed.finish(
+                &self.port,
+                outcome.as_ref().ok(),
+                status,
+                started.elapsed().as_secs_f64(),
             )
             .await;
         }
@@ -98,5 +169,20 @@ fn record_metrics(outcome: &Result<ResyncReport, HostError>, took: std::time::Du
         {
             metrics.count_entities("*", "deleted", deleted);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_resync_falls_on_the_schedules_grid() {
+        let start = OffsetDateTime::from_unix_timestamp(1_000_000).expect("a time");
+        let at = |secs: i64| start + time::Duration::seconds(secs);
+        assert_eq!(next_occurrence(start, 60, at(0)), at(3600));
+        assert_eq!(next_occurrence(start, 60, at(3599)), at(3600));
+        assert_eq!(next_occurrence(start, 60, at(3600)), at(7200));
+        assert_eq!(next_occurrence(start, 15, at(2000)), at(2700));
     }
 }

@@ -20,8 +20,9 @@ type JaqFilter = jaq_core::Filter<JustLut<Val>>;
 /// What an expression may see besides its input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JqOptions {
-    /// Let `env` and `$ENV` read the process environment. Off by default, as in
-    /// Ocean, so that a mapping edited in Port's UI cannot read secrets.
+    /// Let `env` and `$ENV` read the process environment, minus the
+    /// integration's secrets (see `redact::is_secret_variable`). Off unless
+    /// asked; the integration host asks as Ocean's setting says (default on).
     pub allow_env: bool,
 }
 
@@ -181,6 +182,7 @@ fn no_env_defs() -> Vec<jaq_core::load::parse::Def<&'static str>> {
 
 fn process_env() -> Val {
     let map = std::env::vars()
+        .filter(|(k, v)| !crate::redact::is_secret_variable(k, v))
         .map(|(k, v)| (Val::from(k), Val::from(v)))
         .collect();
     Val::obj(map)

@@ -5,6 +5,7 @@
 //! and what it expects; secrets are never shown.
 
 mod listener;
+mod ocean_extras;
 mod sources;
 mod spec;
 
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::secret::Secret;
 pub use listener::{LISTENER_JSON, unsupported_listener_message};
+pub use ocean_extras::OceanExtras;
 use sources::{read_tree, text, variable};
 pub use spec::{IntegrationSpec, SpecField, integration_variable};
 
@@ -41,6 +43,16 @@ pub const VARIABLES: &[&str] = &[
     "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS",
     "OCEAN__SEND_RAW_DATA_EXAMPLES",
     "OCEAN__BASE_URL",
+    "OCEAN__SSL__PORT__VERIFY",
+    "OCEAN__SSL__THIRD_PARTY__VERIFY",
+    "OCEAN__EVENT_LISTENER__APP_HOST",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "APPLICATION__PORT",
+    "APPLICATION__LOG_LEVEL",
+    "APPLICATION__LOG_FORMAT",
+    "APPLICATION__ENABLE_HTTP_LOGGING",
+    "OCEAN__ACTIONS_PROCESSOR__ENABLED",
 ];
 
 /// Variables Port's `port-ocean` chart sets for features this host does not
@@ -51,7 +63,6 @@ pub const NOT_USED: &[&str] = &[
     "OCEAN__LAKEHOUSE_ENABLED",
     "OCEAN__PROCESSING_MODE",
     "OCEAN__STREAMING__ENABLED",
-    "OCEAN__ACTIONS_PROCESSOR__ENABLED",
     "OCEAN__CREATE_PORT_RESOURCES_ORIGIN",
     "OCEAN__OAUTH_ACCESS_TOKEN_FILE_PATH",
     "OCEAN__LIVE_EVENTS__IS_REDIS_STREAM_CONSUMER_ENABLED",
@@ -92,13 +103,16 @@ pub struct Settings {
     /// Seconds before one outgoing HTTP request times out (Ocean's `OCEAN__CLIENT_TIMEOUT`).
     pub client_timeout_secs: Option<u64>,
     /// Let mappings read the environment with `env` / `$ENV` (Ocean's
-    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`; off unless set, both Helm charts set it).
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`; on by default, as Ocean; the
+    /// integration's own secrets are never readable, see `redact::is_secret_variable`).
     pub allow_environment_variables_jq_access: bool,
     /// Send a few raw items of each kind to Port as mapping examples (`OCEAN__SEND_RAW_DATA_EXAMPLES`).
     pub send_raw_data_examples: bool,
     /// The integration's public URL (`OCEAN__BASE_URL`); Ocean registers webhooks with it. Kept
     /// for the log: Codecov's webhook is set up by hand.
     pub base_url: Option<String>,
+    /// TLS and the WEBHOOK listener's address (Ocean's names and defaults).
+    pub ocean: OceanExtras,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,7 +199,15 @@ impl Settings {
         };
         let scheduled = number(&["scheduled_resync_interval"], None).filter(|m| *m > 0);
         let client_timeout_secs = number(&["client_timeout"], None).filter(|s| *s > 0);
-        let http_port = number(&["http", "port"], Some(8000)).unwrap_or(8000);
+        // Ocean's `APPLICATION__PORT`, when this project's own variable is not set.
+        let application_port = match (text(&tree, &["http", "port"]), vars.get("APPLICATION__PORT")) {
+            (None, Some(port)) => Some(port.trim().parse::<u64>().map_err(|_| port.clone())),
+            _ => None,
+        };
+        let http_port = match &application_port {
+            Some(Ok(port)) => *port,
+            _ => number(&["http", "port"], Some(8000)).unwrap_or(8000),
+        };
         let retry_default = crate::retry::RetryPolicy::default();
         let retry = crate::retry::RetryPolicy {
             max_attempts: number(
@@ -213,8 +235,15 @@ impl Settings {
                 }
             };
         let initialize = flag(&["initialize_port_resources"], true);
-        let allow_env = flag(&["allow_environment_variables_jq_access"], false);
+        // Ocean's default; the integration's own secrets stay out of `env` either way.
+        let allow_env = flag(&["allow_environment_variables_jq_access"], true);
         let send_raw_data_examples = flag(&["send_raw_data_examples"], true);
+        if let Some(Err(port)) = application_port {
+            errors.push(SettingError {
+                variable: "APPLICATION__PORT".into(),
+                message: format!("must be a whole number, got {port:?}"),
+            });
+        }
         let integration_config = spec::integration_fields(&tree, spec, &mut errors);
         // Minutes become seconds (and milliseconds in timers): refuse what cannot.
         let scheduled = scheduled.filter(|minutes| {
@@ -227,6 +256,15 @@ impl Settings {
             }
             fits
         });
+        let ocean = ocean_extras::read(&tree, vars, &mut errors);
+        if listener.kind == ListenerKind::Webhook && ocean.app_host.is_none() {
+            errors.push(SettingError {
+                variable: variable(&["event_listener", "app_host"]),
+                message: "is required with the WEBHOOK listener: the URL Port calls to ask for a resync \
+                          (OCEAN__BASE_URL also serves)"
+                    .into(),
+            });
+        }
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
             errors.push(SettingError {
                 variable: variable(&["http", "port"]),
@@ -258,6 +296,7 @@ impl Settings {
             allow_environment_variables_jq_access: allow_env,
             send_raw_data_examples,
             base_url: text(&tree, &["base_url"]),
+            ocean,
         })
     }
 }
@@ -310,6 +349,46 @@ configurations:
         Settings::load(&vars(pairs), None, &spec())
             .expect_err("refused")
             .to_string()
+    }
+
+    #[test]
+    fn oceans_extra_settings_take_oceans_names_and_defaults() {
+        let settings = Settings::load(&vars(&minimal()), None, &spec()).expect("valid");
+        assert!(settings.allow_environment_variables_jq_access, "Ocean's default");
+        assert!(settings.send_raw_data_examples);
+        assert!(settings.ocean.port_tls.verify && settings.ocean.port_tls.ca_bundle.is_none());
+        let mut pairs = minimal();
+        pairs.extend([
+            ("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS", "false"),
+            ("OCEAN__SSL__THIRD_PARTY__VERIFY", "false"),
+            ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK"),
+            ("OCEAN__BASE_URL", "https://codecov.example.com/"),
+            ("APPLICATION__PORT", "9000"),
+        ]);
+        let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
+        assert!(!settings.allow_environment_variables_jq_access);
+        assert!(settings.ocean.port_tls.verify && !settings.ocean.source_tls.verify);
+        assert_eq!(
+            settings.ocean.app_host.as_deref(),
+            Some("https://codecov.example.com")
+        );
+        assert_eq!(settings.http_port, 9000);
+        let mut pairs = minimal();
+        pairs.extend([
+            ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK"),
+            ("OCEAN__ACTIONS_PROCESSOR__ENABLED", "true"),
+        ]);
+        let errors = Settings::load(&vars(&pairs), None, &spec())
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            errors.contains("OCEAN__EVENT_LISTENER__APP_HOST: is required"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__ACTIONS_PROCESSOR__ENABLED: this host does not process Port actions"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -51,6 +51,15 @@ pub async fn expected(
     make_host: impl Fn(&str) -> anyhow::Result<crate::runtime::host::Host>,
     identifier: &str,
 ) -> Result<Catalog, String> {
+    expected_with(make_host, identifier, None).await
+}
+
+/// As `expected`, with `mapping` (a port-app-config as Port holds it) instead of the default.
+pub async fn expected_with(
+    make_host: impl Fn(&str) -> anyhow::Result<crate::runtime::host::Host>,
+    identifier: &str,
+    mapping: Option<&Value>,
+) -> Result<Catalog, String> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let (served, port) = PortSim::start(PortSimConfig::default(), loopback)
         .await
@@ -59,6 +68,12 @@ pub async fn expected(
     host.set_up()
         .await
         .map_err(|e| format!("setting up the reference: {e}"))?;
+    if let Some(mapping) = mapping {
+        host.port
+            .patch_integration_config(mapping)
+            .await
+            .map_err(|e| format!("the reference's mapping: {e}"))?;
+    }
     let report = host
         .resync(&Quiet, false)
         .await

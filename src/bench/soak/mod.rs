@@ -50,6 +50,8 @@ pub struct SoakTotals {
     /// Faults drawn, per simulator and kind (`port 503`, `codecov empty-page`, ...).
     pub faults: BTreeMap<String, u64>,
     pub vanished_owners: u64,
+    /// Resources removed from the mapping in Port during a schedule.
+    pub resources_removed: u64,
 }
 
 impl SoakTotals {
@@ -91,6 +93,7 @@ impl SoakTotals {
         self.deletions += other.deletions;
         self.entities_checked += other.entities_checked;
         self.vanished_owners += other.vanished_owners;
+        self.resources_removed += other.resources_removed;
         for (kind, n) in other.faults {
             *self.faults.entry(kind).or_default() += n;
         }
@@ -187,13 +190,14 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
 
 fn print_totals(totals: &SoakTotals, secs: f64) {
     println!(
-        "{} schedules in {secs:.1} s: {} resyncs ({} withheld deletion after a failure), {} webhooks, {} Codecov changes, {} vanished owners",
+        "{} schedules in {secs:.1} s: {} resyncs ({} withheld deletion after a failure), {} webhooks, {} Codecov changes, {} vanished owners, {} resources removed from the mapping",
         totals.schedules,
         totals.resyncs,
         totals.failed_resyncs,
         totals.webhooks,
         totals.codecov_changes,
-        totals.vanished_owners
+        totals.vanished_owners,
+        totals.resources_removed
     );
     println!(
         "faults injected: {} ({})",

@@ -131,6 +131,8 @@ struct World {
     codecov_url: String,
     owners: Vec<String>,
     page_size: u64,
+    /// The mapping in Port once a round removed a resource from it.
+    mapping: Option<Value>,
 }
 
 impl World {
@@ -145,7 +147,32 @@ impl World {
     }
 
     async fn expected(&self) -> Result<Catalog, String> {
-        catalog::expected(|url| self.host(url), IDENTIFIER).await
+        catalog::expected_with(|url| self.host(url), IDENTIFIER, self.mapping.as_ref()).await
+    }
+
+    /// As a user in Port's UI: one resource of the mapping removed (never the last).
+    async fn remove_a_resource(&mut self, host: &Host, rng: &mut SplitMix) -> Result<Option<String>, String> {
+        let Some(mut config) = self.port.integration(IDENTIFIER).map(|i| i["config"].clone()) else {
+            return Ok(None);
+        };
+        let Some(resources) = config.get_mut("resources").and_then(Value::as_array_mut) else {
+            return Ok(None);
+        };
+        // Not the repositories: other kinds relate to them, so their entities rightly stay
+        // (as they were last written) while anything relates to them; a clean resync would differ.
+        let removable: Vec<usize> = (0..resources.len())
+            .filter(|&i| resources[i]["kind"] != "repository")
+            .collect();
+        if removable.is_empty() || resources.len() < 2 {
+            return Ok(None);
+        }
+        let removed = resources.remove(removable[rng.below(removable.len() as u64) as usize]);
+        host.port
+            .patch_integration_config(&config)
+            .await
+            .map_err(|e| format!("removing a resource from the mapping: {e}"))?;
+        self.mapping = Some(config);
+        Ok(Some(removed["kind"].as_str().unwrap_or_default().to_string()))
     }
 
     fn disarm(&self) {
@@ -226,12 +253,13 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
         .iter()
         .map(|o| o.username.clone())
         .collect();
-    let world = World {
+    let mut world = World {
         owners,
         port,
         codecov,
         codecov_url: codecov_served.url(),
         page_size,
+        mapping: None,
     };
     let host = Arc::new(world.host(&port_served.url()).map_err(|e| format!("{e:#}"))?);
     host.set_up().await.map_err(|e| format!("set-up: {e}"))?;
@@ -253,6 +281,16 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
                 let change = chaos::change(&world.codecov, &mut rng);
                 journal.push(format!("round {round}: Codecov: {change}"));
                 totals.codecov_changes += 1;
+            }
+            // Now and then a user removes a resource in Port's UI: its entities must go, and nothing else.
+            if world.mapping.is_none() && rng.below(3) == 0 {
+                world.disarm();
+                if let Some(kind) = world.remove_a_resource(&host, &mut rng).await? {
+                    journal.push(format!(
+                        "round {round}: the {kind} resource removed from the mapping in Port"
+                    ));
+                    totals.resources_removed += 1;
+                }
             }
         }
         let armed = chaos::arm(&mut rng, &world.owners);

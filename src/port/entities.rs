@@ -306,7 +306,7 @@ impl PortClient {
         include: &[&str],
     ) -> Result<Vec<Value>, PortError> {
         let settings = &self.settings;
-        let fragments = crate::runtime::resync::ownership::datasource_fragments(
+        let fragments = super::ownership::datasource_fragments(
             &settings.integration_type,
             &settings.integration_identifier,
         );

@@ -9,8 +9,10 @@ pub mod entity;
 mod error;
 mod feed;
 mod integration;
+pub mod ownership;
 
 pub use crate::retry::RetryPolicy;
+pub use blueprints::order_by_relations;
 pub use client::{
     PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
 };

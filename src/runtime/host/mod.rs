@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::plugin::Plugin;
 use super::resync::ResyncError;
 use super::settings::Settings;
+pub use crate::port::order_by_relations;
 use crate::port::{PortClient, PortError};
 use mapping_in_force::Loaded;
 pub use mapping_in_force::{MappingInForce, compile};
-pub use registration::order_by_relations;
 
 /// What ships with the integration (`.port/resources/`).
 pub struct Defaults {

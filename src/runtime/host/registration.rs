@@ -3,35 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Host, HostError};
-
-/// Blueprints ordered so each comes after the blueprints its relations point
-/// at; those in a cycle keep their given order.
-pub fn order_by_relations(blueprints: &[Value]) -> Vec<Value> {
-    let id = |b: &Value| {
-        b.get("identifier")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let all: Vec<String> = blueprints.iter().map(id).collect();
-    let mut placed: Vec<String> = Vec::new();
-    let mut ordered = Vec::new();
-    let mut pending: Vec<&Value> = blueprints.iter().collect();
-    while !pending.is_empty() {
-        let ready = pending.iter().position(|b| {
-            let targets = b.get("relations").and_then(Value::as_object);
-            targets
-                .into_iter()
-                .flatten()
-                .filter_map(|(_, r)| r.get("target").and_then(Value::as_str))
-                .all(|t| t == id(b) || placed.iter().any(|p| p == t) || !all.iter().any(|a| a == t))
-        });
-        let next = pending.remove(ready.unwrap_or(0));
-        placed.push(id(next));
-        ordered.push(next.clone());
-    }
-    ordered
-}
+use crate::port::order_by_relations;
 
 impl Host {
     /// `{type: WEBHOOK, url: <app host>/resync}` with the WEBHOOK listener.
@@ -88,24 +60,5 @@ impl Host {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relation_targets_come_first() {
-        let blueprints = vec![
-            json!({"identifier": "commit", "relations": {"repo": {"target": "repo"}}}),
-            json!({"identifier": "other", "relations": {"x": {"target": "elsewhere"}}}),
-            json!({"identifier": "repo", "relations": {}}),
-        ];
-        let order: Vec<_> = order_by_relations(&blueprints)
-            .iter()
-            .map(|b| b["identifier"].clone())
-            .collect();
-        assert_eq!(order, [json!("other"), json!("repo"), json!("commit")]);
     }
 }

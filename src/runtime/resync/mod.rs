@@ -4,7 +4,8 @@
 //! integration owns that the resync no longer produced.
 
 mod compare;
-pub mod ownership;
+/// Whether an entity is this integration's: Port's `$datasource` rules, with the Port client.
+pub use crate::port::ownership;
 pub mod plan;
 pub mod progress;
 mod stale;
@@ -480,7 +481,7 @@ impl Resync<'_> {
         kinds: &mut [KindReport],
         state: &mut State,
     ) -> Result<(), ResyncError> {
-        let order: Vec<String> = crate::runtime::host::order_by_relations(blueprints)
+        let order: Vec<String> = crate::port::order_by_relations(blueprints)
             .iter()
             .filter_map(|b| b.get("identifier").and_then(Value::as_str).map(String::from))
             .collect();

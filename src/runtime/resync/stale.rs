@@ -170,7 +170,7 @@ impl Guard<'_> {
             });
         }
         // Dependents first, so a delete never waits on (or cascades from) its target.
-        let mut order: Vec<String> = crate::runtime::host::order_by_relations(blueprints)
+        let mut order: Vec<String> = crate::port::order_by_relations(blueprints)
             .iter()
             .filter_map(|b| b.get("identifier").and_then(Value::as_str).map(String::from))
             .collect();

@@ -17,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
-use super::refusal::Refusal;
-use super::routes::json_object;
+use super::refusal::{Refusal, invalid, json_object};
 use super::store::rfc3339;
 use super::{INTEGRATION_KIND_EXAMPLES, LOG_INGEST, METRICS_INGEST, METRICS_KIND_INGEST, PortSim};
 
@@ -72,10 +71,6 @@ pub fn attach_ingest(sim: &PortSim, integration: &mut Map<String, Value>, header
 
 fn ok() -> Result<Response, Refusal> {
     Ok((StatusCode::OK, axum::Json(json!({"ok": true}))).into_response())
-}
-
-fn invalid(message: impl Into<String>) -> Refusal {
-    Refusal::new(422, "invalid_request", message)
 }
 
 fn not_found(what: &str, id: &str) -> Refusal {

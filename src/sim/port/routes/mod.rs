@@ -20,6 +20,7 @@ use axum::routing::{get, patch, post};
 use serde_json::{Map, Value, json};
 
 use super::query::Rule;
+use super::refusal::{invalid, json_object};
 use super::store::{Refusal, WriteMode, rfc3339};
 use super::wire::{middleware, port_error};
 use super::*;
@@ -88,23 +89,6 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         port_error(status, self.error, self.message)
-    }
-}
-
-pub(super) fn invalid(message: impl Into<String>) -> Refusal {
-    Refusal::new(422, "invalid_request", message)
-}
-
-/// The body as a JSON object, refused as Port refuses anything else.
-pub(super) fn json_object(body: &Bytes) -> Result<Map<String, Value>, Refusal> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid("body must be object")),
-        Err(e) => Err(Refusal::new(
-            400,
-            "invalid_json",
-            format!("Body is not valid JSON: {e}"),
-        )),
     }
 }
 

@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{mib, peak_rss_bytes};
+use super::{corpus, mib, peak_rss_bytes};
 use crate::runtime::mapping::lazy_item::LazyItem;
-use crate::runtime::mapping::{JqOptions, ResourceMapper};
+use crate::runtime::mapping::{JqOptions, JqProgram, ResourceMapper};
 use crate::runtime::port_app_config::{self, MappingSource, model::ResourceConfig};
 use crate::sim::rng::SplitMix;
 
@@ -29,34 +29,56 @@ pub struct MappingBenchArgs {
     /// The jq binary to compare with; the comparison is skipped if it is absent.
     #[arg(long, default_value = "jq")]
     jq: String,
+    /// Measure the mapping corpus instead: the share of expressions evaluated
+    /// natively, speed against jq, agreement with jq.
+    #[arg(long)]
+    corpus: bool,
+    /// The corpus directory (default: this source tree's tests/data/mapping-corpus).
+    #[arg(long)]
+    corpus_dir: Option<PathBuf>,
 }
 
 /// Ocean's mapping rate on this machine class, as stated in the foundation issue.
 const OCEAN_ENTITIES_PER_SEC: f64 = 1_400.0;
 
 pub fn run(args: &MappingBenchArgs) -> anyhow::Result<ExitCode> {
+    if args.corpus {
+        let dir = args.corpus_dir.clone().unwrap_or_else(corpus::default_dir);
+        return run_corpus(args, &dir);
+    }
     let loaded = port_app_config::load_file(&args.mapping, JqOptions::default())?;
-    let MappingSource::AppConfig(config) = &loaded.source else {
-        bail!("bench mapping takes a port-app-config, not a webhook mapping");
+    // A webhook mapping maps `{body, headers, queryParams}` envelopes; its first entry is measured.
+    let (resource, index, webhook) = match &loaded.source {
+        MappingSource::AppConfig(config) => {
+            let index = config
+                .resources
+                .iter()
+                .position(|r| r.kind == args.kind)
+                .with_context(|| {
+                    format!("no resource of kind {} in {}", args.kind, args.mapping.display())
+                })?;
+            (config.resources[index].clone(), index, false)
+        }
+        MappingSource::Webhook(list) => {
+            let first = list.first().context("the webhook mapping is empty")?;
+            (first.to_resource(), 0, true)
+        }
     };
-    let index = config
-        .resources
-        .iter()
-        .position(|r| r.kind == args.kind)
-        .with_context(|| format!("no resource of kind {} in {}", args.kind, args.mapping.display()))?;
     let mapper = &loaded.mappers[index];
-    let resource = &config.resources[index];
+    let resource = &resource;
 
     let dir = std::env::temp_dir().join(format!("ocean-codecov-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let items_path = dir.join("items.jsonl");
-    write_items(&items_path, args.items)?;
+    write_items(&items_path, args.items, webhook)?;
 
     println!(
-        "mapping benchmark: {} generated Codecov notify payloads, kind {}, {} JQ expressions per item, one thread",
+        "mapping benchmark: {} generated Codecov notify payloads{}, kind {}, {} JQ expressions per item ({} evaluated natively), one thread",
         args.items,
-        args.kind,
-        mapper.expression_count()
+        if webhook { " in webhook envelopes" } else { "" },
+        resource.kind,
+        mapper.expression_count(),
+        mapper.native_expression_count()
     );
     let (engine_count, engine_secs, engine_first) = run_engine(mapper, &items_path)?;
     let engine_rate = engine_count as f64 / engine_secs;
@@ -69,6 +91,13 @@ pub fn run(args: &MappingBenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "engine : {mapped} entities in {map_secs:.3} s = {} entities/s (mapping only: items already in memory, as a resync holds a fetched page)",
         thousands(map_rate)
+    );
+    let (floor_items, floor_secs, item_bytes) = run_floor(&items_path, args.items.min(MAPPING_ONLY_ITEMS))?;
+    let floor_rate = floor_items as f64 / floor_secs;
+    println!(
+        "floor  : {floor_items} items in {floor_secs:.3} s = {} items/s (serde_json: parse each {item_bytes}-byte item to a value and print it, nothing else); mapping only is {:.0}% of it",
+        thousands(floor_rate),
+        100.0 * map_rate / floor_rate
     );
     if let Some(peak) = peak_rss_bytes() {
         println!("engine peak RSS: {:.1} MiB (whole process)", mib(peak));
@@ -101,11 +130,17 @@ pub fn run(args: &MappingBenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_items(path: &Path, n: usize) -> anyhow::Result<()> {
+fn write_items(path: &Path, n: usize, webhook: bool) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     let mut rng = SplitMix(42);
     for i in 0..n {
-        serde_json::to_writer(&mut out, &notify_payload(i, &mut rng))?;
+        let payload = notify_payload(i, &mut rng);
+        let item = if webhook {
+            json!({"body": payload, "headers": {"content-type": "application/json"}, "queryParams": {}})
+        } else {
+            payload
+        };
+        serde_json::to_writer(&mut out, &item)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
@@ -193,6 +228,22 @@ fn run_mapping_only(mapper: &ResourceMapper, items: &Path, n: usize) -> anyhow::
     Ok((count, start.elapsed().as_secs_f64()))
 }
 
+/// The floor under any mapping: parse each item into a value and print it back.
+fn run_floor(items: &Path, n: usize) -> anyhow::Result<(usize, f64, usize)> {
+    let reader = BufReader::new(std::fs::File::open(items)?);
+    let page: Vec<String> = reader.lines().take(n).collect::<Result<_, _>>()?;
+    let bytes = page.iter().map(String::len).sum::<usize>() / page.len().max(1);
+    let mut out = Vec::with_capacity(4096);
+    let start = Instant::now();
+    for line in &page {
+        let v: Value = serde_json::from_str(line)?;
+        out.clear();
+        serde_json::to_writer(&mut out, &v)?;
+        std::hint::black_box(&out);
+    }
+    Ok((page.len(), start.elapsed().as_secs_f64(), bytes))
+}
+
 /// The resource as one jq program producing the same entity objects.
 pub fn jq_program(resource: &ResourceConfig) -> String {
     use crate::runtime::port_app_config::model::MappingValue;
@@ -263,4 +314,132 @@ fn thousands(x: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Items per kind for the corpus speed runs.
+const CORPUS_ITEMS: usize = 20_000;
+
+/// `bench mapping --corpus`: (a) the share of expressions evaluated natively,
+/// (b) entities/s over each whole mapping against the jq binary, one thread,
+/// (c) agreement with the jq binary on every case of the differential test.
+fn run_corpus(args: &MappingBenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    let corpus = corpus::load(dir)?;
+    let cases = corpus::cases(&corpus);
+    println!(
+        "mapping corpus: {} mappings, {} expressions, one thread ({})",
+        corpus.len(),
+        cases.len(),
+        dir.display()
+    );
+
+    // (a) Native share, of expressions and of evaluations over the derived inputs.
+    let (mut native, mut runs, mut native_runs) = (0, 0, 0);
+    for (case, inputs) in &cases {
+        let program = JqProgram::compile(&case.expr)?;
+        native += usize::from(program.is_native());
+        for input in inputs.iter() {
+            let raw = RawValue::from_string(input.to_string())?;
+            runs += 1;
+            native_runs += usize::from(program.answers_natively(&LazyItem::new(&raw)));
+        }
+    }
+    println!(
+        "(a) native: {native} of {} expressions ({:.1}%); {native_runs} of {runs} evaluations on the derived inputs answered without jaq ({:.1}%)",
+        cases.len(),
+        100.0 * native as f64 / cases.len() as f64,
+        100.0 * native_runs as f64 / runs as f64
+    );
+
+    // (b) Whole mappings against jq.
+    let tmp = std::env::temp_dir().join(format!("ocean-codecov-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut worst: Option<(f64, String)> = None;
+    println!(
+        "(b) speed, {CORPUS_ITEMS} items per kind (the base items repeated), parse + map + write JSON against `{} -c`:",
+        args.jq
+    );
+    for mapping in &corpus {
+        let (mut ours, mut theirs, mut entities, mut jq_entities) = (0.0, 0.0, 0, 0);
+        for (resource, mapper) in mapping.resources().iter().zip(&mapping.loaded.mappers) {
+            let items_path = tmp.join("items.jsonl");
+            let base = mapping.base_items(&resource.kind);
+            if base.is_empty() {
+                continue;
+            }
+            let mut out = BufWriter::new(std::fs::File::create(&items_path)?);
+            for i in 0..CORPUS_ITEMS {
+                serde_json::to_writer(&mut out, &base[i % base.len()])?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+            drop(out);
+            let (count, secs) = run_engine_counting(mapper, &items_path)?;
+            ours += secs;
+            entities += count;
+            let (jq_count, jq_secs, _) = run_jq(&args.jq, &jq_program(resource), &items_path, &tmp)?;
+            theirs += jq_secs;
+            jq_entities += jq_count;
+        }
+        let (rate, jq_rate) = (entities as f64 / ours, jq_entities as f64 / theirs);
+        let ratio = rate / jq_rate;
+        println!(
+            "    {:<18} engine {:>10} entities/s, jq {:>8} entities/s: {ratio:.1}x",
+            mapping.name,
+            thousands(rate),
+            thousands(jq_rate)
+        );
+        if worst.as_ref().is_none_or(|(w, _)| ratio < *w) {
+            worst = Some((ratio, mapping.name.clone()));
+        }
+    }
+    if let Some((ratio, name)) = &worst {
+        println!("    slowest against jq: {name}, {ratio:.1}x");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+
+    // (c) Agreement with jq on every case.
+    let (mut agree, mut total) = (0, 0);
+    let mut differ = Vec::new();
+    for (case, inputs) in &cases {
+        let ours = corpus::engine_outcomes(&case.expr, inputs);
+        let theirs = corpus::jq_outcomes(&args.jq, &case.expr, inputs)?;
+        for (a, b) in ours.iter().zip(&theirs) {
+            total += 1;
+            if a == b {
+                agree += 1;
+            } else if differ.len() < 10 {
+                differ.push(format!(
+                    "{}/{} {}: {}",
+                    case.mapping, case.kind, case.field, case.expr
+                ));
+            }
+        }
+    }
+    println!("(c) agreement with {}: {agree} of {total} cases", args.jq);
+    for d in &differ {
+        println!("    differs: {d}");
+    }
+    Ok(if agree == total {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Parse, map and write every item; items that fail to map are counted as no entity.
+fn run_engine_counting(mapper: &ResourceMapper, items: &Path) -> anyhow::Result<(usize, f64)> {
+    let text = std::fs::read_to_string(items)?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut count = 0;
+    let start = Instant::now();
+    for line in text.lines() {
+        let item = LazyItem::parse(line)?;
+        for entity in &mapper.map_item(&item).entities {
+            buf.clear();
+            entity.write_json(&mut buf);
+            std::hint::black_box(&buf);
+            count += 1;
+        }
+    }
+    Ok((count, start.elapsed().as_secs_f64()))
 }

@@ -99,6 +99,13 @@ impl JqProgram {
         self.native.is_some()
     }
 
+    /// Whether the native evaluator answers on this item, without jaq.
+    pub fn answers_natively(&self, item: &LazyItem) -> bool {
+        self.native
+            .as_ref()
+            .is_some_and(|n| !matches!(n.all(item), Err(Fault::Decline)))
+    }
+
     /// The first output, as Ocean takes it; `None` when the expression yields nothing.
     pub fn first(&self, item: &LazyItem) -> Result<Option<Value>, JqRunError> {
         if let Some(native) = &self.native {

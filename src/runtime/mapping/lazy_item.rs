@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::tape::{Step, Tape};
-use super::value::{from_json, normalize_numbers};
+use super::value::{from_json, json_of_raw};
 
 /// What a path reached: a raw value, or nothing (jq's `null` for a missing key).
 #[derive(Clone, Copy)]
@@ -33,14 +33,7 @@ impl<'a> Found<'a> {
         match self {
             Found::Null => Ok(Value::Null),
             Found::Indexed(tape, index, _) => tape.object_json(index),
-            Found::Raw(raw) => {
-                if let Some(v) = simple_scalar(raw) {
-                    return Ok(v);
-                }
-                let mut v: Value = serde_json::from_str(raw)?;
-                normalize_numbers(&mut v);
-                Ok(v)
-            }
+            Found::Raw(raw) => json_of_raw(raw),
         }
     }
 
@@ -210,27 +203,6 @@ impl<'a> LazyItem<'a> {
         };
         let map = objects[index].1.as_ref()?;
         Some(map.get(key).map_or(Found::Null, |v| Found::Raw(v.get())))
-    }
-}
-
-/// Strings without escapes, short integers and literals, read without serde_json.
-fn simple_scalar(raw: &str) -> Option<Value> {
-    match raw.as_bytes() {
-        [b'"', inner @ .., b'"'] if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) => {
-            // A valid JSON text: the bytes between the quotes are the string's own.
-            raw.get(1..raw.len() - 1).map(|s| Value::String(s.to_owned()))
-        }
-        [first, rest @ ..]
-            if rest.len() < 18
-                && (first.is_ascii_digit() || *first == b'-')
-                && rest.iter().all(u8::is_ascii_digit) =>
-        {
-            raw.parse::<i64>().ok().map(Value::from)
-        }
-        b"true" => Some(Value::Bool(true)),
-        b"false" => Some(Value::Bool(false)),
-        b"null" => Some(Value::Null),
-        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::lazy_item::Found;
+use super::value::json_of_raw;
 use crate::json_text::next_special_byte;
 
 /// Deeper items are left to serde_json, whose recursion limit is 128.
@@ -66,7 +66,7 @@ impl<'a> Tape<'a> {
         let mut map = Map::with_capacity(members.len());
         for m in members {
             let value = if m.object == NOT_AN_OBJECT {
-                Found::Raw(m.value).to_json()?
+                json_of_raw(m.value)?
             } else {
                 self.object_json(m.object)?
             };

@@ -92,6 +92,37 @@ pub(crate) fn float_to_json(f: f64) -> Value {
     }
 }
 
+/// A value from its JSON text, numbers as jq 1.6 reads them.
+pub fn json_of_raw(raw: &str) -> Result<Value, serde_json::Error> {
+    if let Some(v) = simple_scalar(raw) {
+        return Ok(v);
+    }
+    let mut v: Value = serde_json::from_str(raw)?;
+    normalize_numbers(&mut v);
+    Ok(v)
+}
+
+/// Strings without escapes, short integers and literals, read without serde_json.
+fn simple_scalar(raw: &str) -> Option<Value> {
+    match raw.as_bytes() {
+        [b'"', inner @ .., b'"'] if !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) => {
+            // A valid JSON text: the bytes between the quotes are the string's own.
+            raw.get(1..raw.len() - 1).map(|s| Value::String(s.to_owned()))
+        }
+        [first, rest @ ..]
+            if rest.len() < 18
+                && (first.is_ascii_digit() || *first == b'-')
+                && rest.iter().all(u8::is_ascii_digit) =>
+        {
+            raw.parse::<i64>().ok().map(Value::from)
+        }
+        b"true" => Some(Value::Bool(true)),
+        b"false" => Some(Value::Bool(false)),
+        b"null" => Some(Value::Null),
+        _ => None,
+    }
+}
+
 /// Integral floats become integers in place, as jq 1.6 would print them.
 pub fn normalize_numbers(v: &mut Value) {
     match v {

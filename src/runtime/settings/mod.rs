@@ -221,19 +221,7 @@ impl Settings {
             max_total_wait: number(&["retry", "max_total_wait_secs"], None)
                 .map_or(retry_default.max_total_wait, std::time::Duration::from_secs),
         };
-        let mut flag =
-            |path: &[&str], default: bool| match text(&tree, path).as_deref().map(str::to_ascii_lowercase) {
-                None => default,
-                Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
-                Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
-                Some(v) => {
-                    errors.push(SettingError {
-                        variable: variable(path),
-                        message: format!("must be true or false, got {v:?}"),
-                    });
-                    default
-                }
-            };
+        let mut flag = |path: &[&str], default: bool| sources::flag(&tree, path, default, &mut errors);
         let initialize = flag(&["initialize_port_resources"], true);
         // Ocean's default; the integration's own secrets stay out of `env` either way.
         let allow_env = flag(&["allow_environment_variables_jq_access"], true);

@@ -30,19 +30,7 @@ pub(super) fn read(
     vars: &BTreeMap<String, String>,
     errors: &mut Vec<SettingError>,
 ) -> OceanExtras {
-    let mut flag =
-        |path: &[&str], default: bool| match text(tree, path).as_deref().map(str::to_ascii_lowercase) {
-            None => default,
-            Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
-            Some(v) => {
-                errors.push(SettingError {
-                    variable: variable(path),
-                    message: format!("must be true or false, got {v:?}"),
-                });
-                default
-            }
-        };
+    let mut flag = |path: &[&str], default: bool| super::sources::flag(tree, path, default, errors);
     let verify_port = flag(&["ssl", "port", "verify"], true);
     let verify_source = flag(&["ssl", "third_party", "verify"], true);
     let actions = flag(&["actions_processor", "enabled"], false);

@@ -151,3 +151,25 @@ pub(super) fn variable(path: &[&str]) -> String {
             .join("__")
     )
 }
+
+/// A true/false setting (`true`, `1`, `yes` / `false`, `0`, `no`, any case);
+/// anything else is reported and the default used.
+pub(super) fn flag(
+    tree: &Map<String, Value>,
+    path: &[&str],
+    default: bool,
+    errors: &mut Vec<SettingError>,
+) -> bool {
+    match text(tree, path).as_deref().map(str::to_ascii_lowercase) {
+        None => default,
+        Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
+        Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
+        Some(v) => {
+            errors.push(SettingError {
+                variable: variable(path),
+                message: format!("must be true or false, got {v:?}"),
+            });
+            default
+        }
+    }
+}

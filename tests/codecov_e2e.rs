@@ -442,3 +442,81 @@ async fn a_repository_that_vanishes_after_the_listing_is_held_then_deleted() {
         "then deleted"
     );
 }
+
+/// Point 4: a repository removed while the list is paged (newest first) shifts
+/// later pages, so one live repository is skipped while `count` still
+/// matches. The list is read again until two reads agree; the skipped record
+/// is delivered, nothing live is deleted, and the summary says what happened.
+#[tokio::test]
+async fn a_list_that_shifts_while_paged_deletes_no_live_record() {
+    let world = world_with(CodecovSimConfig::generated(1, 30, 67)).await;
+    let small_pages = [("OCEAN__INTEGRATION__CONFIG__CODECOV_PAGE_SIZE", "5")];
+    let first = world.run(&["resync", "--once"], &small_pages).await;
+    assert!(first.success, "{}", first.stderr);
+    world.keep_kinds(&["repository"]).await;
+    let before = world.identifiers("codecov_repository");
+    // Newest first: the newest repository sits on page 1. Removing it after
+    // page 2 was read moves page 3's first record onto page 2.
+    let newest = {
+        let dataset = world.codecov_sim.dataset();
+        let repo = dataset.owners[0]
+            .repos
+            .iter()
+            .filter(|r| r.active)
+            .max_by_key(|r| r.repoid)
+            .expect("repositories");
+        repo.name.clone()
+    };
+    world
+        .codecov_sim
+        .change_after("/owner-1/repos", "page=2", 1, move |d| {
+            d.owners[0].repos.retain(|r| r.name != newest);
+        });
+    let run = world.run(&["resync", "--once"], &small_pages).await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stderr.contains("recovered"), "{}", run.stderr);
+    let after = world.identifiers("codecov_repository");
+    let live: Vec<String> = {
+        let dataset = world.codecov_sim.dataset();
+        dataset.owners[0]
+            .repos
+            .iter()
+            .filter(|r| r.active)
+            .map(|r| format!("github/owner-1/{}", r.name))
+            .collect()
+    };
+    for id in &live {
+        assert!(after.contains(id), "{id} is live in Codecov but was deleted");
+    }
+    assert!(after.len() <= before.len());
+}
+
+/// Point 4: a list that changes on every read is given up after a bounded
+/// number of reads: the kind is incomplete, nothing is deleted, and the
+/// summary says why.
+#[tokio::test]
+async fn a_list_that_never_holds_still_deletes_nothing() {
+    let world = world_with(CodecovSimConfig::generated(1, 30, 71)).await;
+    let small_pages = [("OCEAN__INTEGRATION__CONFIG__CODECOV_PAGE_SIZE", "5")];
+    assert!(world.run(&["resync", "--once"], &small_pages).await.success);
+    world.keep_kinds(&["repository"]).await;
+    let before = world.identifiers("codecov_repository");
+    for nth in 1..=6 {
+        world
+            .codecov_sim
+            .change_after("/owner-1/repos", "page=2", nth, |d| {
+                let newest = d.owners[0]
+                    .repos
+                    .iter()
+                    .filter(|r| r.active)
+                    .map(|r| r.repoid)
+                    .max();
+                d.owners[0].repos.retain(|r| Some(r.repoid) != newest);
+            });
+    }
+    let run = world.run(&["resync", "--once"], &small_pages).await;
+    assert!(!run.success);
+    assert!(run.stderr.contains("did not hold still"), "{}", run.stderr);
+    assert!(run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    assert_eq!(world.identifiers("codecov_repository"), before, "nothing deleted");
+}

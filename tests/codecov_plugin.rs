@@ -463,3 +463,46 @@ async fn gitlab_commit_links_are_codecovs() {
         assert_eq!(item["repo"]["url"], payload["repo"]["url"]);
     }
 }
+
+/// Point 6: the `coverage` entity means the default branch, as resyncs build
+/// it. A webhook for another branch does not overwrite it, unless the
+/// resource follows every branch (`followBranches: all`).
+#[tokio::test]
+async fn webhooks_for_other_branches_leave_the_default_branch_entity_alone() {
+    let (served, sim) = start(CodecovSimConfig::generated(1, 6, 19)).await;
+    let plugin = plugin(&served, &["owner-1"], 20, DEFAULT_TOKEN);
+    let repo = sim.dataset().owners[0]
+        .repos
+        .iter()
+        .find(|r| r.active && r.commits.iter().any(|c| c.state == "complete"))
+        .map(|r| r.name.clone())
+        .expect("a covered repository");
+    let on_default = sim.webhook_payload("owner-1", &repo, false).expect("payload");
+    let kinds = |items: &Vec<Result<(String, Value), FetchError>>| -> Vec<String> {
+        items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    assert_eq!(kinds(&plugin.webhook_items(&on_default).await), ["coverage"]);
+
+    let mut on_feature = on_default.clone();
+    on_feature["head"]["branch"] = json!("feature/x");
+    let items = plugin.webhook_items(&on_feature).await;
+    assert!(kinds(&items).is_empty(), "{items:?}");
+    assert!(items.iter().all(|i| i.is_ok()), "not a failure: {items:?}");
+
+    // The resync reads the selector; webhooks follow it from then on.
+    let mut selector = Map::new();
+    selector.insert("followBranches".into(), json!("all"));
+    let (resynced, errors) = fetch_with(&plugin, "coverage", selector).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!resynced.is_empty());
+    assert_eq!(kinds(&plugin.webhook_items(&on_feature).await), ["coverage"]);
+
+    let mut bad = Map::new();
+    bad.insert("followBranches".into(), json!("some"));
+    let (_, errors) = fetch_with(&plugin, "coverage", bad).await;
+    assert!(errors[0].message.contains("followBranches"), "{errors:?}");
+}

@@ -36,6 +36,11 @@ pub enum CodecovError {
     #[error("Codecov client setup: {0}")]
     Setup(String),
     #[error(
+        "GET {path}: the list changed while it was paged and did not hold still over {reads} whole reads; \
+         nothing it lacks is taken as deleted"
+    )]
+    Unsettled { path: String, reads: u32 },
+    #[error(
         "GET {path}: Codecov counted {counted} record(s) but its pages held {received}; \
          the list is incomplete, so nothing it lacks is taken as deleted"
     )]

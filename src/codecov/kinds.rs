@@ -3,17 +3,14 @@
 //! the stream and the fetch goes on with the rest.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 use serde_json::{Map, Value, json};
 
-use super::client::{CodecovClient, CodecovError, ListPage, ListingTally};
+use super::client::{CodecovClient, CodecovError};
+use super::listing::{Rereads, StableListing, key_of};
 use super::payload::RepoContext;
 use crate::runtime::plugin::{FetchError, PageSender};
-
-/// Extra reads of an owner's repository list that came back empty, before it is believed.
-const EMPTY_OWNER_REREADS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -84,6 +81,9 @@ pub struct KindSelector {
     pub commits_per_repo: u32,
     /// `pull`: `open`, `merged`, `closed`, or `all`.
     pub pull_state: String,
+    /// `coverage`: whether webhooks for any branch update the entity (`all`),
+    /// or only those for the default branch, as resyncs build it (`default`).
+    pub follow_all_branches: bool,
 }
 
 impl KindSelector {
@@ -117,10 +117,21 @@ impl KindSelector {
                 ));
             }
         };
+        let follow_all_branches = match fields.get("followBranches") {
+            None => false,
+            Some(Value::String(s)) if s == "default" => false,
+            Some(Value::String(s)) if s == "all" => true,
+            Some(other) => {
+                return Err(format!(
+                    "selector.followBranches must be default or all, got {other}"
+                ));
+            }
+        };
         Ok(KindSelector {
             include_inactive,
             commits_per_repo,
             pull_state,
+            follow_all_branches,
         })
     }
 }
@@ -130,6 +141,8 @@ struct KindFetch {
     kind: Kind,
     selector: KindSelector,
     pages: PageSender,
+    /// What re-reading lists that changed while paged found, over the whole kind.
+    rereads: std::sync::Mutex<Rereads>,
 }
 
 pub async fn fetch(client: Arc<CodecovClient>, kind: Kind, selector: KindSelector, pages: PageSender) {
@@ -139,11 +152,25 @@ pub async fn fetch(client: Arc<CodecovClient>, kind: Kind, selector: KindSelecto
         kind,
         selector,
         pages,
+        rereads: std::sync::Mutex::default(),
     };
     for owner in &owners {
         if !fetch.owner(owner).await {
             return;
         }
+    }
+    let found = *fetch
+        .rereads
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if found.recovered > 0 || found.unsettled > 0 {
+        let note = format!(
+            "Codecov lists changed while paged: {} list(s) needed more than two whole reads to agree, \
+             {} record(s) recovered that paging had skipped (none of them taken as deleted)",
+            found.unsettled, found.recovered
+        );
+        tracing::warn!(kind = kind.name(), "{note}");
+        fetch.pages.note(note).await;
     }
 }
 
@@ -164,79 +191,39 @@ impl KindFetch {
             query.push(("active", "true".to_string()));
         }
         let page_size = self.client.settings().page_size;
-        let mut tally = ListingTally::default();
-        let mut page = 1;
+        let mut listing = StableListing::new(&self.client, owner, &path, &query, page_size, key_of("name"))
+            .confirming_empty();
         loop {
-            let repos = match self.client.list_page(owner, &path, &query, page, page_size).await {
-                Ok(repos) => repos,
-                Err(e) => return self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
-            };
-            let repos = if page == 1 && repos.results.is_empty() {
-                match self.confirm_empty(owner, &path, &query, page_size).await {
-                    Ok(repos) => repos,
-                    Err(e) => return self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
+            let repos = match listing.next().await {
+                Ok(Some(repos)) => repos,
+                Ok(None) => break,
+                Err(e) => {
+                    self.count(listing.rereads);
+                    return self.pages.error(self.failure(format!("owner {owner}"), &e)).await;
                 }
-            } else {
-                repos
             };
-            tally.add(&repos);
-            let last = repos.next.is_none() || repos.results.is_empty();
             let delivered = match self.kind {
                 Kind::Repository => {
-                    let items = repos
-                        .results
-                        .into_iter()
-                        .map(|repo| self.tag(owner, repo))
-                        .collect();
+                    let items = repos.into_iter().map(|repo| self.tag(owner, repo)).collect();
                     self.pages.page(items).await
                 }
-                _ => self.per_repo(owner, repos.results).await,
+                _ => self.per_repo(owner, repos).await,
             };
             if !delivered {
                 return false;
             }
-            if last {
-                return match tally.check(&path) {
-                    Ok(()) => true,
-                    Err(e) => self.pages.error(self.failure(format!("owner {owner}"), &e)).await,
-                };
-            }
-            page += 1;
         }
+        self.count(listing.rereads);
+        true
     }
 
-    /// Codecov has answered with an empty repository list during outages;
-    /// believed at once, it would delete all the owner's entities. The list is
-    /// read again, with the retry policy's backoff, before it is believed.
-    async fn confirm_empty(
-        &self,
-        owner: &str,
-        path: &str,
-        query: &[(&str, String)],
-        page_size: u32,
-    ) -> Result<ListPage, CodecovError> {
-        let policy = &self.client.settings().retry;
-        let mut listed = ListPage::default();
-        for attempt in 0..EMPTY_OWNER_REREADS {
-            let delay = policy
-                .next_delay(attempt, Duration::ZERO, None, 1.0)
-                .unwrap_or(policy.base_delay);
-            tokio::time::sleep(delay).await;
-            listed = self.client.list_page(owner, path, query, 1, page_size).await?;
-            if !listed.results.is_empty() {
-                tracing::warn!(
-                    owner,
-                    "Codecov listed no repositories, then some: a transient empty answer was ignored"
-                );
-                return Ok(listed);
-            }
-        }
-        tracing::warn!(
-            owner,
-            "Codecov lists no repositories for this owner (read {} times); its entities will be deleted as stale",
-            EMPTY_OWNER_REREADS + 1
-        );
-        Ok(listed)
+    fn count(&self, found: Rereads) {
+        let mut total = self
+            .rereads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        total.unsettled += found.unsettled;
+        total.recovered += found.recovered;
     }
 
     /// The kind's items for one page of repositories, fetched a few at a time.
@@ -369,20 +356,20 @@ impl KindFetch {
                 if self.selector.pull_state != "all" {
                     query.push(("state", self.selector.pull_state.clone()));
                 }
-                self.all_pages(owner, &[name, "pulls"], &query)
+                self.all_pages(owner, &[name, "pulls"], &query, "pullid")
                     .await?
                     .into_iter()
                     .map(tag)
                     .collect()
             }
             Kind::Flag => self
-                .all_pages(owner, &[name, "flags"], &[])
+                .all_pages(owner, &[name, "flags"], &[], "flag_name")
                 .await?
                 .into_iter()
                 .map(tag)
                 .collect(),
             Kind::Branch => self
-                .all_pages(owner, &[name, "branches"], &[])
+                .all_pages(owner, &[name, "branches"], &[], "name")
                 .await?
                 .into_iter()
                 .map(tag)
@@ -396,24 +383,23 @@ impl KindFetch {
         owner: &str,
         segments: &[&str],
         query: &[(&str, String)],
+        key: &'static str,
     ) -> Result<Vec<Value>, CodecovError> {
         let path = self.client.repos_path(owner, segments);
         let page_size = self.client.settings().page_size;
+        let mut listing = StableListing::new(&self.client, owner, &path, query, page_size, key_of(key));
         let mut items = Vec::new();
-        let mut tally = ListingTally::default();
-        for page in 1.. {
-            let listed = self
-                .client
-                .list_page(owner, &path, query, page, page_size)
-                .await?;
-            tally.add(&listed);
-            let last = listed.next.is_none() || listed.results.is_empty();
-            items.extend(listed.results);
-            if last {
-                break;
+        loop {
+            match listing.next().await {
+                Ok(Some(records)) => items.extend(records),
+                Ok(None) => break,
+                Err(e) => {
+                    self.count(listing.rereads);
+                    return Err(e);
+                }
             }
         }
-        tally.check(&path)?;
+        self.count(listing.rereads);
         Ok(items)
     }
 }

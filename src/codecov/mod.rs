@@ -3,12 +3,14 @@
 pub mod client;
 pub mod coverage;
 pub mod kinds;
+pub mod listing;
 pub mod payload;
 pub mod settings;
 pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -21,12 +23,16 @@ pub use settings::{CodecovSettings, Rounding, Service};
 
 pub struct CodecovPlugin {
     client: Arc<CodecovClient>,
+    /// The `coverage` resource's `followBranches`, as the last resync read it:
+    /// webhooks carry no selector, so they follow the mapping's last reading.
+    follow_all_branches: AtomicBool,
 }
 
 impl CodecovPlugin {
     pub fn new(settings: CodecovSettings) -> Result<Self, CodecovError> {
         Ok(CodecovPlugin {
             client: Arc::new(CodecovClient::new(settings)?),
+            follow_all_branches: AtomicBool::new(false),
         })
     }
 
@@ -62,6 +68,10 @@ impl Plugin for CodecovPlugin {
             Ok(selector) => selector,
             Err(message) => return failed(message),
         };
+        if parsed == Kind::Coverage {
+            self.follow_all_branches
+                .store(selector.follow_all_branches, Ordering::Relaxed);
+        }
         let (pages, stream) = PageStream::channel();
         tokio::spawn(kinds::fetch(self.client.clone(), parsed, selector, pages));
         stream
@@ -72,6 +82,7 @@ impl Plugin for CodecovPlugin {
     }
 
     fn webhook_items<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>> {
-        webhook::items(&self.client, body).boxed()
+        let follow_all = self.follow_all_branches.load(Ordering::Relaxed);
+        webhook::items(&self.client, body, follow_all).boxed()
     }
 }

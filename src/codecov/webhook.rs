@@ -17,11 +17,53 @@ pub fn is_codecov_webhook(_headers: &BTreeMap<String, String>, body: &Value) -> 
         .all(|k| body.get(k).is_some_and(Value::is_object))
 }
 
-pub async fn items(client: &CodecovClient, body: &Value) -> Vec<Result<WebhookItem, FetchError>> {
-    let mut items = vec![Ok(("coverage".to_string(), body.clone()))];
-    let Some(pull) = body.get("pull").filter(|p| p.is_object()) else {
-        return items;
+/// The `coverage` entity means the repository's default branch, as a resync
+/// builds it. Codecov notifies for every branch (and for pull commits, against
+/// the pull's base), so a payload for another branch is not a `coverage` item
+/// unless the resource follows every branch (`followBranches: all`). The
+/// default branch is read from the API (`repos/{repo}/`).
+async fn coverage_item(
+    client: &CodecovClient,
+    body: &Value,
+    owner: &str,
+    repo: &str,
+    follow_all: bool,
+) -> Result<Option<Value>, FetchError> {
+    if follow_all {
+        return Ok(Some(body.clone()));
+    }
+    let failure = |message: String| FetchError {
+        kind: "coverage".into(),
+        scope: format!("repository {owner}/{repo}"),
+        message,
     };
+    let branch = body.pointer("/head/branch").and_then(Value::as_str);
+    let path = client.repos_path(owner, &[repo]);
+    let record = client.get(owner, &path, &[]).await.map_err(|e| {
+        failure(format!(
+            "the default branch could not be read, so the webhook is not written: {e}"
+        ))
+    })?;
+    let default = record.get("branch").and_then(Value::as_str);
+    if branch.is_some() && branch == default {
+        return Ok(Some(body.clone()));
+    }
+    tracing::info!(
+        owner,
+        repo,
+        branch,
+        default,
+        "webhook for a branch other than the default: the coverage entity follows the default branch \
+         (selector followBranches: all follows every branch)"
+    );
+    Ok(None)
+}
+
+pub async fn items(
+    client: &CodecovClient,
+    body: &Value,
+    follow_all: bool,
+) -> Vec<Result<WebhookItem, FetchError>> {
     let owner = body
         .pointer("/owner/username")
         .and_then(Value::as_str)
@@ -30,6 +72,15 @@ pub async fn items(client: &CodecovClient, body: &Value) -> Vec<Result<WebhookIt
         .pointer("/repo/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    let mut items = Vec::new();
+    match coverage_item(client, body, owner, repo, follow_all).await {
+        Ok(Some(item)) => items.push(Ok(("coverage".to_string(), item))),
+        Ok(None) => {}
+        Err(e) => items.push(Err(e)),
+    }
+    let Some(pull) = body.get("pull").filter(|p| p.is_object()) else {
+        return items;
+    };
     let pull_id = pull.get("id").and_then(Value::as_i64).map(|id| id.to_string());
     let failure = |message: String| FetchError {
         kind: "pull".into(),

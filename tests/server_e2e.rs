@@ -30,7 +30,14 @@ fn assert_no_secret(line: &str) {
 }
 
 async fn sail(port_config: PortSimConfig) -> Integration {
+    sail_with(port_config, Dataset::generate(0, 0, 1)).await
+}
+
+/// `sail` against a Codecov holding `dataset` and the seed's repository: the
+/// plugin reads a webhook's repository from Codecov (its default branch).
+async fn sail_with(port_config: PortSimConfig, dataset: Dataset) -> Integration {
     let mut codecov_config = CodecovSimConfig::generated(0, 0, 1);
+    codecov_config.dataset = dataset;
     codecov_config.dataset.add_from_payload(&seed_example_payload());
     let Simulators {
         port,
@@ -200,8 +207,8 @@ async fn sigterm_drains_every_accepted_event_into_port() {
         },
         ..PortSimConfig::default()
     };
-    let mut integration = sail(slow_port).await;
     let dataset = Dataset::generate(1, 700, 3);
+    let mut integration = sail_with(slow_port, dataset.clone()).await;
     let payloads: Vec<Value> = dataset.owners[0]
         .repos
         .iter()

@@ -30,12 +30,25 @@ pub struct ResyncBenchArgs {
     /// 502, 503, resets before and after applying, partial bulk replies, empty pages).
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// Scale the simulated reports to about this many lines (230,000 makes a
+    /// commit detail about 2 MB), to show what a resync reads from Codecov.
+    #[arg(long)]
+    report_lines: Option<i64>,
 }
 
 const PORT_FAULTS: &str = "429,502,503,reset,drop,partial";
 const CODECOV_FAULTS: &str = "429,502,503,reset,drop,empty-page";
 
+/// What the integration read from Codecov in a pass.
+#[derive(Default)]
+struct CodecovReads {
+    requests: usize,
+    bytes: u64,
+    largest: u64,
+}
+
 struct Pass {
+    codecov: CodecovReads,
     seconds: f64,
     peak_rss_mib: Option<f64>,
     requests: BTreeMap<String, usize>,
@@ -69,6 +82,7 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
         eprintln!("{stderr}");
     }
     Ok(Pass {
+        codecov: CodecovReads::default(),
         seconds,
         peak_rss_mib,
         requests: BTreeMap::new(),
@@ -96,6 +110,26 @@ async fn port_requests(port_url: &str) -> anyhow::Result<BTreeMap<String, usize>
     Ok(counts)
 }
 
+/// Bytes of Codecov's replies in the simulator's log, then a clean log.
+async fn codecov_reads(codecov_url: &str) -> anyhow::Result<CodecovReads> {
+    let log: Vec<Value> = reqwest::get(format!("{codecov_url}/_admin/requests"))
+        .await?
+        .json()
+        .await?;
+    let mut reads = CodecovReads::default();
+    for entry in &log {
+        let bytes = entry["replyBytes"].as_u64().unwrap_or(0);
+        reads.requests += 1;
+        reads.bytes += bytes;
+        reads.largest = reads.largest.max(bytes);
+    }
+    reqwest::Client::new()
+        .delete(format!("{codecov_url}/_admin/requests"))
+        .send()
+        .await?;
+    Ok(reads)
+}
+
 pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     let repos = args.repos.to_string();
     println!(
@@ -118,6 +152,10 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     };
     let mut codecov_args = CODECOV_SIM_ON_LOOPBACK.to_vec();
     codecov_args.extend(["--owners", "1", "--repos-per-owner", &repos, "--seed", "5"]);
+    let report_lines = args.report_lines.map(|n| n.to_string());
+    if let Some(lines) = &report_lines {
+        codecov_args.extend(["--report-lines", lines.as_str()]);
+    }
     codecov_args.extend(faults(CODECOV_FAULTS));
     let (_codecov, codecov_url) = simulator(&codecov_args)?;
     let (_port, port_url) = port_simulator(&faults(PORT_FAULTS))?;
@@ -146,6 +184,7 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     for name in ["first (creates)", "second (unchanged)"] {
         let mut pass = resync_pass(&port_url, &codecov_url, args)?;
         pass.requests = runtime.block_on(port_requests(&port_url))?;
+        pass.codecov = runtime.block_on(codecov_reads(&codecov_url))?;
         if !pass.ok && args.fault_rate == 0.0 {
             bail!("the {name} resync failed");
         }
@@ -178,6 +217,13 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         for (route, count) in &pass.requests {
             println!("  {count:>7}  {route}");
         }
+        println!(
+            "  read from Codecov: {} requests, {:.1} KiB, {:.2} KiB per repository, largest reply {:.1} KiB",
+            pass.codecov.requests,
+            pass.codecov.bytes as f64 / 1024.0,
+            pass.codecov.bytes as f64 / 1024.0 / args.repos.max(1) as f64,
+            pass.codecov.largest as f64 / 1024.0
+        );
     }
     let upserts = |pass: &Pass| {
         pass.requests

@@ -105,11 +105,19 @@ pub struct RecordArgs {
     repos_per_owner: usize,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Scale every report to about this many lines, so commit details weigh
+    /// what a large repository's do (230,000 lines: about 2 MB).
+    #[arg(long)]
+    report_lines: Option<i64>,
 }
 
 impl RecordArgs {
     fn dataset(&self) -> Dataset {
-        Dataset::generate(self.owners, self.repos_per_owner, self.seed)
+        let dataset = Dataset::generate(self.owners, self.repos_per_owner, self.seed);
+        match self.report_lines {
+            Some(lines) => dataset.with_report_lines(lines),
+            None => dataset,
+        }
     }
 }
 

@@ -96,6 +96,8 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(env.host()?);
 
     println!("\n1. Registering the integration and its blueprints in Port");
+    // Log lines go to Port's logs view as in production (APPLICATION__ENABLE_HTTP_LOGGING).
+    let shipping = crate::logging::enable_shipping();
     host.set_up().await?;
     println!("2. Resyncing from Codecov");
     let progress = Bars::for_stderr();
@@ -147,12 +149,16 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         println!("\nThe integration's /metrics:\n{metrics}");
     }
     running.stop(&host).await;
+    if shipping {
+        crate::logging::flush(&host.port).await;
+    }
 
     println!("\nIn the Port simulator now:");
     let state = port_sim.store_counts();
     for (blueprint, count) in &state {
         println!("  {blueprint:<20} {count:>6} entities");
     }
+    show_integration_page(&port_sim, &host.settings.integration_identifier);
     let seed_ok = seed_entity_matches(&port_sim.entities("codecov_coverage"));
     println!(
         "\nPort's documented Codecov example: {}",
@@ -167,6 +173,52 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What Port's page for the integration would show: its resync state, the
+/// last resync's per-kind sync metrics, the mapping editor's raw examples and
+/// the logs view.
+fn show_integration_page(port_sim: &crate::sim::port::PortSim, identifier: &str) {
+    println!("\nWhat Port shows about the integration:");
+    if let Some(state) = port_sim
+        .integration(identifier)
+        .and_then(|i| i.get("resyncState").cloned())
+    {
+        let field = |name: &str| state.get(name).and_then(Value::as_str).unwrap_or("-").to_string();
+        println!(
+            "  resync state: {} (last ended {}, next scheduled {})",
+            field("status"),
+            field("lastResyncEnd"),
+            field("nextResync")
+        );
+    }
+    let feed = port_sim.feed();
+    let count = |phase: &Value, step: &str, kind: &str| {
+        phase[step]["object_count_type"][kind]["object_count"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    for records in feed.sync_metrics.values() {
+        let mut records: Vec<&Value> = records.values().collect();
+        records.sort_by_key(|r| r["kindIndex"].as_u64().unwrap_or(0));
+        for record in records {
+            let phase = &record["metrics"]["phase"];
+            println!(
+                "  sync {:<22} {:<10} {:>6} extracted {:>6} loaded {:>6} unchanged {:>4} failed",
+                record["kindIdentifier"].as_str().unwrap_or("-"),
+                record["syncState"].as_str().unwrap_or("-"),
+                count(phase, "extract", "raw_extracted"),
+                count(phase, "load", "loaded"),
+                count(phase, "load", "skipped"),
+                count(phase, "load", "failed") + count(phase, "transform", "failed")
+            );
+        }
+    }
+    for ((_, kind), examples) in &feed.examples {
+        println!("  mapping editor: {} raw example(s) of {kind}", examples.len());
+    }
+    let lines: usize = feed.logs.values().map(Vec::len).sum();
+    println!("  logs view: {lines} line(s)");
 }
 
 fn seed_entity_matches(entities: &[Value]) -> bool {

@@ -4,20 +4,19 @@
 //! the config target parses and compiles a port-app-config; the Port target
 //! feeds every reply decoder the client has.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 use crate::harness::IntegrationEnv;
 use crate::port::Entity;
 use crate::port::entities::{BulkReply, SearchReply, UpsertReport, record_bulk_reply};
-use crate::runtime::live_events::Event;
+use crate::runtime::journal::JournalOptions;
+use crate::runtime::live_events::LiveEvents;
 use crate::runtime::mapping::{JqOptions, ResourceMapper};
 use crate::runtime::port_app_config::{self, MappingSource};
 use crate::server::{ServerState, router};
@@ -28,13 +27,13 @@ const WEBHOOK_STATUSES: &[StatusCode] = &[
     StatusCode::BAD_REQUEST,
     StatusCode::PAYLOAD_TOO_LARGE,
     StatusCode::UNPROCESSABLE_ENTITY,
-    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::INSUFFICIENT_STORAGE,
 ];
 
 struct WebhookHarness {
     runtime: tokio::runtime::Runtime,
     app: axum::Router,
-    accepted: RefCell<mpsc::Receiver<Event>>,
+    live: LiveEvents,
     /// Each kind's mapper from the default port-app-config.
     mappers: Vec<(String, ResourceMapper)>,
 }
@@ -49,10 +48,18 @@ fn webhook_harness() -> WebhookHarness {
     )
     .host()
     .expect("the fuzz harness's settings are valid");
-    let (events, accepted) = mpsc::channel(16);
+    // A journal of its own per process, bounded so a long run cannot fill the disk.
+    let dir = crate::runtime::live_events::scratch_journal_dir("fuzz");
+    let options = JournalOptions {
+        max_bytes: 64 * 1024 * 1024,
+        // Fuzzing checks the route, not the disk: a sync per input would cap it at the disk's pace.
+        sync: false,
+        ..JournalOptions::default()
+    };
+    let live = LiveEvents::open(&dir, options, 16).expect("the fuzz harness's journal opens");
     let state = ServerState {
         host: Arc::new(host),
-        events,
+        live: live.clone(),
         resyncs: Arc::default(),
         secret: None,
     };
@@ -68,7 +75,7 @@ fn webhook_harness() -> WebhookHarness {
             .build()
             .expect("a runtime"),
         app: router(state),
-        accepted: RefCell::new(accepted),
+        live,
         mappers: kinds.zip(loaded.mappers).collect(),
     }
 }
@@ -95,11 +102,25 @@ pub fn webhook_body(body: &[u8]) {
             "the webhook route answered {}",
             response.status()
         );
-        let mut accepted = harness.accepted.borrow_mut();
-        while let Ok(event) = accepted.try_recv() {
+        let live = &harness.live;
+        let taken = harness
+            .runtime
+            .block_on(live.queue.take(64, std::time::Duration::ZERO));
+        for event in taken.into_iter().flatten() {
+            let body = match event.body {
+                Some(body) => body,
+                None => match live.journal.read(event.seq) {
+                    Ok(Some(bytes)) => {
+                        serde_json::from_slice(&bytes).expect("the journal keeps accepted JSON")
+                    }
+                    _ => continue,
+                },
+            };
             for (_, mapper) in &harness.mappers {
-                let _ = mapper.map_json(&event.body);
+                let _ = mapper.map_json(&body);
             }
+            // Applied: the journal's segments are deleted as the run goes on.
+            live.journal.applied(event.seq, Vec::new());
         }
     });
 }

@@ -48,6 +48,13 @@ impl IntegrationEnv {
         .var("OCEAN__PORT__CLIENT_ID", PORT_CLIENT_ID)
         .var("OCEAN__PORT__CLIENT_SECRET", PORT_CLIENT_SECRET)
         .var("OCEAN__INTEGRATION__IDENTIFIER", identifier)
+        // A fresh journal: these simulators know nothing of an earlier run's events.
+        .var(
+            "OCEAN__JOURNAL__PATH",
+            crate::runtime::live_events::scratch_journal_dir(identifier)
+                .display()
+                .to_string(),
+        )
         .field("codecovToken", DEFAULT_TOKEN)
         .field("codecovUrl", codecov_url)
         .field("codecovOwners", owners)

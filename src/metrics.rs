@@ -72,6 +72,10 @@ pub struct Metrics {
     pub ocean_object_count: Family<KindPhaseCount, Gauge>,
     /// Ocean's `success{kind,phase}`: 1 or 0.
     pub ocean_success: Family<KindPhase, Gauge>,
+    /// Bytes the live-event journal takes on disk.
+    pub journal_bytes: Gauge,
+    /// Live events kept after failing (dead letters, poison included).
+    pub dead_letters: Gauge,
 }
 
 impl Metrics {
@@ -88,6 +92,8 @@ impl Metrics {
             ocean_duration: Family::default(),
             ocean_object_count: Family::default(),
             ocean_success: Family::default(),
+            journal_bytes: Gauge::default(),
+            dead_letters: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("ocean_resyncs", "Resyncs by outcome", metrics.resyncs.clone());
@@ -135,6 +141,16 @@ impl Metrics {
             "success",
             "Whether a kind's phase succeeded, 1 or 0 (Ocean's gauge)",
             metrics.ocean_success.clone(),
+        );
+        registry.register(
+            "live_event_journal_bytes",
+            "Bytes the live-event journal takes on disk",
+            metrics.journal_bytes.clone(),
+        );
+        registry.register(
+            "live_event_dead_letters",
+            "Live events kept after failing, retried with backoff (poison ones wait for an operator)",
+            metrics.dead_letters.clone(),
         );
         Metrics { registry, ..metrics }
     }

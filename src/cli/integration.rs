@@ -121,6 +121,14 @@ async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
         "listening on {} (POST /integration/webhook, POST /resync, /health/live, /health/ready, /metrics)",
         running.url()
     );
+    let journal = &settings.journal_path;
+    eprintln!(
+        "live-event journal: {} (OCEAN__JOURNAL__PATH; at most {} MiB)",
+        std::fs::canonicalize(journal)
+            .unwrap_or_else(|_| journal.clone())
+            .display(),
+        settings.journal_max_bytes / (1024 * 1024)
+    );
     tracing::info!(listener = ?settings.listener, "sailing; SIGTERM or Ctrl-C stops");
     shutdown_signal().await;
     tracing::info!("stopping: no new events; draining the accepted ones");

@@ -1,5 +1,6 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
+mod dead_letters;
 mod exit_code;
 mod integration;
 mod map;
@@ -46,6 +47,8 @@ enum Command {
     Sail(integration::SailArgs),
     /// Run one resync now (--once), or print what it would do (--dry-run).
     Resync(integration::ResyncArgs),
+    /// List, replay or discard live events kept after failing (dead letters).
+    DeadLetters(dead_letters::DeadLettersArgs),
     /// Run a loopback simulator of a service the integration talks to.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -59,6 +62,8 @@ enum BenchCommand {
     Resync(crate::bench::resync::ResyncBenchArgs),
     /// Live-event load on a running integration: accepted events/s, latency, end-to-end events/s.
     Webhook(crate::bench::webhook::WebhookBenchArgs),
+    /// SIGKILLs `sail` several times while webhooks arrive: every accepted event must reach Port.
+    WebhookCrash(crate::bench::webhook::CrashBenchArgs),
     /// Seeded random schedules of resyncs and webhooks under faults on both
     /// simulators, checking every deletion and the final catalog.
     Soak(crate::bench::soak::SoakArgs),
@@ -80,11 +85,13 @@ pub fn run() -> ExitCode {
         Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
         Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
         Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
+        Command::Bench(BenchCommand::WebhookCrash(args)) => crate::bench::webhook::crash(&args),
         Command::Bench(BenchCommand::Soak(args)) => crate::bench::soak::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Sail(args) => integration::sail(args),
         Command::Resync(args) => integration::resync(args),
         Command::Sim(command) => sim::run(command),
+        Command::DeadLetters(args) => dead_letters::run(args),
     };
     match result {
         Ok(code) => code,

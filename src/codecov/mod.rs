@@ -85,4 +85,8 @@ impl Plugin for CodecovPlugin {
         let follow_all = self.follow_all_branches.load(Ordering::Relaxed);
         webhook::items(&self.client, body, follow_all).boxed()
     }
+
+    fn event_order(&self, body: &Value) -> Option<i64> {
+        webhook::head_order(body)
+    }
 }

@@ -17,6 +17,19 @@ pub fn is_codecov_webhook(_headers: &BTreeMap<String, String>, body: &Value) -> 
         .all(|k| body.get(k).is_some_and(Value::is_object))
 }
 
+/// The head commit's time in microseconds since the epoch: Codecov's notify
+/// payloads carry it as a naive UTC time (`2024-02-02T14:21:35`, microseconds
+/// when not zero); an explicit offset is honoured too.
+pub fn head_order(body: &Value) -> Option<i64> {
+    let text = body.pointer("/head/timestamp")?.as_str()?;
+    if let Ok(instant) = text.parse::<jiff::Timestamp>() {
+        return Some(instant.as_microsecond());
+    }
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    let zoned = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+    Some(zoned.timestamp().as_microsecond())
+}
+
 /// The `coverage` entity means the repository's default branch, as a resync
 /// builds it. Codecov notifies for every branch (and for pull commits, against
 /// the pull's base), so a payload for another branch is not a `coverage` item
@@ -112,6 +125,20 @@ pub async fn items(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_order_by_head_commit_time() {
+        let at = |t: &str| head_order(&json!({"head": {"timestamp": t}}));
+        assert_eq!(at("1970-01-01T00:00:01"), Some(1_000_000));
+        assert_eq!(
+            at("2024-02-02T14:21:35.000002"),
+            at("2024-02-02T14:21:35").map(|t| t + 2)
+        );
+        assert_eq!(at("2024-02-02T15:21:35+01:00"), at("2024-02-02T14:21:35"));
+        assert!(at("2024-02-02T14:21:36") > at("2024-02-02T14:21:35.999999"));
+        assert_eq!(at("yesterday"), None);
+        assert_eq!(head_order(&json!({"head": {}})), None);
+    }
 
     #[test]
     fn recognised_by_shape_not_by_agent() {

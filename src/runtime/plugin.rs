@@ -124,6 +124,14 @@ pub trait Plugin: Send + Sync + 'static {
     /// The raw items a webhook body stands for. Items that need a further
     /// call to the source may fail alone; the others still count.
     fn webhook_items<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>>;
+
+    /// Where what a webhook body describes stands in the source's own history
+    /// (e.g. its head commit's time in microseconds). For one entity the event
+    /// with the greatest order wins, whatever order events arrived, were
+    /// replayed or retried in. `None`: arrival order decides.
+    fn event_order(&self, _body: &Value) -> Option<i64> {
+        None
+    }
 }
 
 #[cfg(test)]

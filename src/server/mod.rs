@@ -2,6 +2,7 @@
 //! trigger, health probes and Prometheus metrics. HTTP only: what starts and
 //! stops it with the listeners and the live-event worker is `crate::lifecycle`.
 
+mod dead_letters;
 mod webhook;
 
 use std::sync::Arc;
@@ -12,11 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::runtime::event_listener::ResyncQueue;
 use crate::runtime::host::Host;
-use crate::runtime::live_events::Event;
+use crate::runtime::live_events::LiveEvents;
 use crate::secret::Secret;
 
 /// Largest webhook body accepted, as Port's own limit.
@@ -25,7 +25,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct ServerState {
     pub host: Arc<Host>,
-    pub events: mpsc::Sender<Event>,
+    /// The journal and queue accepted events go to.
+    pub live: LiveEvents,
     pub resyncs: Arc<ResyncQueue>,
     /// The webhook secret (`Settings::webhook_secret`): when set, webhooks and `/resync` must carry it.
     pub secret: Option<Secret>,
@@ -36,6 +37,9 @@ pub fn router(state: ServerState) -> Router {
         .route("/integration/webhook", post(webhook::receive))
         .route("/webhook", post(webhook::receive))
         .route("/resync", post(resync))
+        .route("/dead-letters", get(dead_letters::list))
+        .route("/dead-letters/replay", post(dead_letters::replay))
+        .route("/dead-letters/discard", post(dead_letters::discard))
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))

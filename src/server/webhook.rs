@@ -1,17 +1,19 @@
-//! `POST /integration/webhook`: check, parse and queue a webhook the plugin recognises, and
-//! answer at once. A full queue is a 503 with `Retry-After`, never a silent drop.
+//! `POST /integration/webhook`: check and parse a webhook the plugin recognises,
+//! append it to the journal, and answer 202 once it is on disk. Only bad
+//! requests and a journal at its disk bound (507) are refused; a busy queue never is.
 
 use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use tokio::sync::mpsc::error::TrySendError;
 
 use super::{MAX_BODY_BYTES, ServerState, authorised, reply};
 use crate::metrics::metrics;
-use crate::runtime::live_events::Event;
+use crate::runtime::journal::AppendError;
 
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -89,30 +91,33 @@ pub async fn receive(
         let message = format!("not a {} webhook payload", state.host.plugin.name());
         return reply(StatusCode::UNPROCESSABLE_ENTITY, "unrecognised_payload", message);
     }
-    match state.events.try_send(Event { body: parsed }) {
-        Ok(()) => {
+    // Acknowledged only once on disk: Codecov never sends an event twice.
+    match state.live.accept(bytes.to_vec(), parsed).await {
+        Ok(_) => {
             metrics().count_event("accepted");
             reply(StatusCode::ACCEPTED, "", "")
         }
-        Err(TrySendError::Full(_)) => {
-            rejected("queue_full");
-            let mut response = reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the event queue is full; retry shortly",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
+        Err(e) => {
+            rejected("journal_full");
+            journal_refused(&e);
+            reply(StatusCode::INSUFFICIENT_STORAGE, "journal_full", e.to_string())
         }
-        Err(TrySendError::Closed(_)) => {
-            rejected("shutting_down");
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the integration is stopping",
-            )
-        }
+    }
+}
+
+/// Logs a refusal by the journal, at most once a second (a full journal
+/// refuses every event until it drains).
+fn journal_refused(error: &AppendError) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = crate::runtime::journal::now_ms();
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 1000
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            "webhook refused with 507: {error}; raise OCEAN__JOURNAL__MAX_MB or check why events do not reach Port (dead letters, Port unreachable)"
+        );
     }
 }

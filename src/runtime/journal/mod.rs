@@ -36,6 +36,9 @@ pub struct JournalOptions {
     pub retry_base: Duration,
     /// Longest wait between two attempts.
     pub retry_max: Duration,
+    /// Sync before answering appends. Off only where durability is not the
+    /// point (the fuzz harness); `sail` always syncs.
+    pub sync: bool,
 }
 
 impl Default for JournalOptions {
@@ -45,6 +48,7 @@ impl Default for JournalOptions {
             segment_bytes: 64 * 1024 * 1024,
             retry_base: Duration::from_secs(30),
             retry_max: Duration::from_secs(3600),
+            sync: true,
         }
     }
 }
@@ -72,7 +76,7 @@ pub enum OpenError {
 }
 
 /// A failed event kept in the journal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub seq: u64,

@@ -15,6 +15,7 @@ fn small() -> JournalOptions {
         segment_bytes: 16 * 1024,
         retry_base: Duration::from_millis(10),
         retry_max: Duration::from_millis(40),
+        sync: true,
     }
 }
 

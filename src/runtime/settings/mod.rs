@@ -53,6 +53,8 @@ pub const VARIABLES: &[&str] = &[
     "APPLICATION__LOG_FORMAT",
     "APPLICATION__ENABLE_HTTP_LOGGING",
     "OCEAN__ACTIONS_PROCESSOR__ENABLED",
+    "OCEAN__JOURNAL__PATH",
+    "OCEAN__JOURNAL__MAX_MB",
 ];
 
 /// Variables Port's `port-ocean` chart sets for features this host does not
@@ -113,6 +115,10 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// TLS and the WEBHOOK listener's address (Ocean's names and defaults).
     pub ocean: OceanExtras,
+    /// Where accepted live events wait until they reach Port (`OCEAN__JOURNAL__PATH`).
+    pub journal_path: std::path::PathBuf,
+    /// Most disk the journal may take; past it webhooks are refused with 507.
+    pub journal_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -208,6 +214,7 @@ impl Settings {
             Some(Ok(port)) => *port,
             _ => number(&["http", "port"], Some(8000)).unwrap_or(8000),
         };
+        let journal_max_mb = number(&["journal", "max_mb"], Some(1024)).unwrap_or(1024);
         let retry_default = crate::retry::RetryPolicy::default();
         let retry = crate::retry::RetryPolicy {
             max_attempts: number(
@@ -253,6 +260,16 @@ impl Settings {
                     .into(),
             });
         }
+        if journal_max_mb == 0 {
+            errors.push(SettingError {
+                variable: variable(&["journal", "max_mb"]),
+                message: "must be at least 1 (MiB)".into(),
+            });
+        }
+        let journal_path = text(&tree, &["journal", "path"]).map_or_else(
+            || crate::runtime::live_events::default_journal_dir(&identifier),
+            std::path::PathBuf::from,
+        );
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
             errors.push(SettingError {
                 variable: variable(&["http", "port"]),
@@ -285,6 +302,8 @@ impl Settings {
             send_raw_data_examples,
             base_url: text(&tree, &["base_url"]),
             ocean,
+            journal_path,
+            journal_max_bytes: journal_max_mb.saturating_mul(1024 * 1024),
         })
     }
 }

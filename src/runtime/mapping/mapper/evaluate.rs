@@ -23,6 +23,26 @@ impl ResourceMapper {
         }
     }
 
+    /// The entity an item would become if its selector let it through:
+    /// (blueprint, identifier) when both compute to non-empty strings. Live
+    /// events use it to delete the entity of an item the selector now leaves
+    /// out. `None` with `itemsToParse` (one item, many entities).
+    pub fn identity(&self, item: &Value) -> Option<(String, String)> {
+        if self.items_to_parse.is_some() {
+            return None;
+        }
+        let raw = RawValue::from_string(item.to_string()).ok()?;
+        let input = LazyItem::new(&raw);
+        let mut eval =
+            |_: &str, program: &JqProgram| program.first(&input).ok().flatten().unwrap_or(Value::Null);
+        let identifier = eval_field(&self.identifier, "identifier", &mut eval);
+        let blueprint = eval("blueprint", &self.blueprint);
+        match (blueprint, identifier) {
+            (Value::String(b), Value::String(i)) if !b.is_empty() && !i.is_empty() => Some((b, i)),
+            _ => None,
+        }
+    }
+
     /// Maps one raw item: never panics, never stops at the first bad field.
     pub fn map_raw(&self, raw: &RawValue) -> ItemOutcome {
         self.map_item(&LazyItem::new(raw))

@@ -1,0 +1,564 @@
+//! Live events: webhook bodies the server accepted, kept in the journal until
+//! they reach Port. Each is turned into raw items by the plugin, mapped with
+//! the mapping in force and upserted in batches. For one entity the event
+//! newest in the source wins (the plugin's ordering key), within a batch and
+//! against what earlier batches, replays and retries already applied. An
+//! event that fails is kept as a dead letter and retried with backoff; one
+//! whose mapping fails is set aside with the reason; neither holds up others.
+
+pub mod queue;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::host::{Host, MappingInForce, compile};
+use super::journal::{AppendError, Journal, JournalOptions, OpenError, now_ms};
+use super::mapping::ResourceMapper;
+use crate::metrics::metrics;
+use crate::port::{Entity, UpsertOptions};
+pub use queue::{EventQueue, Queued};
+
+/// How long a mapping read from Port serves live events before it is read again.
+const MAPPING_REFRESH: Duration = Duration::from_secs(60);
+/// How often dead letters are checked for a due retry.
+const RETRY_SCAN: Duration = Duration::from_secs(1);
+/// Longest reason kept with a dead letter.
+const REASON_MAX: usize = 2000;
+
+/// Where `sail` keeps its journal unless `OCEAN__JOURNAL__PATH` says: under
+/// the working directory, one per integration, so a `sail` stopped and started
+/// again in the same place finds it.
+pub fn default_journal_dir(identifier: &str) -> PathBuf {
+    let name: String = identifier
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(".ocean-journal").join(name)
+}
+
+/// A fresh, empty journal directory under the system's temporary directory,
+/// for runs that must not replay an earlier run's events (sandbox, soak,
+/// benchmarks, fuzzing).
+pub fn scratch_journal_dir(tag: &str) -> PathBuf {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("ocean-journal-{tag}-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The journal directory from the environment alone (for commands that do not
+/// need Port's credentials); `default_identifier` when none is set.
+pub fn journal_dir_from_env(
+    vars: &std::collections::BTreeMap<String, String>,
+    default_identifier: &str,
+) -> PathBuf {
+    match vars.get("OCEAN__JOURNAL__PATH").filter(|p| !p.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => default_journal_dir(
+            vars.get("OCEAN__INTEGRATION__IDENTIFIER")
+                .map_or(default_identifier, String::as_str),
+        ),
+    }
+}
+
+/// The live-event intake as it runs: the journal and the queue in front of the processor.
+#[derive(Clone)]
+pub struct LiveEvents {
+    pub journal: Journal,
+    pub queue: Arc<EventQueue>,
+}
+
+impl LiveEvents {
+    /// Opens the journal in `dir` and queues every event it holds that was
+    /// accepted and not applied (a replay after a stop or a crash).
+    pub fn open(dir: &Path, options: JournalOptions, in_memory: usize) -> Result<LiveEvents, OpenError> {
+        let opened = Journal::open(dir, options)?;
+        let queue = Arc::new(EventQueue::new(in_memory));
+        let stats = opened.journal.stats();
+        if opened.torn_bytes > 0 {
+            tracing::warn!(
+                bytes = opened.torn_bytes,
+                "the journal's last write was torn by a crash and cut; it had not been acknowledged"
+            );
+        }
+        if !opened.pending.is_empty() {
+            tracing::info!(
+                events = opened.pending.len(),
+                "replaying live events accepted before the last stop"
+            );
+            metrics()
+                .webhook_events
+                .get_or_create(&crate::metrics::Outcome {
+                    outcome: "replayed".into(),
+                })
+                .inc_by(opened.pending.len() as u64);
+        }
+        if stats.dead > 0 {
+            tracing::warn!(
+                dead_letters = stats.dead,
+                "the journal holds failed live events; `ocean-codecov dead-letters list` shows them"
+            );
+        }
+        queue.push_stored(opened.pending);
+        let live = LiveEvents {
+            journal: opened.journal,
+            queue,
+        };
+        live.publish();
+        Ok(live)
+    }
+
+    /// Accepts an event: once this returns its number, the event is on disk.
+    pub async fn accept(&self, raw: Vec<u8>, body: Value) -> Result<u64, AppendError> {
+        let seq = self.journal.append(raw).await?;
+        if !self.queue.push(seq, body) {
+            metrics().count_event("spilled");
+        }
+        Ok(seq)
+    }
+
+    /// Sets the journal's gauges.
+    fn publish(&self) {
+        let stats = self.journal.stats();
+        let m = metrics();
+        m.journal_bytes.set(stats.bytes as i64);
+        m.dead_letters.set(stats.dead as i64);
+        m.webhook_queue_depth.set(self.queue.len() as i64);
+    }
+}
+
+/// Runs until the queue is closed and empty. Runs on one thread (a
+/// `LocalSet`): it maps.
+pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
+    let mut refreshed = Instant::now();
+    let mut scanned = Instant::now();
+    loop {
+        if scanned.elapsed() >= RETRY_SCAN {
+            scanned = Instant::now();
+            let due = live.journal.take_due(now_ms(), batch_max * 10);
+            if !due.is_empty() {
+                tracing::info!(events = due.len(), "retrying dead letters");
+                metrics()
+                    .webhook_events
+                    .get_or_create(&crate::metrics::Outcome {
+                        outcome: "retried".into(),
+                    })
+                    .inc_by(due.len() as u64);
+                live.queue.push_stored(due);
+            }
+            live.publish();
+        }
+        let Some(batch) = live.queue.take(batch_max, RETRY_SCAN).await else {
+            break;
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        let events = bodies(&live.journal, batch);
+        if refreshed.elapsed() > MAPPING_REFRESH {
+            refreshed = Instant::now();
+            if let Err(e) = host.refresh_mapping(false).await {
+                tracing::warn!("re-reading the mapping for live events: {e}");
+            }
+        }
+        if host.current_mapping().is_none() {
+            // None loaded yet (Port was unreachable at start): try again before setting events aside.
+            refreshed = Instant::now();
+            if let Err(e) = host.refresh_mapping(false).await {
+                tracing::warn!("reading the mapping for live events: {e}");
+            }
+        }
+        let Some(mapping) = host.current_mapping() else {
+            tracing::error!(
+                events = events.len(),
+                "no valid mapping is in force; these live events wait as dead letters"
+            );
+            for (seq, _) in &events {
+                set_aside(&live.journal, *seq, false, "no valid mapping is in force".into());
+            }
+            continue;
+        };
+        // Compiled once per thread and mapping (see `compile`).
+        match compile(&mapping, host.jq_options()) {
+            Ok(mappers) => write_batch(&host, &live.journal, &mapping, &mappers, events).await,
+            Err(e) => {
+                tracing::error!("the mapping in force does not compile: {e}");
+                for (seq, _) in &events {
+                    set_aside(
+                        &live.journal,
+                        *seq,
+                        false,
+                        format!("the mapping does not compile: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    live.publish();
+}
+
+/// The batch's bodies, those that spilled read back from the journal.
+fn bodies(journal: &Journal, batch: Vec<Queued>) -> Vec<(u64, Value)> {
+    let mut events = Vec::with_capacity(batch.len());
+    for Queued { seq, body } in batch {
+        if let Some(body) = body {
+            events.push((seq, body));
+            continue;
+        }
+        match journal.read(seq) {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(body) => events.push((seq, body)),
+                Err(e) => set_aside(journal, seq, true, format!("the stored body is not JSON: {e}")),
+            },
+            // Applied or discarded meanwhile.
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(seq, "reading a live event back from the journal: {e}");
+                set_aside(journal, seq, false, format!("reading the journal: {e}"));
+            }
+        }
+    }
+    events
+}
+
+fn set_aside(journal: &Journal, seq: u64, poison: bool, mut reason: String) {
+    if reason.len() > REASON_MAX {
+        let mut cut = REASON_MAX;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    metrics().count_event(if poison { "poison" } else { "dead_letter" });
+    journal.dead_letter(seq, poison, reason);
+}
+
+/// What became of one event of a batch.
+struct Outcome {
+    seq: u64,
+    order: Option<i64>,
+    /// Mapping errors: retrying cannot help until the mapping changes.
+    poison: Vec<String>,
+    /// Failures a later attempt may not meet (the source or Port).
+    failures: Vec<String>,
+    /// Ordering keys of the entities it wrote.
+    marks: Vec<(String, i64)>,
+}
+
+impl Outcome {
+    /// Whether this event's state of an entity replaces `other`'s: the newer
+    /// in the source, or on a tie (or with no order) the later accepted.
+    fn supersedes(&self, other: &Outcome) -> bool {
+        match (self.order, other.order) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => self.seq > other.seq,
+        }
+    }
+}
+
+fn identifier_text(identifier: &Value) -> String {
+    match identifier {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The key an entity's ordering mark is kept under.
+fn entity_key(blueprint: &str, identifier: &str) -> String {
+    format!("{blueprint}\u{1f}{identifier}")
+}
+
+/// What one event says about one entity.
+enum Change {
+    Upsert(Box<Entity>),
+    /// The item no longer passes the selector: the entity goes, if this integration owns it.
+    Delete,
+}
+
+async fn write_batch(
+    host: &Host,
+    journal: &Journal,
+    config: &MappingInForce,
+    mappers: &[ResourceMapper],
+    events: Vec<(u64, Value)>,
+) {
+    let items = join_all(events.iter().map(|(_, body)| host.plugin.webhook_items(body))).await;
+    let mut outcomes: Vec<Outcome> = events
+        .iter()
+        .map(|(seq, body)| Outcome {
+            seq: *seq,
+            order: host.plugin.event_order(body),
+            poison: Vec::new(),
+            failures: Vec::new(),
+            marks: Vec::new(),
+        })
+        .collect();
+    drop(events);
+    // Entity key → (the event whose change wins, its blueprint and identifier, the change).
+    let mut chosen: IndexMap<String, (usize, (String, String), Change)> = IndexMap::new();
+    let mut superseded = 0usize;
+    for (i, results) in items.into_iter().enumerate() {
+        for result in results {
+            let (kind, raw) = match result {
+                Ok(item) => item,
+                Err(e) => {
+                    outcomes[i].failures.push(e.to_string());
+                    continue;
+                }
+            };
+            for mapper in mappers.iter().filter(|m| m.kind() == kind) {
+                let mapped = mapper.map_json(&raw);
+                for error in &mapped.errors {
+                    outcomes[i].poison.push(format!("{kind}: {error}"));
+                }
+                let mut changes: Vec<((String, String), Change)> = mapped
+                    .entities
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            (e.blueprint.clone(), identifier_text(&e.identifier)),
+                            Change::Upsert(Box::new(e)),
+                        )
+                    })
+                    .collect();
+                if changes.is_empty() && mapped.errors.is_empty() && mapped.skipped > 0 {
+                    changes.extend(mapper.identity(&raw).map(|id| (id, Change::Delete)));
+                }
+                for (id, change) in changes {
+                    let key = entity_key(&id.0, &id.1);
+                    let wins = match chosen.get(&key) {
+                        None => true,
+                        // One event: another resource's upsert outweighs this one's deselection.
+                        Some((j, _, earlier)) if *j == i => {
+                            matches!(change, Change::Upsert(_)) || matches!(earlier, Change::Delete)
+                        }
+                        Some((j, ..)) => outcomes[i].supersedes(&outcomes[*j]),
+                    };
+                    if chosen.contains_key(&key) {
+                        superseded += 1;
+                    }
+                    if wins {
+                        chosen.insert(key, (i, id, change));
+                    }
+                }
+            }
+        }
+    }
+    // Older than what an earlier batch, replay or retry already applied.
+    let marks = {
+        let keys: Vec<&str> = chosen.keys().map(String::as_str).collect();
+        journal.marks(&keys)
+    };
+    let mut upserts = Vec::with_capacity(chosen.len());
+    let mut upserted_by = Vec::with_capacity(chosen.len());
+    let mut deletes: IndexMap<String, Vec<(usize, String, String)>> = IndexMap::new();
+    for ((key, (i, (blueprint, identifier), change)), mark) in chosen.into_iter().zip(marks) {
+        if let (Some(order), Some(mark)) = (outcomes[i].order, mark)
+            && order < mark
+        {
+            superseded += 1;
+            continue;
+        }
+        match change {
+            Change::Upsert(entity) => {
+                upserted_by.push((i, key));
+                upserts.push(*entity);
+            }
+            Change::Delete => deletes.entry(blueprint).or_default().push((i, key, identifier)),
+        }
+    }
+    if superseded > 0 {
+        metrics().count_entities("live", "superseded", superseded);
+    }
+    upsert(host, config, &mut outcomes, upserts, upserted_by).await;
+    for (blueprint, members) in deletes {
+        delete_owned(host, config, &mut outcomes, &blueprint, members).await;
+    }
+    let mut applied = 0;
+    for outcome in outcomes {
+        if !outcome.poison.is_empty() {
+            let mut reasons = outcome.poison;
+            reasons.extend(outcome.failures);
+            tracing::warn!(
+                seq = outcome.seq,
+                "live event set aside, its mapping failed: {}",
+                reasons.join("; ")
+            );
+            set_aside(journal, outcome.seq, true, reasons.join("; "));
+        } else if !outcome.failures.is_empty() {
+            tracing::warn!(
+                seq = outcome.seq,
+                "live event kept for a retry: {}",
+                outcome.failures.join("; ")
+            );
+            set_aside(journal, outcome.seq, false, outcome.failures.join("; "));
+        } else {
+            applied += 1;
+            journal.applied(outcome.seq, outcome.marks);
+        }
+    }
+    metrics()
+        .webhook_events
+        .get_or_create(&crate::metrics::Outcome {
+            outcome: "applied".into(),
+        })
+        .inc_by(applied);
+}
+
+/// Upserts the winning states; each entity's failure is its event's.
+async fn upsert(
+    host: &Host,
+    config: &MappingInForce,
+    outcomes: &mut [Outcome],
+    list: Vec<Entity>,
+    writers: Vec<(usize, String)>,
+) {
+    if list.is_empty() {
+        return;
+    }
+    let options = UpsertOptions {
+        merge: config.enable_merge_entity,
+        create_missing_related_entities: config.create_missing_related_entities,
+    };
+    match host.port.upsert_entities(&list, options).await {
+        Ok(report) => {
+            metrics().count_entities("live", "upserted", report.landed.len());
+            metrics().count_entities("live", "failed", report.failed.len());
+            let refused: HashMap<(&str, &str), String> = report
+                .failed
+                .iter()
+                .map(|f| {
+                    let why = match f.status {
+                        Some(status) => format!(
+                            "Port refused {}/{} ({status} {}): {}",
+                            f.blueprint, f.identifier, f.error, f.message
+                        ),
+                        None => format!(
+                            "Port unreachable for {}/{}: {}",
+                            f.blueprint, f.identifier, f.message
+                        ),
+                    };
+                    ((f.blueprint.as_str(), f.identifier.as_str()), why)
+                })
+                .collect();
+            for ((i, key), entity) in writers.into_iter().zip(&list) {
+                let identifier = identifier_text(&entity.identifier);
+                match refused.get(&(entity.blueprint.as_str(), identifier.as_str())) {
+                    Some(why) => outcomes[i].failures.push(why.clone()),
+                    None => {
+                        if let Some(order) = outcomes[i].order {
+                            outcomes[i].marks.push((key, order));
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(entities = list.len(), "live events could not be written: {e}");
+            for (i, _) in writers {
+                outcomes[i].failures.push(format!("writing to Port: {e}"));
+            }
+        }
+    }
+}
+
+/// Deletes the entities whose items the selector now leaves out, only those
+/// this integration owns (Port's `$datasource`, as a resync's deletion asks).
+async fn delete_owned(
+    host: &Host,
+    config: &MappingInForce,
+    outcomes: &mut [Outcome],
+    blueprint: &str,
+    members: Vec<(usize, String, String)>,
+) {
+    let settings = host.port.settings();
+    let fragments = crate::runtime::resync::ownership::datasource_fragments(
+        &settings.integration_type,
+        &settings.integration_identifier,
+    );
+    let identifiers: Vec<&str> = members.iter().map(|(_, _, id)| id.as_str()).collect();
+    let mut rules = vec![json!({"property": "$identifier", "operator": "in", "value": identifiers})];
+    rules.extend(
+        fragments
+            .iter()
+            .map(|f| json!({"property": "$datasource", "operator": "contains", "value": f})),
+    );
+    let query = json!({"combinator": "and", "rules": rules});
+    let owned: Result<Vec<String>, String> = host
+        .port
+        .search_page(blueprint, &query, &["$identifier"], 1000, None)
+        .await
+        .map(|page| {
+            page.entities
+                .iter()
+                .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .map_err(|e| e.to_string());
+    let owned = match owned {
+        Ok(owned) => owned,
+        Err(e) => {
+            for (i, ..) in &members {
+                outcomes[*i]
+                    .failures
+                    .push(format!("finding which {blueprint} entities to delete: {e}"));
+            }
+            return;
+        }
+    };
+    let report = if owned.is_empty() {
+        Ok(crate::port::DeleteReport::default())
+    } else {
+        host.port
+            .delete_entities(blueprint, &owned, config.delete_dependent_entities)
+            .await
+    };
+    match report {
+        Ok(report) => {
+            metrics().count_entities("live", "deleted", report.deleted.len());
+            let failed: HashMap<&str, String> = report
+                .failed
+                .iter()
+                .map(|f| {
+                    (
+                        f.identifier.as_str(),
+                        format!(
+                            "Port refused deleting {blueprint}/{}: {}",
+                            f.identifier, f.message
+                        ),
+                    )
+                })
+                .collect();
+            for (i, key, identifier) in members {
+                match failed.get(identifier.as_str()) {
+                    Some(why) => outcomes[i].failures.push(why.clone()),
+                    None => {
+                        if let Some(order) = outcomes[i].order {
+                            outcomes[i].marks.push((key, order));
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            for (i, ..) in members {
+                outcomes[i]
+                    .failures
+                    .push(format!("deleting {blueprint} entities: {e}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Live events through the journal, with `sail` as a process: SIGKILLed while
+//! events arrive it loses none it accepted; failures wait as dead letters the
+//! `dead-letters` command lists, replays and discards; a poison event is set
+//! aside without holding others up; the newest event in the source wins; an
+//! item the selector now leaves out has its entity deleted, if owned.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ocean_codecov::sim::Served;
+use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
+use ocean_codecov::sim::faults::{Fault, FaultConfig};
+use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const SECRET: &str = "live-s3cret";
+const IDENTIFIER: &str = "live-journal";
+const COVERAGE: &str = "codecov_coverage";
+
+struct World {
+    port: Served,
+    port_sim: Arc<PortSim>,
+    codecov: Served,
+    journal: PathBuf,
+}
+
+struct Sail {
+    child: tokio::process::Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl World {
+    async fn new() -> World {
+        let loopback = "127.0.0.1:0".parse().expect("loopback");
+        let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+            .await
+            .expect("Port simulator");
+        let mut codecov_config = CodecovSimConfig::generated(1, 300, 5);
+        codecov_config.dataset.add_from_payload(&seed_example_payload());
+        let (codecov, _) = CodecovSim::start(codecov_config, loopback)
+            .await
+            .expect("Codecov simulator");
+        let journal = ocean_codecov::runtime::live_events::scratch_journal_dir("live-e2e");
+        World {
+            port,
+            port_sim,
+            codecov,
+            journal,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
+        command
+            .args(args)
+            .env_clear()
+            .env("OCEAN__PORT__BASE_URL", self.port.url())
+            .env("OCEAN__PORT__CLIENT_ID", "test-client")
+            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
+            .env("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER)
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
+            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "slanks")
+            .env("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET)
+            .env("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
+            .env("OCEAN__HTTP__HOST", "127.0.0.1")
+            .env("OCEAN__HTTP__PORT", "0")
+            .env("OCEAN__JOURNAL__PATH", &self.journal)
+            .env("OCEAN__RETRY__MAX_ATTEMPTS", "1")
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    async fn sail(&self) -> Sail {
+        let mut child = self
+            .command(&["sail"])
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sail starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let url = loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("reads stderr")
+                .expect("sail says where it listens");
+            log.lock().expect("log").push(line.clone());
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                break rest.split_whitespace().next().expect("a URL").to_string();
+            }
+        };
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().expect("log").push(line);
+            }
+        });
+        Sail { child, url, log }
+    }
+
+    async fn wait_for(&self, done: impl Fn(&[Value]) -> bool) -> bool {
+        for _ in 0..1200 {
+            if done(&self.port_sim.entities(COVERAGE)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+
+    /// `dead-letters ...` as an operator runs it, its stdout.
+    async fn dead_letters(&self, args: &[&str]) -> String {
+        let mut all = vec!["dead-letters"];
+        all.extend_from_slice(args);
+        let output = self.command(&all).output().await.expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+}
+
+impl Sail {
+    async fn post(&self, body: &Value) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/integration/webhook?token={SECRET}", self.url))
+            .header("Content-Type", "application/json")
+            .json(body)
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
+    /// Events the log says were replayed at start.
+    fn replayed(&self) -> usize {
+        self.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|l| l.contains("replaying live events"))
+            .filter_map(|l| {
+                plain(l)
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("events=")?.parse::<usize>().ok())
+            })
+            .sum()
+    }
+
+    async fn kill(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+    }
+
+    async fn terminate(mut self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let _ = tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await;
+    }
+}
+
+/// A log line without its terminal colours.
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn payloads(count: usize) -> Vec<Value> {
+    let dataset = Dataset::generate(1, count * 2, 5);
+    let payloads: Vec<Value> = dataset.owners[0]
+        .repos
+        .iter()
+        .filter_map(|r| webhook_payload_for(&dataset, "https://app.codecov.io", "owner-1", &r.name, false))
+        .take(count)
+        .collect();
+    assert_eq!(payloads.len(), count);
+    payloads
+}
+
+fn identifiers(entities: &[Value]) -> std::collections::BTreeSet<String> {
+    entities
+        .iter()
+        .filter_map(|e| e["identifier"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn repo(payload: &Value) -> String {
+    payload["repo"]["name"].as_str().expect("a repo name").to_string()
+}
+
+#[tokio::test]
+async fn sigkill_while_events_arrive_loses_no_accepted_event() {
+    let world = World::new().await;
+    let events = payloads(80);
+    let first = world.sail().await;
+    // Port answers nothing for a long while: every accepted event is still
+    // only in the journal when the process dies.
+    world.port_sim.faults().set(FaultConfig {
+        latency_ms: 60_000,
+        ..FaultConfig::default()
+    });
+    for payload in &events[..40] {
+        assert_eq!(first.post(payload).await, 202);
+    }
+    first.kill().await;
+    world.port_sim.faults().set(FaultConfig::default());
+
+    let second = world.sail().await;
+    assert_eq!(second.replayed(), 40, "every accepted event comes back");
+    for payload in &events[40..] {
+        assert_eq!(second.post(payload).await, 202);
+    }
+    // Killed again at once: whatever of these 40 had not reached Port yet is replayed next.
+    second.kill().await;
+    let third = world.sail().await;
+    let expected: std::collections::BTreeSet<String> = events.iter().map(repo).collect();
+    assert!(
+        world
+            .wait_for(|entities| identifiers(entities).is_superset(&expected))
+            .await,
+        "every accepted event reached Port"
+    );
+    assert_eq!(identifiers(&world.port_sim.entities(COVERAGE)), expected);
+    third.terminate().await;
+}
+
+#[tokio::test]
+async fn failures_wait_as_dead_letters_that_the_cli_replays_or_discards() {
+    let world = World::new().await;
+    let sail = world.sail().await;
+    let url = sail.url.clone();
+    let events = payloads(3);
+    world.port_sim.faults().set(FaultConfig {
+        rate: 1.0,
+        kinds: vec![Fault::Status(500)],
+        ..FaultConfig::default()
+    });
+    assert_eq!(sail.post(&events[0]).await, 202, "accepted: it is in the journal");
+    let mut listed = String::new();
+    for _ in 0..400 {
+        listed = world.dead_letters(&["list", "--json", "--url", &url]).await;
+        if listed.contains("\"seq\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let letters: Vec<Value> = serde_json::from_str(&listed).expect("JSON");
+    assert_eq!(letters.len(), 1, "{listed}");
+    assert_eq!(letters[0]["attempts"], json!(1));
+    assert_eq!(letters[0]["poison"], json!(false));
+    assert!(
+        letters[0]["reason"].as_str().is_some_and(|r| r.contains("500")),
+        "{listed}"
+    );
+
+    world.port_sim.faults().set(FaultConfig::default());
+    let replayed = world.dead_letters(&["replay", "--all", "--url", &url]).await;
+    assert!(replayed.starts_with('1'), "{replayed}");
+    let wanted = repo(&events[0]);
+    assert!(
+        world.wait_for(|e| identifiers(e).contains(&wanted)).await,
+        "the replayed dead letter reached Port"
+    );
+
+    // Poison: its mapping fails (a head timestamp strptime cannot read); the next event is not held up.
+    let mut poison = events[1].clone();
+    poison["head"]["timestamp"] = json!("not a time");
+    assert_eq!(sail.post(&poison).await, 202);
+    assert_eq!(sail.post(&events[2]).await, 202);
+    let next = repo(&events[2]);
+    assert!(world.wait_for(|e| identifiers(e).contains(&next)).await);
+    sail.terminate().await;
+
+    // `sail` stopped: the command opens the journal itself.
+    let listed = world.dead_letters(&["list", "--json"]).await;
+    let letters: Vec<Value> = serde_json::from_str(&listed).expect("JSON");
+    assert_eq!(letters.len(), 1, "{listed}");
+    assert_eq!(letters[0]["poison"], json!(true));
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("createdAt")),
+        "{listed}"
+    );
+    let seq = letters[0]["seq"].as_u64().expect("a number").to_string();
+    let discarded = world.dead_letters(&["discard", &seq]).await;
+    assert!(discarded.starts_with('1'), "{discarded}");
+    assert!(world.dead_letters(&["list"]).await.contains("no dead letters"));
+}
+
+#[tokio::test]
+async fn the_newest_event_in_the_source_wins_whatever_the_arrival_order() {
+    let world = World::new().await;
+    let sail = world.sail().await;
+    let events = payloads(2);
+    let version = |at: &str, coverage: &str| {
+        let mut event = events[0].clone();
+        event["head"]["timestamp"] = json!(at);
+        event["head"]["totals"]["coverage"] = json!(coverage);
+        event
+    };
+    let entity = repo(&events[0]);
+    let coverage_in_port = |entities: &[Value]| {
+        entities
+            .iter()
+            .find(|e| e["identifier"] == json!(entity))
+            .map(|e| e["properties"]["coverage"].clone())
+    };
+    assert_eq!(sail.post(&version("2026-01-02T00:00:00", "90.0")).await, 202);
+    assert!(world.wait_for(|e| coverage_in_port(e).is_some()).await);
+    // An older commit's report arrives late, then another entity's event marks the queue's end.
+    assert_eq!(sail.post(&version("2026-01-01T00:00:00", "10.0")).await, 202);
+    assert_eq!(sail.post(&events[1]).await, 202);
+    let marker = repo(&events[1]);
+    assert!(world.wait_for(|e| identifiers(e).contains(&marker)).await);
+    assert_eq!(
+        coverage_in_port(&world.port_sim.entities(COVERAGE)),
+        Some(json!("90.0"))
+    );
+    // Both again in one burst, older last, after a restart: still the newest.
+    sail.terminate().await;
+    let sail = world.sail().await;
+    assert_eq!(sail.post(&version("2026-01-03T00:00:00", "95.0")).await, 202);
+    assert_eq!(sail.post(&version("2026-01-01T12:00:00", "20.0")).await, 202);
+    assert!(
+        world
+            .wait_for(|e| coverage_in_port(e) == Some(json!("95.0")))
+            .await
+    );
+    // Another entity's event, posted after both, marks that both were handled.
+    let mut marker_event = events[1].clone();
+    marker_event["head"]["totals"]["coverage"] = json!("77.7");
+    assert_eq!(sail.post(&marker_event).await, 202);
+    assert!(
+        world
+            .wait_for(|e| e
+                .iter()
+                .any(|e| e["identifier"] == json!(marker) && e["properties"]["coverage"] == json!("77.7")))
+            .await
+    );
+    assert_eq!(
+        coverage_in_port(&world.port_sim.entities(COVERAGE)),
+        Some(json!("95.0"))
+    );
+    sail.terminate().await;
+}

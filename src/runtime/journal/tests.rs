@@ -19,6 +19,15 @@ fn small() -> JournalOptions {
     }
 }
 
+/// Retries far enough away that no test run reaches one by waiting.
+fn slow_retries() -> JournalOptions {
+    JournalOptions {
+        retry_base: Duration::from_secs(3600),
+        retry_max: Duration::from_secs(4 * 3600),
+        ..small()
+    }
+}
+
 fn open(dir: &std::path::Path, options: JournalOptions) -> Opened {
     Journal::open(dir, options).expect("the journal opens")
 }
@@ -176,7 +185,7 @@ async fn the_disk_bound_refuses_and_frees_up_as_events_apply() {
 #[tokio::test]
 async fn dead_letters_keep_reason_and_attempts_and_retry_with_backoff() {
     let dir = fresh_dir("dead");
-    let journal = open(&dir, small()).journal;
+    let journal = open(&dir, slow_retries()).journal;
     let failing = journal.append(body(1)).await.expect("appended");
     let poison = journal.append(body(2)).await.expect("appended");
     journal.dead_letter(failing, false, "Port answered 500".into());
@@ -203,7 +212,7 @@ async fn dead_letters_keep_reason_and_attempts_and_retry_with_backoff() {
     assert!(again.retry_at_ms - now_ms() > 10, "the wait doubles");
     drop(journal);
 
-    let reopened = open(&dir, small());
+    let reopened = open(&dir, slow_retries());
     assert!(
         reopened.pending.is_empty(),
         "dead letters are not replayed as new"
@@ -220,7 +229,7 @@ async fn dead_letters_keep_reason_and_attempts_and_retry_with_backoff() {
     assert_eq!(journal.discard(Selection::All).await, 2);
     assert!(journal.dead_letters().is_empty());
     drop(journal);
-    let reopened = open(&dir, small());
+    let reopened = open(&dir, slow_retries());
     assert!(reopened.pending.is_empty());
     assert!(reopened.journal.dead_letters().is_empty());
 }

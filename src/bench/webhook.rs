@@ -255,7 +255,13 @@ async fn port_entities(port_url: &str) -> anyhow::Result<BTreeMap<String, Value>
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| Some((e["identifier"].as_str()?.to_string(), e.clone())))
+        // Identifiers are `{service}/{owner}/{repo}`; the events are told apart by repository.
+        .filter_map(|e| {
+            Some((
+                e["identifier"].as_str()?.rsplit('/').next()?.to_string(),
+                e.clone(),
+            ))
+        })
         .collect())
 }
 

@@ -200,6 +200,7 @@ async fn an_empty_codecov_answer_deletes_nothing_under_the_threshold() {
     let owned = world.count("codecov_repository");
     assert!(owned > 0);
     world.codecov_sim.edit(|d| d.owners[0].repos.clear());
+    settle().await;
 
     let run = world.resync().await;
     assert!(

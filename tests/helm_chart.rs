@@ -398,6 +398,21 @@ fn settings(env: &BTreeMap<String, String>, what: &str) -> Settings {
             "[\"o\"]".into(),
         );
     }
+    // The CA bundle is a file the pod mounts from the chart's Secret: stand in a
+    // real PEM at the same variable, so the bundle is still read and checked.
+    if let Some(path) = env
+        .get("SSL_CERT_FILE")
+        .filter(|p| !Path::new(p.as_str()).exists())
+    {
+        assert!(
+            path.starts_with("/usr/local/share/ca-certificates/"),
+            "{what}: SSL_CERT_FILE points outside the CA mount: {path}"
+        );
+        env.insert(
+            "SSL_CERT_FILE".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/test-ca.pem").into(),
+        );
+    }
     Settings::load(&env, None, &spec())
         .unwrap_or_else(|e| panic!("{what}: the binary refuses its environment: {e}"))
 }

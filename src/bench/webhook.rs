@@ -70,8 +70,31 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One webhook payload per repository of a generated owner, `count` of them.
+/// Repositories the generated owner holds for `count` events.
+fn repos_for(count: usize) -> usize {
+    count * 3 / 2 + 10
+}
+
+/// The Codecov simulator holding the same records as `payloads(count)`: the
+/// plugin reads each event's repository (its default branch) from it.
+fn codecov_simulator(count: usize) -> anyhow::Result<(crate::harness::Process, String)> {
+    let repos = repos_for(count).to_string();
+    simulator(&[
+        "sim",
+        "codecov",
+        "--addr",
+        "127.0.0.1:0",
+        "--owners",
+        "1",
+        "--repos-per-owner",
+        &repos,
+        "--seed",
+        "9",
+    ])
+}
+
 fn payloads(count: usize) -> anyhow::Result<Vec<Value>> {
-    let dataset = Dataset::generate(1, count * 3 / 2 + 10, 9);
+    let dataset = Dataset::generate(1, repos_for(count), 9);
     let payloads: Vec<Value> = dataset.owners[0]
         .repos
         .iter()
@@ -322,7 +345,7 @@ pub fn run(args: &WebhookBenchArgs) -> anyhow::Result<ExitCode> {
         entities * per_entity,
         args.concurrency
     );
-    let (_codecov, codecov_url) = simulator(&["sim", "codecov", "--addr", "127.0.0.1:0", "--owners", "0"])?;
+    let (_codecov, codecov_url) = codecov_simulator(entities)?;
     // The simulator's default rate limit, Port's own (35,000 requests per 5 minutes).
     let (_port, port_url) = simulator(&["sim", "port", "--addr", "127.0.0.1:0"])?;
     let (events, newest) = versions(payloads(entities)?, per_entity, 7);
@@ -396,7 +419,7 @@ pub fn crash(args: &CrashBenchArgs) -> anyhow::Result<ExitCode> {
         "crash benchmark: {} events, {} in flight, {} SIGKILLs while they arrive, journal on, loopback",
         args.events, args.concurrency, args.kills
     );
-    let (_codecov, codecov_url) = simulator(&["sim", "codecov", "--addr", "127.0.0.1:0", "--owners", "0"])?;
+    let (_codecov, codecov_url) = codecov_simulator(args.events)?;
     let (_port, port_url) = simulator(&["sim", "port", "--addr", "127.0.0.1:0"])?;
     let events = payloads(args.events)?;
     let bodies: Vec<Vec<u8>> = events.iter().map(serde_json::to_vec).collect::<Result<_, _>>()?;

@@ -303,16 +303,7 @@ async fn flags_marked_deleted_stay_listed_as_the_api_lists_them() {
 async fn repository_totals_lag_a_fresh_upload_by_an_hour() {
     let world = world_with(CodecovSimConfig::generated(1, 6, 53)).await;
     let (owner, name) = repos_with_coverage(&world.codecov_sim.dataset())[0].clone();
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let stamp = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let (old_lines, fresh_sha) = {
         let mut result = (0, String::new());
         world.codecov_sim.edit(|d| {

@@ -319,10 +319,7 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
     assert_eq!(owned, expected_identifiers(2100), "ours only, in three pages");
     assert_eq!(port_requests(&sim, "POST", "/entities/search"), 3);
 
-    let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
-    let cutoff = later
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("formats");
+    let cutoff = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1)).to_string();
     let stale = client
         .owned_identifiers("codecov_coverage", Some(&cutoff))
         .await

@@ -522,7 +522,7 @@ async fn a_dry_run_prints_the_plan_it_would_apply() {
 async fn ports_clock_decides_what_is_older_than_the_resync() {
     // The host's clock runs an hour ahead of Port's.
     let config = PortSimConfig {
-        clock_offset: time::Duration::hours(-1),
+        clock_offset: jiff::SignedDuration::from_hours(-1),
         ..PortSimConfig::default()
     };
     let world = world_with(config, &[thing_blueprint()]).await;

@@ -36,7 +36,7 @@ pub struct Host {
     /// Set on shutdown: a running resync stops before its deletion phase.
     pub stopping: std::sync::atomic::AtomicBool,
     /// When the process started: scheduled resyncs fall on this grid (as Ocean's).
-    pub started_at: time::OffsetDateTime,
+    pub started_at: jiff::Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ impl Host {
             defaults,
             mapping: RwLock::new(None),
             stopping: Default::default(),
-            started_at: time::OffsetDateTime::now_utc(),
+            started_at: jiff::Timestamp::now(),
         }
     }
 }

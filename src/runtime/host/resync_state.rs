@@ -2,9 +2,8 @@
 //! (running, then completed, failed or aborted), its kinds' sync metrics and
 //! raw data examples sent to Port, and counted in the metrics.
 
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,14 +14,16 @@ use crate::runtime::resync::{Resync, ResyncReport};
 use crate::runtime::sync_feed::SyncFeed;
 
 fn now() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    Timestamp::now().to_string()
 }
 
-/// The next time on the schedule's grid (every `minutes` from `start`) after `now`.
-pub fn next_occurrence(start: OffsetDateTime, minutes: u64, now: OffsetDateTime) -> OffsetDateTime {
-    let every = (minutes.max(1) * 60) as i64;
-    let elapsed = (now - start).whole_seconds().max(0);
-    start + time::Duration::seconds((elapsed / every + 1) * every)
+/// The next time on the schedule's grid (every `minutes` from `start`) after
+/// `now`; none past the last representable instant (the interval is the user's).
+pub fn next_occurrence(start: Timestamp, minutes: u64, now: Timestamp) -> Option<Timestamp> {
+    let every = i64::try_from(minutes.max(1)).ok()?.checked_mul(60)?;
+    let elapsed = now.duration_since(start).as_secs().max(0);
+    let ahead = (elapsed / every).checked_add(1)?.checked_mul(every)?;
+    start.checked_add(SignedDuration::from_secs(ahead)).ok()
 }
 
 impl Host {
@@ -35,11 +36,8 @@ impl Host {
     /// When the next scheduled resync falls, if there is a schedule.
     fn next_resync(&self) -> Value {
         match self.settings.scheduled_resync_interval {
-            Some(minutes) => json!(
-                next_occurrence(self.started_at, minutes, OffsetDateTime::now_utc())
-                    .format(&Rfc3339)
-                    .unwrap_or_default()
-            ),
+            Some(minutes) => next_occurrence(self.started_at, minutes, Timestamp::now())
+                .map_or(Value::Null, |at| json!(at.to_string())),
             None => Value::Null,
         }
     }
@@ -178,11 +176,12 @@ mod tests {
 
     #[test]
     fn the_next_resync_falls_on_the_schedules_grid() {
-        let start = OffsetDateTime::from_unix_timestamp(1_000_000).expect("a time");
-        let at = |secs: i64| start + time::Duration::seconds(secs);
-        assert_eq!(next_occurrence(start, 60, at(0)), at(3600));
-        assert_eq!(next_occurrence(start, 60, at(3599)), at(3600));
-        assert_eq!(next_occurrence(start, 60, at(3600)), at(7200));
-        assert_eq!(next_occurrence(start, 15, at(2000)), at(2700));
+        let start = Timestamp::from_second(1_000_000).expect("a time");
+        let at = |secs: i64| start + SignedDuration::from_secs(secs);
+        assert_eq!(next_occurrence(start, 60, at(0)), Some(at(3600)));
+        assert_eq!(next_occurrence(start, 60, at(3599)), Some(at(3600)));
+        assert_eq!(next_occurrence(start, 60, at(3600)), Some(at(7200)));
+        assert_eq!(next_occurrence(start, 15, at(2000)), Some(at(2700)));
+        assert_eq!(next_occurrence(start, u64::MAX / 60_000, at(0)), None);
     }
 }

@@ -16,8 +16,6 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::port::{Entity, EntityFailure, PortClient, PortError, UpsertOptions};
 use crate::runtime::mapping::ResourceMapper;
@@ -190,7 +188,9 @@ pub struct Resync<'a> {
 }
 
 fn rfc3339(at: SystemTime) -> String {
-    OffsetDateTime::from(at).format(&Rfc3339).unwrap_or_default()
+    jiff::Timestamp::try_from(at)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// An upsert refused because an entity it relates to does not exist yet:

@@ -2,10 +2,8 @@
 //! report totals, pulls, flags and branches. Generated deterministically from
 //! a seed, and able to take in a real notify payload (the seed's example).
 
+use jiff::SignedDuration;
 use serde_json::{Value, json};
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::{Duration, PrimitiveDateTime};
 
 use crate::sim::rng::SplitMix;
 
@@ -125,7 +123,8 @@ pub struct Dataset {
     pub owners: Vec<Owner>,
 }
 
-const NAIVE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+/// Codecov's naive UTC timestamps.
+const NAIVE: &str = "%Y-%m-%dT%H:%M:%S";
 const LANGUAGES: &[&str] = &["rust", "python", "go", "typescript", "java"];
 const FLAGS: &[&str] = &["unit", "integration", "e2e", "backend", "frontend"];
 
@@ -212,14 +211,11 @@ impl Dataset {
     /// `owners` × `repos_per_owner` repositories; the same seed gives the same data.
     pub fn generate(owners: usize, repos_per_owner: usize, seed: u64) -> Dataset {
         let mut rng = SplitMix(seed);
-        let epoch = PrimitiveDateTime::new(
-            time::Date::from_calendar_date(2026, time::Month::January, 1).unwrap_or(time::Date::MIN),
-            time::Time::MIDNIGHT,
-        );
+        let epoch = jiff::civil::date(2026, 1, 1).at(0, 0, 0, 0);
         let stamp = |minutes_ago: u64| -> String {
-            (epoch - Duration::minutes(minutes_ago as i64))
-                .format(NAIVE)
-                .unwrap_or_default()
+            (epoch - SignedDuration::from_mins(minutes_ago as i64))
+                .strftime(NAIVE)
+                .to_string()
         };
         let owners = (1..=owners)
             .map(|o| {

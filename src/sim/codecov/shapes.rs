@@ -60,9 +60,8 @@ pub fn report_totals(t: &Totals) -> Value {
 
 /// Now, as Codecov's naive UTC timestamps are written, an hour ago.
 fn an_hour_ago() -> String {
-    let then = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    then.format(format).unwrap_or_default()
+    let then = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    then.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// `with_recent_coverage()`: the newest complete commit of the default branch

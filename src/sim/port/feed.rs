@@ -216,7 +216,7 @@ fn check_kind_metrics(at: &str, kind: &Value) -> Result<(), Refusal> {
 }
 
 fn record(sim: &PortSim, ingest_id: &str, kind: Value) {
-    let now = rfc3339(time::OffsetDateTime::now_utc());
+    let now = rfc3339(jiff::Timestamp::now());
     let key = (
         kind["eventId"].as_str().unwrap_or_default().to_string(),
         kind["kindIdentifier"].as_str().unwrap_or_default().to_string(),

@@ -1,6 +1,7 @@
 //! A loopback Port: the routes an integration uses, as Port's OpenAPI spec
 //! documents them, over an in-memory organisation.
 
+pub mod date_time;
 mod entity_rules;
 pub mod feed;
 pub mod query;
@@ -126,7 +127,7 @@ pub struct PortSimConfig {
     pub max_body_bytes: usize,
     /// How far Port's clock is from the host's (negative: behind). Port's
     /// timestamps and its `Date` header follow its clock.
-    pub clock_offset: time::Duration,
+    pub clock_offset: jiff::SignedDuration,
 }
 
 impl Default for PortSimConfig {
@@ -140,7 +141,7 @@ impl Default for PortSimConfig {
             faults: FaultConfig::default(),
             capture_bodies: false,
             max_body_bytes: MAX_BODY_BYTES,
-            clock_offset: time::Duration::ZERO,
+            clock_offset: jiff::SignedDuration::ZERO,
         }
     }
 }
@@ -181,8 +182,8 @@ impl PortSim {
     }
 
     /// Port's clock.
-    pub fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc() + self.config.clock_offset
+    pub fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now() + self.config.clock_offset
     }
 
     pub fn log(&self) -> &RequestLog {

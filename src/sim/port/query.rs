@@ -5,9 +5,8 @@
 use std::cmp::Ordering;
 
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::date_time::parse_rfc3339;
 use super::refusal::Refusal;
 
 #[derive(Debug, Clone)]
@@ -223,15 +222,10 @@ fn is_empty(value: &Value) -> bool {
 fn order(actual: &Value, expected: &Value) -> Option<Ordering> {
     match (actual, expected) {
         (Value::Number(a), Value::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
-        (Value::String(a), Value::String(b)) => {
-            match (
-                OffsetDateTime::parse(a, &Rfc3339),
-                OffsetDateTime::parse(b, &Rfc3339),
-            ) {
-                (Ok(a), Ok(b)) => Some(a.cmp(&b)),
-                _ => Some(a.cmp(b)),
-            }
-        }
+        (Value::String(a), Value::String(b)) => match (parse_rfc3339(a), parse_rfc3339(b)) {
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => Some(a.cmp(b)),
+        },
         _ => None,
     }
 }

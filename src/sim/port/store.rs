@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use indexmap::IndexMap;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+pub use super::date_time::rfc3339;
 use super::entity_rules::{check_identifier, check_properties, check_relations};
 use super::query;
 
@@ -21,8 +21,8 @@ pub struct StoredEntity {
     pub team: Vec<String>,
     pub properties: Map<String, Value>,
     pub relations: Map<String, Value>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// The User-Agent of the last writer: Port's `$datasource`.
     pub datasource: String,
 }
@@ -56,10 +56,6 @@ impl StoredEntity {
     }
 }
 
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteMode {
     pub upsert: bool,
@@ -79,12 +75,12 @@ pub struct Store {
     /// until a test takes them: what the soak checks against Codecov's truth.
     pub deletions: Vec<(String, String)>,
     /// Port's clock relative to the host's: every timestamp follows it.
-    pub clock_offset: time::Duration,
+    pub clock_offset: SignedDuration,
 }
 
 impl Store {
-    pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + self.clock_offset
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now() + self.clock_offset
     }
 
     pub fn record_resync_request(&mut self, identifier: &str) {

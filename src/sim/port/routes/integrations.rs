@@ -23,7 +23,7 @@ pub(super) async fn create_integration(
             format!("Integration \"{identifier}\" already exists"),
         ));
     }
-    let now = rfc3339(time::OffsetDateTime::now_utc());
+    let now = rfc3339(jiff::Timestamp::now());
     let mut integration = body;
     integration.insert("identifier".into(), json!(identifier));
     integration.entry("config").or_insert(json!({}));
@@ -76,10 +76,7 @@ pub(super) async fn patch_integration(
     for (key, value) in &body {
         integration.insert(key.clone(), value.clone());
     }
-    integration.insert(
-        "updatedAt".into(),
-        json!(rfc3339(time::OffsetDateTime::now_utc())),
-    );
+    integration.insert("updatedAt".into(), json!(rfc3339(jiff::Timestamp::now())));
     let integration = integration.clone();
     if body.is_empty() {
         store.record_resync_request(&identifier);
@@ -110,10 +107,7 @@ pub(super) async fn patch_resync_state(
     body: Bytes,
 ) -> Reply {
     let mut state = json_object(&body)?;
-    state.insert(
-        "updatedAt".into(),
-        json!(rfc3339(time::OffsetDateTime::now_utc())),
-    );
+    state.insert("updatedAt".into(), json!(rfc3339(jiff::Timestamp::now())));
     let mut store = sim.store();
     let integration = integration_mut(&mut store, &identifier)?;
     integration.insert("resyncState".into(), Value::Object(state));

@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn routes_drop_identifiers() {
         assert_eq!(
-            route_of("/v1/blueprints/codecov_coverage/entities/bulk"),
+            route_of("/v1/blueprints/service_coverage/entities/bulk"),
             "/v1/blueprints/{}/entities/bulk"
         );
         assert_eq!(
@@ -294,14 +294,14 @@ mod tests {
         m.count_event("accepted");
         m.set_object_count("repository-0", "extract", "raw_extracted", 3);
         m.set_phase_result("repository-0", "resync", Some(1.5), true);
-        m.count_source_request("codecov", "/api/v2/github/org/repos/", "200".into());
+        m.count_source_request("example", "/api/v2/github/org/repos/", "200".into());
         let text = m.render();
         for line in [
             "ocean_webhook_events_total{outcome=\"accepted\"}",
             "object_count{kind=\"repository-0\",phase=\"extract\",object_count_type=\"raw_extracted\"} 3",
             "duration_seconds{kind=\"repository-0\",phase=\"resync\"} 1.5",
             "success{kind=\"repository-0\",phase=\"resync\"} 1",
-            "ocean_source_requests_total{source=\"codecov\",route=\"/api/v2/{}/{}/repos/\",status=\"200\"} 1",
+            "ocean_source_requests_total{source=\"example\",route=\"/api/v2/{}/{}/repos/\",status=\"200\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

@@ -91,7 +91,7 @@ pub async fn receive(
         let message = format!("not a {} webhook payload", state.host.plugin.name());
         return reply(StatusCode::UNPROCESSABLE_ENTITY, "unrecognised_payload", message);
     }
-    // Acknowledged only once on disk: Codecov never sends an event twice.
+    // Acknowledged only once on disk: a source may never send an event twice.
     match state.live.accept(bytes.to_vec(), parsed).await {
         Ok(_) => {
             metrics().count_event("accepted");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::record::{self, Record, Torn};
-use super::state::{Dead, State};
+use super::state::State;
 use super::writer::Writer;
 use super::{Inner, Journal, JournalOptions, OpenError, Opened};
 
@@ -147,21 +147,7 @@ fn apply(state: &mut State, segment: u64, offset: u64, size: u32, record: Record
                 state.raise_mark(&key, order, Some(segment));
             }
         }
-        Record::DeadLetter {
-            seq,
-            attempts,
-            poison,
-            retry_at_ms,
-            reason,
-        } => state.set_dead(
-            seq,
-            attempts,
-            Dead {
-                poison,
-                retry_at_ms,
-                reason,
-            },
-        ),
+        Record::DeadLetter { seq, attempts, dead } => state.set_dead(seq, attempts, dead),
         Record::Revived { seq } => {
             state.revive(seq);
         }

@@ -6,6 +6,8 @@
 pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 const HEADER: usize = 8;
 
+use super::state::Dead;
+
 /// One entry of the log. `seq` numbers events; the other records refer to them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -23,13 +25,7 @@ pub enum Record {
     Applied { seq: u64, marks: Vec<(String, i64)> },
     /// The event failed and is kept: attempts so far, whether it is poison
     /// (not retried on its own), when to retry, and why.
-    DeadLetter {
-        seq: u64,
-        attempts: u32,
-        poison: bool,
-        retry_at_ms: u64,
-        reason: String,
-    },
+    DeadLetter { seq: u64, attempts: u32, dead: Dead },
     /// A dead letter made due at once (an operator's replay).
     Revived { seq: u64 },
     /// A dead letter an operator dropped.
@@ -81,19 +77,13 @@ impl Record {
                 out.extend_from_slice(&seq.to_le_bytes());
                 put_marks(out, marks);
             }
-            Record::DeadLetter {
-                seq,
-                attempts,
-                poison,
-                retry_at_ms,
-                reason,
-            } => {
+            Record::DeadLetter { seq, attempts, dead } => {
                 out.push(DEAD_LETTER);
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&attempts.to_le_bytes());
-                out.push(u8::from(*poison));
-                out.extend_from_slice(&retry_at_ms.to_le_bytes());
-                out.extend_from_slice(reason.as_bytes());
+                out.push(u8::from(dead.poison));
+                out.extend_from_slice(&dead.retry_at_ms.to_le_bytes());
+                out.extend_from_slice(dead.reason.as_bytes());
             }
             Record::Revived { seq } => {
                 out.push(REVIVED);
@@ -223,9 +213,11 @@ fn parse(payload: &[u8]) -> Option<Record> {
         DEAD_LETTER => Record::DeadLetter {
             seq: r.u64()?,
             attempts: r.u32()?,
-            poison: r.u8()? != 0,
-            retry_at_ms: r.u64()?,
-            reason: String::from_utf8_lossy(r.rest()).into_owned(),
+            dead: Dead {
+                poison: r.u8()? != 0,
+                retry_at_ms: r.u64()?,
+                reason: String::from_utf8_lossy(r.rest()).into_owned(),
+            },
         },
         REVIVED => Record::Revived { seq: r.u64()? },
         DISCARDED => Record::Discarded { seq: r.u64()? },
@@ -254,9 +246,11 @@ mod tests {
             Record::DeadLetter {
                 seq: 8,
                 attempts: 3,
-                poison: true,
-                retry_at_ms: 9,
-                reason: "mapping: é".into(),
+                dead: Dead {
+                    poison: true,
+                    retry_at_ms: 9,
+                    reason: "mapping: é".into(),
+                },
             },
             Record::Revived { seq: 8 },
             Record::Discarded { seq: 8 },

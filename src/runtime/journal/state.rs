@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{DeadLetter, Selection, Stats};
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dead {
     pub poison: bool,
     pub retry_at_ms: u64,

@@ -32,6 +32,16 @@ fn open(dir: &std::path::Path, options: JournalOptions) -> Opened {
     Journal::open(dir, options).expect("the journal opens")
 }
 
+/// The newest segment file in `dir`.
+fn last_segment(dir: &std::path::Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .max()
+        .expect("a segment")
+}
+
 fn body(i: usize) -> Vec<u8> {
     format!("{{\"event\":{i},\"pad\":\"{}\"}}", "x".repeat(200)).into_bytes()
 }
@@ -88,12 +98,7 @@ async fn a_torn_tail_is_cut_and_whole_records_stay() {
         journal.append(body(i)).await.expect("appended");
     }
     drop(journal);
-    let last = std::fs::read_dir(&dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .max()
-        .expect("a segment");
+    let last = last_segment(&dir);
     // A crash in the middle of writing the third event: half of it made it.
     let len = std::fs::metadata(&last).expect("meta").len();
     let file = std::fs::OpenOptions::new().write(true).open(&last).expect("open");
@@ -112,12 +117,7 @@ async fn a_torn_tail_is_cut_and_whole_records_stay() {
     let reopened = open(&dir, small());
     assert_eq!(reopened.pending, vec![1, 2, 3]);
     drop(reopened);
-    let last = std::fs::read_dir(&dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .max()
-        .expect("a segment");
+    let last = last_segment(&dir);
     let mut bytes = std::fs::read(&last).expect("read");
     bytes.extend_from_slice(&[7u8; 40]);
     std::fs::write(&last, &bytes).expect("write");

@@ -193,23 +193,18 @@ impl Run {
                         } else {
                             now_ms().saturating_add(backoff(&self.options, attempts).as_millis() as u64)
                         };
+                        let dead = Dead {
+                            poison,
+                            retry_at_ms,
+                            reason,
+                        };
                         Record::DeadLetter {
                             seq,
                             attempts,
-                            poison,
-                            retry_at_ms,
-                            reason: reason.clone(),
+                            dead: dead.clone(),
                         }
                         .encode(buf);
-                        state.set_dead(
-                            seq,
-                            attempts,
-                            Dead {
-                                poison,
-                                retry_at_ms,
-                                reason,
-                            },
-                        );
+                        state.set_dead(seq, attempts, dead);
                     }
                     Op::Revive { which, done } => {
                         let chosen = state.selected(which);
@@ -394,9 +389,7 @@ impl Run {
                 Record::DeadLetter {
                     seq,
                     attempts: entry.attempts,
-                    poison: dead.poison,
-                    retry_at_ms: dead.retry_at_ms,
-                    reason: dead.reason.clone(),
+                    dead: dead.clone(),
                 }
                 .encode(&mut buf);
             }

@@ -109,7 +109,8 @@ impl LiveEvents {
         if stats.dead > 0 {
             tracing::warn!(
                 dead_letters = stats.dead,
-                "the journal holds failed live events; `ocean-codecov dead-letters list` shows them"
+                "the journal holds failed live events; `{} dead-letters list` shows them",
+                env!("CARGO_PKG_NAME")
             );
         }
         queue.push_stored(opened.pending);

@@ -28,11 +28,11 @@ pub struct ListenerSettings {
 /// Why a listener type Ocean knows is not run here, with the fix, on one line.
 pub fn unsupported_listener_message(kind: &str) -> Option<String> {
     match kind {
-        "KAFKA" => Some(
-            "KAFKA is not supported by ocean-codecov (it polls Port for resync requests instead): \
-             set integration.eventListener.type=POLLING"
-                .to_string(),
-        ),
+        "KAFKA" => Some(format!(
+            "KAFKA is not supported by {} (it polls Port for resync requests instead): \
+             set integration.eventListener.type=POLLING",
+            env!("CARGO_PKG_NAME")
+        )),
         _ => None,
     }
 }

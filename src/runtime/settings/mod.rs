@@ -111,7 +111,7 @@ pub struct Settings {
     /// Send a few raw items of each kind to Port as mapping examples (`OCEAN__SEND_RAW_DATA_EXAMPLES`).
     pub send_raw_data_examples: bool,
     /// The integration's public URL (`OCEAN__BASE_URL`); Ocean registers webhooks with it. Kept
-    /// for the log: Codecov's webhook is set up by hand.
+    /// for the log: the source's webhooks are set up by hand.
     pub base_url: Option<String>,
     /// TLS and the WEBHOOK listener's address (Ocean's names and defaults).
     pub ocean: OceanExtras,
@@ -380,7 +380,7 @@ configurations:
             ("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS", "false"),
             ("OCEAN__SSL__THIRD_PARTY__VERIFY", "false"),
             ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK"),
-            ("OCEAN__BASE_URL", "https://codecov.example.com/"),
+            ("OCEAN__BASE_URL", "https://integration.example.com/"),
             ("APPLICATION__PORT", "9000"),
         ]);
         let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
@@ -388,7 +388,7 @@ configurations:
         assert!(settings.ocean.port_tls.verify && !settings.ocean.source_tls.verify);
         assert_eq!(
             settings.ocean.app_host.as_deref(),
-            Some("https://codecov.example.com")
+            Some("https://integration.example.com")
         );
         assert_eq!(settings.http_port, 9000);
         let mut pairs = minimal();

@@ -114,6 +114,7 @@ fn check_value(name: &str, spec: &Value, value: &Value) -> Result<(), Refusal> {
     Ok(())
 }
 
+// Also in the JQ evaluator: the simulator keeps its own, independent of the code under test.
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

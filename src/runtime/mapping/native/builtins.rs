@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use super::Fault;
-use super::values::{compare, describe, equal, num, number, to_string_value, truthy, write_json};
+use super::values::{compare, describe, equal, kind_rank, num, number, to_string_value, truthy, write_json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -314,7 +314,7 @@ pub fn apply(b: Builtin, input: &Value, args: &[&Value]) -> Result<Option<Value>
         Has => has(input, arg(0)?)?,
         Contains => {
             let other = arg(0)?;
-            if kind(input) != kind(other) {
+            if kind_rank(input) != kind_rank(other) {
                 return Err(err(format!(
                     "{} and {} cannot have their containment checked",
                     describe(input),
@@ -460,22 +460,9 @@ fn has(v: &Value, k: &Value) -> Result<Value, Fault> {
     }))
 }
 
-/// jq's value kinds, where `true` and `false` are kinds of their own.
-fn kind(v: &Value) -> u8 {
-    match v {
-        Value::Null => 0,
-        Value::Bool(false) => 1,
-        Value::Bool(true) => 2,
-        Value::Number(_) => 3,
-        Value::String(_) => 4,
-        Value::Array(_) => 5,
-        Value::Object(_) => 6,
-    }
-}
-
 /// jq 1.6's containment: values of different kinds never contain each other.
 fn contains(a: &Value, b: &Value) -> bool {
-    if kind(a) != kind(b) {
+    if kind_rank(a) != kind_rank(b) {
         return false;
     }
     match (a, b) {

@@ -35,7 +35,8 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn kind_rank(v: &Value) -> u8 {
+/// jq's value kinds in its order, where `true` and `false` are kinds of their own.
+pub fn kind_rank(v: &Value) -> u8 {
     match v {
         Value::Null => 0,
         Value::Bool(false) => 1,

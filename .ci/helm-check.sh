@@ -76,6 +76,8 @@ expect_refused "$CHART/ci/refused/kafka.yaml" \
   "integration.eventListener.type=KAFKA is not supported by ocean-codecov: set integration.eventListener.type=POLLING"
 expect_refused "$CHART/ci/refused/cron-string-in-deployment.yaml" \
   "with workload.kind=Deployment it is minutes"
+expect_refused "$CHART/ci/refused/journal-claim-replicas.yaml" \
+  "journal.persistence.enabled: one pod writes a journal; set liveEvents.worker.replicaCount=1"
 
 # NOTES: Port's values that do not apply are listed, not refused.
 "$HELM" install ocean-codecov "$CHART" --dry-run=client -f "$CHART/ci/port-only-values.yaml" >"$out/notes.txt"

@@ -495,6 +495,71 @@ fn every_rendered_workload_starts_with_the_settings_its_values_mean() {
     }
 }
 
+/// The serving pod's journal volume: its mount, the variable naming it, and the volume behind it.
+fn journal_volume(manifests: &[Value]) -> (String, Value) {
+    let workload = manifests
+        .iter()
+        .find(|m| m["kind"] == "Deployment")
+        .expect("a serving Deployment");
+    let pod = &workload["spec"]["template"]["spec"];
+    let container = pod["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["args"] == json!(["sail"]))
+        .expect("the integration's container");
+    let mount = container["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == "ocean-journal")
+        .expect("the journal is mounted");
+    let volume = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["name"] == "ocean-journal")
+        .expect("the journal volume")
+        .clone();
+    (mount["mountPath"].as_str().expect("path").to_string(), volume)
+}
+
+#[test]
+fn the_journal_lives_on_its_own_volume_an_empty_dir_or_a_claim() {
+    let Some(helm) = helm() else { return };
+    let default = render(&helm, None);
+    let (path, volume) = journal_volume(&default);
+    let (what, env) = &containers_with_env(&default)[0];
+    assert_eq!(
+        settings(env, what).journal_path,
+        Path::new(&path),
+        "the binary writes where the volume is"
+    );
+    assert_eq!(volume["emptyDir"], json!({}), "emptyDir by default: {volume}");
+    assert!(!default.iter().any(|m| m["kind"] == "PersistentVolumeClaim"));
+
+    let knobs = render(&helm, Some(&values_file("every-knob.yaml")));
+    let (path, volume) = journal_volume(&knobs);
+    let (what, env) = &containers_with_env(&knobs)[0];
+    let s = settings(env, what);
+    assert_eq!(s.journal_path, Path::new(&path));
+    assert_eq!(s.journal_max_bytes, 512 * 1024 * 1024, "journal.maxMb");
+    let claim = knobs
+        .iter()
+        .find(|m| m["kind"] == "PersistentVolumeClaim")
+        .expect("persistence.enabled makes a claim");
+    assert_eq!(
+        volume["persistentVolumeClaim"]["claimName"],
+        claim["metadata"]["name"]
+    );
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "2Gi");
+    assert_eq!(claim["spec"]["storageClassName"], "fast-ssd");
+    assert_eq!(
+        claim["metadata"]["annotations"]["helm.sh/resource-policy"], "keep",
+        "queued events outlive an uninstall"
+    );
+}
+
 // ---- Port's port-ocean chart with this image ----
 
 fn port_chart_case(name: &str) -> (BTreeMap<String, String>, Value) {

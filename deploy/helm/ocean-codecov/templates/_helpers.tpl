@@ -27,6 +27,7 @@ Secret or Service named for that chart keeps its name here.
 {{- define "ocean-codecov.deploymentName" -}}{{ include "ocean-codecov.named" (list . "deployment") }}{{- end -}}
 {{- define "ocean-codecov.serviceName" -}}{{ include "ocean-codecov.named" (list . "service") }}{{- end -}}
 {{- define "ocean-codecov.ingressName" -}}{{ include "ocean-codecov.named" (list . "ingress") }}{{- end -}}
+{{- define "ocean-codecov.journalClaimName" -}}{{ .Values.journal.persistence.existingClaim | default (include "ocean-codecov.named" (list . "journal")) }}{{- end -}}
 {{- define "ocean-codecov.certName" -}}{{ include "ocean-codecov.named" (list . "cert") }}{{- end -}}
 {{- define "ocean-codecov.liveEvents.name" -}}{{ include "ocean-codecov.named" (list . "le") }}{{- end -}}
 {{/* A CronJob's name is limited to 52 characters (its Jobs add 11). */}}
@@ -139,10 +140,17 @@ tolerations:
 {{- end }}
 {{- end -}}
 
-{{/* Volumes for the pod: scratch space, the extra CA, the user's own. */}}
+{{/* Volumes for the pod: scratch space, the live-event journal, the extra CA, the user's own. */}}
 {{- define "ocean-codecov.volumes" -}}
 - name: ocean-tmp
   emptyDir: {}
+- name: ocean-journal
+{{- if .Values.journal.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "ocean-codecov.journalClaimName" . }}
+{{- else }}
+  emptyDir: {}
+{{- end }}
 {{- if .Values.selfSignedCertificate.enabled }}
 - name: certificates
   secret:
@@ -213,6 +221,10 @@ The integration's container. Argument: (dict "root" $ "listener" "<JSON>"
   volumeMounts:
     - name: ocean-tmp
       mountPath: /tmp/ocean
+    {{- if .serve }}
+    - name: ocean-journal
+      mountPath: /tmp/ocean/journal
+    {{- end }}
     {{- if $.Values.selfSignedCertificate.enabled }}
     - name: certificates
       mountPath: /usr/local/share/ca-certificates/cert.crt

@@ -160,14 +160,21 @@ impl Simulators {
         port_requests(&self.port_sim, method, path_suffix)
     }
 
-    /// The identifiers of `blueprint`'s entities in Port.
+    /// The identifiers of `blueprint`'s entities in Port, sorted.
     pub fn identifiers(&self, blueprint: &str) -> Vec<String> {
-        self.port_sim
-            .entities(blueprint)
-            .iter()
-            .filter_map(|e| e["identifier"].as_str().map(String::from))
-            .collect()
+        identifiers(&self.port_sim, blueprint)
     }
+}
+
+/// The identifiers of `blueprint`'s entities in `sim`, sorted.
+pub fn identifiers(sim: &PortSim, blueprint: &str) -> Vec<String> {
+    let mut ids: Vec<String> = sim
+        .entities(blueprint)
+        .iter()
+        .filter_map(|e| e["identifier"].as_str().map(String::from))
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// How many requests `sim` received with `method` on a path ending in `path_suffix`.

@@ -4,27 +4,23 @@
 //! aside without holding others up; the newest event in the source wins; an
 //! item the selector now leaves out has its entity deleted, if owned.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ocean_codecov::sim::Served;
+use ocean_codecov::harness::{IntegrationEnv, Simulators, spawn_announcing_async};
 use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
+use ocean_codecov::sim::codecov::{CodecovSimConfig, webhook_payload_for};
 use ocean_codecov::sim::faults::{Fault, FaultConfig};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SECRET: &str = "live-s3cret";
 const IDENTIFIER: &str = "live-journal";
 const COVERAGE: &str = "codecov_coverage";
 
 struct World {
-    port: Served,
-    port_sim: Arc<PortSim>,
-    codecov: Served,
-    journal: PathBuf,
+    sims: Simulators,
+    env: IntegrationEnv,
 }
 
 struct Sail {
@@ -35,66 +31,36 @@ struct Sail {
 
 impl World {
     async fn new() -> World {
-        let loopback = "127.0.0.1:0".parse().expect("loopback");
-        let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
-            .await
-            .expect("Port simulator");
         let mut codecov_config = CodecovSimConfig::generated(1, 300, 5);
         codecov_config.dataset.add_from_payload(&seed_example_payload());
-        let (codecov, _) = CodecovSim::start(codecov_config, loopback)
+        let sims = Simulators::start(PortSimConfig::default(), codecov_config)
             .await
-            .expect("Codecov simulator");
-        let journal = ocean_codecov::runtime::live_events::scratch_journal_dir("live-e2e");
-        World {
-            port,
-            port_sim,
-            codecov,
-            journal,
-        }
+            .expect("simulators");
+        let env = IntegrationEnv::new(
+            &sims.port.url(),
+            &sims.codecov.url(),
+            &["slanks".into()],
+            IDENTIFIER,
+        )
+        .field("webhookSecret", SECRET)
+        .webhooks_only_on_loopback()
+        .var("OCEAN__RETRY__MAX_ATTEMPTS", "1");
+        World { sims, env }
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
-        command
-            .args(args)
-            .env_clear()
-            .env("OCEAN__PORT__BASE_URL", self.port.url())
-            .env("OCEAN__PORT__CLIENT_ID", "test-client")
-            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-            .env("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS", "slanks")
-            .env("OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET", SECRET)
-            .env("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
-            .env("OCEAN__HTTP__HOST", "127.0.0.1")
-            .env("OCEAN__HTTP__PORT", "0")
-            .env("OCEAN__JOURNAL__PATH", &self.journal)
-            .env("OCEAN__RETRY__MAX_ATTEMPTS", "1")
-            .env("RUST_LOG", "info");
-        command
+        self.env
+            .command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "info")
     }
 
     async fn sail(&self) -> Sail {
-        let mut child = self
-            .command(&["sail"])
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("sail starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let url = loop {
-            let line = lines
-                .next_line()
-                .await
-                .expect("reads stderr")
-                .expect("sail says where it listens");
-            log.lock().expect("log").push(line.clone());
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                break rest.split_whitespace().next().expect("a URL").to_string();
-            }
-        };
+        let seen = log.clone();
+        let (child, url, mut lines) = spawn_announcing_async(self.command(&["sail"]), move |line| {
+            seen.lock().expect("log").push(line.to_string());
+        })
+        .await
+        .expect("sail starts and says where it listens");
         let kept = log.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -106,7 +72,7 @@ impl World {
 
     async fn wait_for(&self, done: impl Fn(&[Value]) -> bool) -> bool {
         for _ in 0..1200 {
-            if done(&self.port_sim.entities(COVERAGE)) {
+            if done(&self.sims.port_sim.entities(COVERAGE)) {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -224,7 +190,7 @@ async fn sigkill_while_events_arrive_loses_no_accepted_event() {
     let first = world.sail().await;
     // Port answers nothing for a long while: every accepted event is still
     // only in the journal when the process dies.
-    world.port_sim.faults().set(FaultConfig {
+    world.sims.port_sim.faults().set(FaultConfig {
         latency_ms: 60_000,
         ..FaultConfig::default()
     });
@@ -232,7 +198,7 @@ async fn sigkill_while_events_arrive_loses_no_accepted_event() {
         assert_eq!(first.post(payload).await, 202);
     }
     first.kill().await;
-    world.port_sim.faults().set(FaultConfig::default());
+    world.sims.port_sim.faults().set(FaultConfig::default());
 
     let second = world.sail().await;
     assert_eq!(second.replayed(), 40, "every accepted event comes back");
@@ -249,7 +215,7 @@ async fn sigkill_while_events_arrive_loses_no_accepted_event() {
             .await,
         "every accepted event reached Port"
     );
-    assert_eq!(identifiers(&world.port_sim.entities(COVERAGE)), expected);
+    assert_eq!(identifiers(&world.sims.port_sim.entities(COVERAGE)), expected);
     third.terminate().await;
 }
 
@@ -259,7 +225,7 @@ async fn failures_wait_as_dead_letters_that_the_cli_replays_or_discards() {
     let sail = world.sail().await;
     let url = sail.url.clone();
     let events = payloads(3);
-    world.port_sim.faults().set(FaultConfig {
+    world.sims.port_sim.faults().set(FaultConfig {
         rate: 1.0,
         kinds: vec![Fault::Status(500)],
         ..FaultConfig::default()
@@ -282,7 +248,7 @@ async fn failures_wait_as_dead_letters_that_the_cli_replays_or_discards() {
         "{listed}"
     );
 
-    world.port_sim.faults().set(FaultConfig::default());
+    world.sims.port_sim.faults().set(FaultConfig::default());
     let replayed = world.dead_letters(&["replay", "--all", "--url", &url]).await;
     assert!(replayed.starts_with('1'), "{replayed}");
     let wanted = repo(&events[0]);
@@ -343,7 +309,7 @@ async fn the_newest_event_in_the_source_wins_whatever_the_arrival_order() {
     let marker = repo(&events[1]);
     assert!(world.wait_for(|e| identifiers(e).contains(&marker)).await);
     assert_eq!(
-        coverage_in_port(&world.port_sim.entities(COVERAGE)),
+        coverage_in_port(&world.sims.port_sim.entities(COVERAGE)),
         Some(json!("90.0"))
     );
     // Both again in one burst, older last, after a restart: still the newest.
@@ -371,7 +337,7 @@ async fn the_newest_event_in_the_source_wins_whatever_the_arrival_order() {
             .await
     );
     assert_eq!(
-        coverage_in_port(&world.port_sim.entities(COVERAGE)),
+        coverage_in_port(&world.sims.port_sim.entities(COVERAGE)),
         Some(json!("95.0"))
     );
     sail.terminate().await;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
+use ocean_codecov::harness;
 use ocean_codecov::port::{Entity, PortClient, UpsertOptions};
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
 use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, WebhookItem};
@@ -174,14 +175,17 @@ impl World {
     }
 
     fn identifiers(&self, blueprint: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .sim
-            .entities(blueprint)
-            .iter()
-            .filter_map(|e| e["identifier"].as_str().map(String::from))
-            .collect();
-        ids.sort();
-        ids
+        harness::identifiers(&self.sim, blueprint)
+    }
+
+    /// What the source lists for `thing` in the next resync: one page.
+    fn list_things(&self, items: &[(&str, Value)]) {
+        self.plugin.set("thing", vec![things(items)]);
+    }
+
+    /// What the source lists for `part` in the next resync: one page.
+    fn list_parts(&self, items: &[(&str, &str)]) {
+        self.plugin.set("part", vec![parts(items)]);
     }
 
     fn property(&self, blueprint: &str, identifier: &str, name: &str) -> Value {
@@ -203,6 +207,14 @@ fn things(items: &[(&str, Value)]) -> Delivery {
     )
 }
 
+fn assert_deletion_skipped(report: &ResyncReport) {
+    assert!(
+        matches!(report.deletion, Deletion::Skipped { .. }),
+        "{:?}",
+        report.deletion
+    );
+}
+
 fn held(item: Value, reason: &str) -> Delivery {
     Delivery::Held(ocean_codecov::runtime::plugin::HeldItem {
         item,
@@ -213,15 +225,7 @@ fn held(item: Value, reason: &str) -> Delivery {
 /// Port holds a, b, c, d (size 1 each), written by this integration.
 async fn seeded() -> World {
     let world = world(&[thing_blueprint()]).await;
-    world.plugin.set(
-        "thing",
-        vec![things(&[
-            ("a", json!(1)),
-            ("b", json!(1)),
-            ("c", json!(1)),
-            ("d", json!(1)),
-        ])],
-    );
+    world.list_things(&[("a", json!(1)), ("b", json!(1)), ("c", json!(1)), ("d", json!(1))]);
     let first = world.resync(THING).await;
     assert!(first.succeeded(), "{first:?}");
     assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
@@ -278,21 +282,14 @@ async fn a_held_item_whose_entity_cannot_be_told_blocks_its_kinds_deletion() {
     let report = world.resync(THING).await;
     assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
     assert_eq!(report.kinds[0].unidentified, 1);
-    assert!(
-        matches!(report.deletion, Deletion::Skipped { .. }),
-        "{:?}",
-        report.deletion
-    );
+    assert_deletion_skipped(&report);
     world.served.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_property_that_fails_to_map_protects_only_its_entity() {
     let world = seeded().await;
-    world.plugin.set(
-        "thing",
-        vec![things(&[("a", json!(1)), ("b", json!("bad")), ("c", json!(1))])],
-    );
+    world.list_things(&[("a", json!(1)), ("b", json!("bad")), ("c", json!(1))]);
     let report = world.resync(THING).await;
     assert_eq!(world.identifiers("thing"), ["a", "b", "c"], "d deleted, b kept");
     let kind = &report.kinds[0];
@@ -314,11 +311,7 @@ async fn an_identifier_that_fails_to_map_blocks_its_kinds_deletion() {
     let report = world.resync(THING).await;
     assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
     assert_eq!(report.kinds[0].unidentified, 1);
-    assert!(
-        matches!(report.deletion, Deletion::Skipped { .. }),
-        "{:?}",
-        report.deletion
-    );
+    assert_deletion_skipped(&report);
     world.served.shutdown().await;
 }
 
@@ -326,10 +319,7 @@ async fn an_identifier_that_fails_to_map_blocks_its_kinds_deletion() {
 async fn a_refused_upsert_protects_only_its_entity() {
     let world = seeded().await;
     // A string where the blueprint wants a number: Port refuses c alone.
-    world.plugin.set(
-        "thing",
-        vec![things(&[("a", json!(1)), ("b", json!(1)), ("c", json!("ten"))])],
-    );
+    world.list_things(&[("a", json!(1)), ("b", json!(1)), ("c", json!("ten"))]);
     let report = world.resync(THING).await;
     assert_eq!(world.identifiers("thing"), ["a", "b", "c"], "d deleted, c kept");
     assert_eq!(world.property("thing", "c", "size"), json!(1));
@@ -391,10 +381,8 @@ fn parts(items: &[(&str, &str)]) -> Delivery {
 #[tokio::test]
 async fn a_resource_removed_from_the_mapping_leaves_nothing_behind() {
     let world = world(&[thing_blueprint(), part_blueprint()]).await;
-    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
-    world
-        .plugin
-        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t1")])]);
+    world.list_things(&[("t1", json!(1))]);
+    world.list_parts(&[("p1", "t1"), ("p2", "t1")]);
     let both = two_kinds(&["thing", "part"], false, false);
     assert!(world.resync(&both).await.succeeded());
     assert_eq!(world.identifiers("part"), ["p1", "p2"]);
@@ -416,10 +404,8 @@ async fn a_resource_removed_from_the_mapping_leaves_nothing_behind() {
 #[tokio::test]
 async fn removed_resources_stay_under_the_same_guards() {
     let world = world(&[thing_blueprint(), part_blueprint()]).await;
-    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
-    world
-        .plugin
-        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t1")])]);
+    world.list_things(&[("t1", json!(1))]);
+    world.list_parts(&[("p1", "t1"), ("p2", "t1")]);
     assert!(
         world
             .resync(&two_kinds(&["thing", "part"], false, false))
@@ -431,11 +417,7 @@ async fn removed_resources_stay_under_the_same_guards() {
     let guarded = two_kinds(&["thing"], false, false)
         .replace("entityDeletionThreshold: 1", "entityDeletionThreshold: 0.5");
     let report = world.resync(&guarded).await;
-    assert!(
-        matches!(report.deletion, Deletion::Skipped { .. }),
-        "{:?}",
-        report.deletion
-    );
+    assert_deletion_skipped(&report);
     assert_eq!(world.identifiers("part"), ["p1", "p2"]);
     // A kind that did not come through whole: nothing is deleted either.
     world.plugin.set(
@@ -447,11 +429,7 @@ async fn removed_resources_stay_under_the_same_guards() {
         })],
     );
     let report = world.resync(&two_kinds(&["thing"], false, false)).await;
-    assert!(
-        matches!(report.deletion, Deletion::Skipped { .. }),
-        "{:?}",
-        report.deletion
-    );
+    assert_deletion_skipped(&report);
     assert_eq!(world.identifiers("part"), ["p1", "p2"]);
     world.served.shutdown().await;
 }
@@ -470,10 +448,7 @@ async fn an_empty_mapping_fails_and_deletes_nothing() {
 #[tokio::test]
 async fn duplicates_inside_a_page_are_written_once_and_counted() {
     let world = world(&[thing_blueprint()]).await;
-    world.plugin.set(
-        "thing",
-        vec![things(&[("a", json!(1)), ("b", json!(1)), ("a", json!(2))])],
-    );
+    world.list_things(&[("a", json!(1)), ("b", json!(1)), ("a", json!(2))]);
     let report = world.resync(THING).await;
     let kind = &report.kinds[0];
     assert_eq!(
@@ -492,10 +467,7 @@ async fn duplicates_inside_a_page_are_written_once_and_counted() {
 #[tokio::test]
 async fn a_dry_run_prints_the_plan_it_would_apply() {
     let world = seeded().await;
-    world.plugin.set(
-        "thing",
-        vec![things(&[("a", json!(1)), ("b", json!(5)), ("e", json!(1))])],
-    );
+    world.list_things(&[("a", json!(1)), ("b", json!(5)), ("e", json!(1))]);
     let report = world.resync_with(THING, true).await;
     let plan = &report.plan["thing"];
     assert_eq!(
@@ -526,9 +498,7 @@ async fn ports_clock_decides_what_is_older_than_the_resync() {
         ..PortSimConfig::default()
     };
     let world = world_with(config, &[thing_blueprint()]).await;
-    world
-        .plugin
-        .set("thing", vec![things(&[("a", json!(1)), ("b", json!(1))])]);
+    world.list_things(&[("a", json!(1)), ("b", json!(1))]);
     assert!(world.resync(THING).await.succeeded());
     settle().await;
     // A live event writes `late` while the next resync runs; b is gone from the source.
@@ -537,7 +507,7 @@ async fn ports_clock_decides_what_is_older_than_the_resync() {
     .expect("entity");
     *world.plugin.live_write.lock().expect("live write") =
         Some((Arc::new(common::client_for(&world.served)), live));
-    world.plugin.set("thing", vec![things(&[("a", json!(1))])]);
+    world.list_things(&[("a", json!(1))]);
     let report = world.resync(THING).await;
     assert_eq!(world.identifiers("thing"), ["a", "late"], "{report:?}");
     let plan = report.deletion_plan.expect("a deletion plan");
@@ -554,10 +524,7 @@ async fn ports_clock_decides_what_is_older_than_the_resync() {
 async fn an_unreadable_reply_from_port_fails_that_request_only() {
     use ocean_codecov::sim::faults::{Fault, FaultConfig};
     let world = seeded().await;
-    world.plugin.set(
-        "thing",
-        vec![things(&[("a", json!(7)), ("b", json!(1)), ("c", json!(1))])],
-    );
+    world.list_things(&[("a", json!(7)), ("b", json!(1)), ("c", json!(1))]);
     // The resync's calls: the blueprints, the page's lookup, then the bulk upsert, answered 200 but cut short.
     world.sim.faults().set(FaultConfig {
         script: [Fault::Pass, Fault::Pass, Fault::Garbled].into(),
@@ -576,8 +543,8 @@ async fn an_unreadable_reply_from_port_fails_that_request_only() {
 #[tokio::test]
 async fn upserts_refused_for_a_missing_related_entity_are_retried_after_the_rest() {
     let world = world(&[thing_blueprint(), part_blueprint()]).await;
-    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
-    world.plugin.set("part", vec![parts(&[("p1", "t1")])]);
+    world.list_things(&[("t1", json!(1))]);
+    world.list_parts(&[("p1", "t1")]);
     // Parts come first, so p1 names a thing Port does not have yet.
     let report = world.resync(&two_kinds(&["part", "thing"], false, false)).await;
     assert!(report.succeeded(), "{report:?}");
@@ -590,10 +557,8 @@ async fn upserts_refused_for_a_missing_related_entity_are_retried_after_the_rest
 async fn what_a_kept_entity_relates_to_is_not_deleted_from_under_it() {
     let world = world(&[thing_blueprint(), part_blueprint()]).await;
     // Port creates the missing `ghost` thing, owned by this integration.
-    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
-    world
-        .plugin
-        .set("part", vec![parts(&[("p1", "t1"), ("p2", "ghost")])]);
+    world.list_things(&[("t1", json!(1))]);
+    world.list_parts(&[("p1", "t1"), ("p2", "ghost")]);
     let yaml = two_kinds(&["thing", "part"], true, true);
     assert!(world.resync(&yaml).await.succeeded());
     assert_eq!(world.identifiers("thing"), ["ghost", "t1"]);
@@ -611,23 +576,19 @@ async fn what_a_kept_entity_relates_to_is_not_deleted_from_under_it() {
 #[tokio::test]
 async fn a_deletion_never_cascades_into_an_entity_this_resync_wrote() {
     let world = world(&[thing_blueprint(), part_blueprint()]).await;
-    world
-        .plugin
-        .set("thing", vec![things(&[("t1", json!(1)), ("t2", json!(1))])]);
-    world
-        .plugin
-        .set("part", vec![parts(&[("p1", "t1"), ("p2", "t2")])]);
+    world.list_things(&[("t1", json!(1)), ("t2", json!(1))]);
+    world.list_parts(&[("p1", "t1"), ("p2", "t2")]);
     let yaml = two_kinds(&["thing", "part"], false, true);
     assert!(world.resync(&yaml).await.succeeded());
     settle().await;
     // The source drops t2 but still lists p2, which relates to it.
-    world.plugin.set("thing", vec![things(&[("t1", json!(1))])]);
+    world.list_things(&[("t1", json!(1))]);
     let report = world.resync(&yaml).await;
     assert_eq!(world.identifiers("part"), ["p1", "p2"], "{report:?}");
     assert_eq!(world.identifiers("thing"), ["t1", "t2"]);
     settle().await;
     // Once p2 is gone as well, both go.
-    world.plugin.set("part", vec![parts(&[("p1", "t1")])]);
+    world.list_parts(&[("p1", "t1")]);
     world.resync(&yaml).await;
     assert_eq!(world.identifiers("part"), ["p1"]);
     assert_eq!(world.identifiers("thing"), ["t1"]);

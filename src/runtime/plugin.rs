@@ -103,6 +103,14 @@ impl PageSender {
     pub async fn note(&self, note: impl Into<String>) -> bool {
         self.pages.send(Delivery::Note(note.into())).await.is_ok()
     }
+
+    /// Passes on what another stream delivered (a plugin wrapping another).
+    pub async fn forward(&self, delivery: Delivery) -> bool {
+        match delivery {
+            Delivery::Page(page) => self.page(page).await,
+            other => self.pages.send(other).await.is_ok(),
+        }
+    }
 }
 
 /// The kind a webhook item belongs to, and the item.

@@ -361,9 +361,7 @@ impl Plugin for ExampleTap {
                         }
                         pages.page(items).await
                     }
-                    Delivery::Held(held) => pages.held(held.item, held.reason).await,
-                    Delivery::Note(note) => pages.note(note).await,
-                    Delivery::Incomplete(error) => pages.error(error).await,
+                    other => pages.forward(other).await,
                 };
                 if !delivered {
                     break;

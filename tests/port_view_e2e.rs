@@ -5,11 +5,18 @@
 //! settings this host cannot honour stop it at start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use ocean_codecov::harness::{
+    IntegrationEnv, PORT_CLIENT_ID, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async,
+};
+use ocean_codecov::port::{Entity, PortClient, PortSettings, UpsertOptions};
+use ocean_codecov::secret::Secret;
 use ocean_codecov::sim::Served;
 use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_codecov::sim::faults::FaultConfig;
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "view-codecov";
 const KINDS: &[&str] = &["coverage", "repository", "commit", "pull", "flag"];
@@ -224,4 +231,320 @@ async fn settings_this_host_cannot_honour_stop_it_naming_what_to_set() {
         "{}",
         run.stderr
     );
+}
+
+// ---- What Port shows while `sail` runs: aborted resyncs, the WEBHOOK
+// listener's address, mappings that reach for secrets, TLS with a custom CA.
+
+const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");
+
+/// Simulators whose Port keeps request bodies (to read each resync-state report in order).
+async fn recording_simulators(owners: usize, repos: usize) -> Simulators {
+    let port = PortSimConfig {
+        capture_bodies: true,
+        ..PortSimConfig::default()
+    };
+    Simulators::start(port, CodecovSimConfig::generated(owners, repos, 11))
+        .await
+        .expect("simulators")
+}
+
+/// `sail` with `env`, its stderr read (and checked for secrets) until it exits.
+async fn sail(env: &IntegrationEnv) -> (tokio::process::Child, String) {
+    let command = env.command(EXE, &["sail"], "info");
+    let check = |line: &str| assert_no_secret("a log line", line);
+    let (child, url, mut lines) = spawn_announcing_async(command, check)
+        .await
+        .expect("sail says where it listens");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            assert_no_secret("a log line", &line);
+        }
+    });
+    (child, url)
+}
+
+/// Each resync-state report Port received, in order: `status` of each.
+fn reported_statuses(sims: &Simulators) -> Vec<String> {
+    sims.port_sim
+        .log()
+        .snapshot()
+        .iter()
+        .filter(|r| r.path.ends_with("/resync-state"))
+        .filter_map(|r| r.request_body.as_ref()?["status"].as_str().map(String::from))
+        .collect()
+}
+
+async fn wait_for_statuses(sims: &Simulators, expected: &[&str]) -> Vec<String> {
+    for _ in 0..1200 {
+        let statuses = reported_statuses(sims);
+        if statuses.len() >= expected.len() {
+            return statuses;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    reported_statuses(sims)
+}
+
+async fn post_resync(url: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!("{url}/resync"))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(answer.status(), 202);
+}
+
+/// A repository entity this installation wrote earlier that Codecov no longer
+/// has: a resync that runs to its end deletes it.
+async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
+    let settings = PortSettings::new(
+        sims.port.url(),
+        PORT_CLIENT_ID,
+        Secret::new(PORT_CLIENT_SECRET),
+        "codecov",
+        identifier,
+    );
+    let client = PortClient::new(settings).expect("Port client");
+    let stale = "github/owner-1/gone-from-codecov";
+    let entity: Entity = serde_json::from_value(json!({"identifier": stale, "title": "gone",
+        "blueprint": "codecov_repository", "properties": {}, "relations": {}}))
+    .expect("entity");
+    client
+        .upsert_entities(&[entity], UpsertOptions::default())
+        .await
+        .expect("upsert");
+    // Port's `Date` has whole seconds: the entity must be older than the resync's start.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    stale.to_string()
+}
+
+/// Bulk deletions Port received before the request at `index` in its log.
+fn deletions_before(sims: &Simulators, index: usize) -> usize {
+    sims.port_sim.log().snapshot()[..index]
+        .iter()
+        .filter(|r| r.path.ends_with("/entities/delete"))
+        .count()
+}
+
+/// Where in Port's log the resync-state report with `status` is.
+fn position_of_status(sims: &Simulators, status: &str) -> Option<usize> {
+    sims.port_sim.log().snapshot().iter().position(|r| {
+        r.path.ends_with("/resync-state") && r.request_body.as_ref().is_some_and(|b| b["status"] == status)
+    })
+}
+
+fn slow_codecov(sims: &Simulators, latency_ms: u64) {
+    sims.codecov_sim.faults().set(FaultConfig {
+        latency_ms,
+        ..FaultConfig::default()
+    });
+}
+
+#[tokio::test]
+async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
+    let sims = recording_simulators(2, 6).await;
+    let identifier = "abort-newer";
+    let env = sims
+        .env(identifier)
+        .webhooks_only_on_loopback()
+        .fast_retries(5, 3);
+    let (_child, url) = sail(&env).await;
+    let stale = seed_stale_repository(&sims, identifier).await;
+
+    // The first resync crawls: every Codecov answer takes a while.
+    slow_codecov(&sims, 300);
+    post_resync(&url).await;
+    assert_eq!(wait_for_statuses(&sims, &["running"]).await, ["running"]);
+    // Port (or the schedule) asks again while it runs; the newer one runs at full speed.
+    post_resync(&url).await;
+    slow_codecov(&sims, 0);
+    let statuses = wait_for_statuses(&sims, &["running", "aborted", "running", "completed"]).await;
+    assert_eq!(statuses, ["running", "aborted", "running", "completed"]);
+
+    let aborted = position_of_status(&sims, "aborted").expect("the aborted report");
+    assert_eq!(
+        deletions_before(&sims, aborted),
+        0,
+        "the aborted resync deleted nothing"
+    );
+    assert!(
+        !sims.identifiers("codecov_repository").contains(&stale),
+        "the newer resync ran to its end and deleted the stale entity"
+    );
+    let metrics = reqwest::get(format!("{}/_admin/sync-metrics", sims.port.url()))
+        .await
+        .expect("admin route")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    let runtime_states: Vec<&Value> = metrics[identifier]
+        .as_array()
+        .expect("sync metrics")
+        .iter()
+        .filter(|r| r["kindIdentifier"] == "__runtime__")
+        .map(|r| &r["syncState"])
+        .collect();
+    assert_eq!(runtime_states, [&json!("aborted"), &json!("completed")]);
+}
+
+#[tokio::test]
+async fn a_shutdown_aborts_the_running_resync_which_deletes_nothing() {
+    let sims = recording_simulators(2, 6).await;
+    let identifier = "abort-shutdown";
+    let env = sims
+        .env(identifier)
+        .webhooks_only_on_loopback()
+        .fast_retries(5, 3);
+    let (mut child, url) = sail(&env).await;
+    let stale = seed_stale_repository(&sims, identifier).await;
+
+    slow_codecov(&sims, 300);
+    post_resync(&url).await;
+    assert_eq!(wait_for_statuses(&sims, &["running"]).await, ["running"]);
+    let pid = child.id().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("sail exits")
+        .expect("exit status");
+    assert!(status.success(), "{status}");
+
+    assert_eq!(reported_statuses(&sims), ["running", "aborted"]);
+    assert_eq!(sims.port_requests("POST", "/entities/delete"), 0);
+    assert!(
+        sims.identifiers("codecov_repository").contains(&stale),
+        "nothing was deleted"
+    );
+    let state = sims.port_sim.integration(identifier).expect("registered")["resyncState"].clone();
+    assert_eq!(state["status"], "aborted", "{state}");
+    assert!(
+        state["lastResyncStart"].is_string() && state["lastResyncEnd"].is_string(),
+        "{state}"
+    );
+}
+
+/// A port on loopback nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test]
+async fn the_webhook_listener_tells_port_where_to_ask_for_resyncs() {
+    let sims = recording_simulators(1, 3).await;
+    let identifier = "webhook-listener";
+    let port = free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let env = sims
+        .env(identifier)
+        .var("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK")
+        .var("OCEAN__BASE_URL", base_url.as_str())
+        .var("OCEAN__HTTP__HOST", "127.0.0.1")
+        .var("OCEAN__HTTP__PORT", port.to_string());
+    let (_child, _url) = sail(&env).await;
+
+    // Registered with Port: the address Port calls (Ocean's changelogDestination).
+    let integration = sims.port_sim.integration(identifier).expect("registered");
+    let destination = &integration["changelogDestination"];
+    assert_eq!(
+        destination,
+        &json!({"type": "WEBHOOK", "url": format!("{base_url}/resync")}),
+        "{integration}"
+    );
+    assert!(reported_statuses(&sims).is_empty(), "no resync at start");
+
+    // Port calls it, as when a user asks for a resync in its UI: one runs.
+    let url = destination["url"].as_str().expect("a URL");
+    let answer = reqwest::Client::new()
+        .post(url)
+        .send()
+        .await
+        .expect("the listener answers");
+    assert_eq!(answer.status(), 202);
+    assert_eq!(
+        wait_for_statuses(&sims, &["running", "completed"]).await,
+        ["running", "completed"]
+    );
+    assert!(!sims.identifiers("codecov_repository").is_empty());
+}
+
+#[tokio::test]
+async fn a_mapping_cannot_read_the_integrations_secrets_through_env() {
+    let sims = recording_simulators(1, 3).await;
+    let identifier = "env-secrets";
+    let mapping = json!({
+        "resources": [{
+            "kind": "repository",
+            "selector": {"query": "true"},
+            "port": {"entity": {"mappings": {
+                "identifier": "\"\\(.author.service)/\\(.author.username)/\\(.name)\"",
+                "title": "env | tostring",
+                "blueprint": "\"codecov_repository\"",
+                "properties": {
+                    "owner": "$ENV.OCEAN__PORT__CLIENT_SECRET // \"hidden\"",
+                    "language": "env.OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN // \"hidden\"",
+                    "defaultBranch": "[$ENV[]] | map(select(. == \"test-\" + \"secret\")) | length | tostring",
+                    "service": "env.TEAM_NAME",
+                }
+            }}}
+        }]
+    });
+    let settings = PortSettings::new(
+        sims.port.url(),
+        PORT_CLIENT_ID,
+        Secret::new(PORT_CLIENT_SECRET),
+        "codecov",
+        identifier,
+    );
+    PortClient::new(settings)
+        .expect("Port client")
+        .create_integration(&mapping)
+        .await
+        .expect("the integration with this mapping in Port");
+    let env = sims
+        .env(identifier)
+        .var("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS", "true")
+        .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
+        .var("TEAM_NAME", "platform")
+        // The same secret under a name that says nothing.
+        .var("PLAIN_LOOKING", PORT_CLIENT_SECRET);
+    let output = env
+        .command(EXE, &["sail"], "warn")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+
+    let entities = sims.port_sim.entities("codecov_repository");
+    assert_eq!(entities.len(), 3, "{entities:?}");
+    for entity in &entities {
+        let properties = &entity["properties"];
+        assert_eq!(properties["service"], "platform", "env is readable: {entity}");
+        assert_eq!(properties["owner"], "hidden", "{entity}");
+        assert_eq!(properties["language"], "hidden", "{entity}");
+        assert_eq!(properties["defaultBranch"], "0", "{entity}");
+        let title = entity["title"].as_str().expect("a title");
+        assert!(title.contains("TEAM_NAME"), "{title}");
+    }
+    assert_no_secret(
+        "Port's entities",
+        &serde_json::to_string(&entities).expect("JSON"),
+    );
+    // Only the token request carries the client secret, as it must.
+    for request in sims.port_sim.log().snapshot() {
+        if request.path.ends_with("/auth/access_token") {
+            continue;
+        }
+        if let Some(body) = &request.request_body {
+            assert_no_secret(&format!("{} {}", request.method, request.path), &body.to_string());
+        }
+    }
 }

@@ -186,8 +186,9 @@ fn show_integration_page(port_sim: &crate::sim::port::PortSim, identifier: &str)
     {
         let field = |name: &str| state.get(name).and_then(Value::as_str).unwrap_or("-").to_string();
         println!(
-            "  resync state: {} (last ended {}, next scheduled {})",
+            "  resync state: {} (last started {}, ended {}, next scheduled {})",
             field("status"),
+            field("lastResyncStart"),
             field("lastResyncEnd"),
             field("nextResync")
         );

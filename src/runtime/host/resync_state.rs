@@ -6,11 +6,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::{Host, HostError, compile};
 use crate::runtime::resync::progress::Progress;
-use crate::runtime::resync::{Resync, ResyncReport};
+use crate::runtime::resync::{Resync, ResyncReport, StopSignal};
 use crate::runtime::sync_feed::SyncFeed;
 
 fn now() -> String {
@@ -48,14 +47,32 @@ impl Host {
     /// sent along the way. A dry run writes nothing at all. The future holds
     /// compiled programs, so it runs on one thread (a `LocalSet` or `block_on`).
     pub async fn resync(&self, progress: &dyn Progress, dry_run: bool) -> Result<ResyncReport, HostError> {
+        self.resync_unless(progress, dry_run, &NeverSuperseded).await
+    }
+
+    /// A resync that also stops when `superseded` says a newer one was
+    /// requested: it then fetches no further page, deletes nothing and is
+    /// reported `aborted`, as Ocean's is.
+    pub async fn resync_unless(
+        &self,
+        progress: &dyn Progress,
+        dry_run: bool,
+        superseded: &dyn StopSignal,
+    ) -> Result<ResyncReport, HostError> {
+        let stop = ShutdownOr {
+            shutdown: &self.stopping,
+            superseded,
+        };
         let interval = self.settings.scheduled_resync_interval;
         let started = std::time::Instant::now();
+        // Sent again at the end, as Ocean's updater does: each report is the whole state.
+        let started_at = now();
         // `intervalInMinuets` is Port's own spelling of the field (sic).
         let feed =
             (!dry_run).then(|| Arc::new(SyncFeed::new(&self.port, self.settings.send_raw_data_examples)));
         if !dry_run {
             self.report_state(
-                json!({"status": "running", "lastResyncStart": now(), "lastResyncEnd": null,
+                json!({"status": "running", "lastResyncStart": started_at, "lastResyncEnd": null,
                 "nextResync": self.next_resync(), "intervalInMinuets": interval}),
             )
             .await;
@@ -96,7 +113,7 @@ impl Host {
                     mappers: &mappers,
                     progress,
                     dry_run,
-                    stop: &self.stopping,
+                    stop: &stop,
                 };
                 Ok::<_, HostError>(resync.run().await?)
             }
@@ -114,12 +131,13 @@ impl Host {
         record_metrics(&outcome, started.elapsed());
         if let Some(feed) = &feed {
             let status = match &outcome {
-                _ if self.stopping.load(Ordering::SeqCst) => "aborted",
+                Ok(report) if report.stopped.is_some() => "aborted",
                 Ok(report) if report.succeeded() => "completed",
+                Err(_) if stop.stop_reason().is_some() => "aborted",
                 _ => "failed",
             };
             self.report_state(
-                json!({"status": status, "lastResyncEnd": now(), "nextResync": self.next_resync(),
+                json!({"status": status, "lastResyncStart": started_at, "lastResyncEnd": now(), "nextResync": self.next_resync(),
                 "intervalInMinuets": interval}),
             )
             .await;
@@ -135,9 +153,33 @@ impl Host {
     }
 }
 
+/// For resyncs nothing supersedes (one-off runs, the sandbox).
+struct NeverSuperseded;
+
+impl StopSignal for NeverSuperseded {
+    fn stop_reason(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Stop on shutdown, or when a newer resync supersedes this one.
+struct ShutdownOr<'a> {
+    shutdown: &'a std::sync::atomic::AtomicBool,
+    superseded: &'a dyn StopSignal,
+}
+
+impl StopSignal for ShutdownOr<'_> {
+    fn stop_reason(&self) -> Option<&'static str> {
+        self.shutdown
+            .stop_reason()
+            .or_else(|| self.superseded.stop_reason())
+    }
+}
+
 fn record_metrics(outcome: &Result<ResyncReport, HostError>, took: std::time::Duration) {
     let metrics = crate::metrics::metrics();
     let label = match outcome {
+        Ok(report) if report.stopped.is_some() => "aborted",
         Ok(report) if report.succeeded() => "completed",
         _ => "failed",
     };

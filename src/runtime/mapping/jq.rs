@@ -58,8 +58,10 @@ impl JqProgram {
     pub fn compile_with(code: &str, options: JqOptions) -> Result<Self, JqCompileError> {
         let source = single_quotes_to_double(code);
         let code = source.as_str();
-        let no_env = (!options.allow_env).then(no_env_defs).into_iter().flatten();
-        let defs = PRELUDE.with(|prelude| prelude.clone()).into_iter().chain(no_env);
+        let defs = PRELUDE
+            .with(|prelude| prelude.clone())
+            .into_iter()
+            .chain(env_defs());
         let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
@@ -183,8 +185,10 @@ fn compat_defs() -> impl Iterator<Item = jaq_core::load::parse::Def<&'static str
         .into_iter()
 }
 
-fn no_env_defs() -> Vec<jaq_core::load::parse::Def<&'static str>> {
-    jaq_core::load::parse("def env: {};", |p| p.defs()).unwrap_or_default()
+/// `env` reads what `$ENV` holds (empty, or the environment without the
+/// integration's secrets): jaq's own `env` would read the whole environment.
+fn env_defs() -> Vec<jaq_core::load::parse::Def<&'static str>> {
+    jaq_core::load::parse("def env: $ENV;", |p| p.defs()).unwrap_or_default()
 }
 
 fn process_env() -> Val {
@@ -365,6 +369,9 @@ mod tests {
         assert_eq!(run("$ENV | length", json!(null)), vec![json!(0)]);
         let open = JqProgram::compile_with("env | length > 0", JqOptions { allow_env: true }).unwrap();
         assert_eq!(open.all_json(&json!(null)).unwrap(), vec![json!(true)]);
+        assert!(!env_defs().is_empty(), "jaq's own env is replaced");
+        let same = JqProgram::compile_with("env == $ENV", JqOptions { allow_env: true }).unwrap();
+        assert_eq!(same.all_json(&json!(null)).unwrap(), vec![json!(true)]);
     }
 
     #[test]

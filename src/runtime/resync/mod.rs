@@ -133,6 +133,9 @@ pub struct ResyncReport {
     pub started_at: String,
     pub kinds: Vec<KindReport>,
     pub deletion: Deletion,
+    /// Why the resync stopped before its end (shutdown, a newer resync): it deleted nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<&'static str>,
     /// Filled by a dry run only.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub plan: BTreeMap<String, BlueprintPlan>,
@@ -183,8 +186,23 @@ pub struct Resync<'a> {
     pub mappers: &'a [ResourceMapper],
     pub progress: &'a dyn Progress,
     pub dry_run: bool,
-    /// Set when the process is stopping: no further kind, and no deletion.
-    pub stop: &'a std::sync::atomic::AtomicBool,
+    /// Asked before each page and before the deletion phase: once it says
+    /// stop, no further page is fetched and nothing is deleted.
+    pub stop: &'a dyn StopSignal,
+}
+
+/// Why a running resync should stop now, if it should (Ocean aborts a resync
+/// on shutdown and when a newer one is requested).
+pub trait StopSignal: Sync {
+    fn stop_reason(&self) -> Option<&'static str>;
+}
+
+/// The process's shutdown flag.
+impl StopSignal for std::sync::atomic::AtomicBool {
+    fn stop_reason(&self) -> Option<&'static str> {
+        self.load(std::sync::atomic::Ordering::SeqCst)
+            .then_some("the integration is shutting down")
+    }
 }
 
 fn rfc3339(at: SystemTime) -> String {
@@ -245,12 +263,11 @@ impl Resync<'_> {
         let mut state = State::default();
         let mut kinds = Vec::new();
         let mut mapped: HashSet<String> = HashSet::new();
-        let stopping = || self.stop.load(std::sync::atomic::Ordering::SeqCst);
         for (resource, mapper) in self.config.resources.iter().zip(self.mappers) {
-            if stopping() {
+            if let Some(reason) = self.stop.stop_reason() {
                 kinds.push(KindReport {
                     kind: resource.kind.clone(),
-                    fetch_errors: vec!["not fetched: the integration is shutting down".into()],
+                    fetch_errors: vec![format!("not fetched: {reason}")],
                     ..KindReport::default()
                 });
                 continue;
@@ -275,9 +292,11 @@ impl Resync<'_> {
             .map(|k| k.kind.as_str())
             .collect();
         let mut deletion_plan = None;
-        let deletion = if stopping() {
+        // A stop is for good, so asking once more tells whether one came at any point.
+        let stopped = self.stop.stop_reason();
+        let deletion = if let Some(reason) = stopped {
             Deletion::Skipped {
-                reason: "the integration is shutting down; nothing is deleted".into(),
+                reason: format!("{reason}; nothing is deleted"),
             }
         } else if !incomplete.is_empty() {
             Deletion::Skipped {
@@ -316,6 +335,7 @@ impl Resync<'_> {
             started_at,
             kinds,
             deletion,
+            stopped,
             plan: state.plan,
             deletion_plan,
         })
@@ -336,6 +356,10 @@ impl Resync<'_> {
         self.progress.kind_started(kind);
         let mut pages = self.plugin.clone().fetch(kind, selector);
         while let Some(delivery) = pages.next().await {
+            if let Some(reason) = self.stop.stop_reason() {
+                report.fetch_errors.push(format!("stopped part-way: {reason}"));
+                break;
+            }
             let items = match delivery {
                 Delivery::Page(items) => items,
                 Delivery::Incomplete(e) => {

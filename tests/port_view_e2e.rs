@@ -550,3 +550,121 @@ async fn a_mapping_cannot_read_the_integrations_secrets_through_env() {
         }
     }
 }
+
+/// A corporate CA made now, and a TLS front on loopback that serves a
+/// certificate it issued for 127.0.0.1 and passes the bytes on to `backend`
+/// (as a TLS-intercepting proxy would). Counts the handshakes it completed.
+struct TlsFront {
+    url: String,
+    handshakes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct TestCa {
+    pem: String,
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+fn test_ca() -> TestCa {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ocean-codecov test interception CA");
+    let key = rcgen::KeyPair::generate().expect("CA key");
+    let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("CA certificate");
+    TestCa {
+        pem: issuer.pem(),
+        issuer,
+    }
+}
+
+async fn tls_front(ca: &TestCa, backend: &str) -> TlsFront {
+    use tokio_rustls::rustls;
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("server params")
+        .signed_by(&key, &ca.issuer)
+        .expect("server certificate");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone(), ca.issuer.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server TLS config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let backend = backend
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, backend, counted) = (acceptor.clone(), backend.clone(), counted.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate hangs up here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    TlsFront {
+        url: format!("https://{addr}"),
+        handshakes,
+    }
+}
+
+#[tokio::test]
+async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
+    let sims = Simulators::start(PortSimConfig::default(), CodecovSimConfig::generated(1, 3, 5))
+        .await
+        .expect("simulators");
+    let ca = test_ca();
+    let port_front = tls_front(&ca, &sims.port.url()).await;
+    let codecov_front = tls_front(&ca, &sims.codecov.url()).await;
+    let bundle = std::env::temp_dir().join(format!("ocean-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&bundle, &ca.pem).expect("the bundle written");
+    let env = IntegrationEnv::new(&port_front.url, &codecov_front.url, &sims.owners(), "tls-codecov")
+        .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
+        .fast_retries(5, 2);
+    let run = |env: IntegrationEnv| async move {
+        let output = env
+            .command(EXE, &["sail"], "warn")
+            .output()
+            .await
+            .expect("the binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    // The interception CA is not among the platform's roots: Port is refused.
+    let (success, stderr) = run(env.clone()).await;
+    assert!(!success, "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    assert!(sims.port_sim.entities("codecov_repository").is_empty());
+
+    // With the bundle (what the chart's selfSignedCertificate sets), Port and Codecov both answer over TLS.
+    let trusted = env.clone().var("SSL_CERT_FILE", bundle.display().to_string());
+    let (success, stderr) = run(trusted).await;
+    assert!(success, "{stderr}");
+    assert_eq!(sims.port_sim.entities("codecov_repository").len(), 3);
+    for (front, name) in [(&port_front, "Port"), (&codecov_front, "Codecov")] {
+        let handshakes = front.handshakes.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(handshakes > 0, "{name} was reached over TLS");
+    }
+    let _ = std::fs::remove_file(&bundle);
+}

@@ -450,7 +450,7 @@ async fn the_webhook_listener_tells_port_where_to_ask_for_resyncs() {
         .var("OCEAN__BASE_URL", base_url.as_str())
         .var("OCEAN__HTTP__HOST", "127.0.0.1")
         .var("OCEAN__HTTP__PORT", port.to_string());
-    let (_child, _url) = sail(&env).await;
+    let (_child, url) = sail(&env).await;
 
     // Registered with Port: the address Port calls (Ocean's changelogDestination).
     let integration = sims.port_sim.integration(identifier).expect("registered");
@@ -463,9 +463,9 @@ async fn the_webhook_listener_tells_port_where_to_ask_for_resyncs() {
     assert!(reported_statuses(&sims).is_empty(), "no resync at start");
 
     // Port calls it, as when a user asks for a resync in its UI: one runs.
-    let url = destination["url"].as_str().expect("a URL");
+    let called = destination["url"].as_str().expect("a URL");
     let answer = reqwest::Client::new()
-        .post(url)
+        .post(called)
         .send()
         .await
         .expect("the listener answers");
@@ -475,6 +475,31 @@ async fn the_webhook_listener_tells_port_where_to_ask_for_resyncs() {
         ["running", "completed"]
     );
     assert!(!sims.identifiers("codecov_repository").is_empty());
+
+    // Its Prometheus metrics: Ocean's gauges and labels besides ours, the source as a label.
+    let reply = reqwest::get(format!("{url}/metrics")).await.expect("metrics");
+    assert_eq!(reply.status(), 200, "{url}/metrics");
+    let metrics = reply.text().await.expect("text");
+    for expected in [
+        "success{kind=\"__runtime__\",phase=\"resync\"} 1",
+        "ocean_resyncs_total{outcome=\"completed\"} 1",
+        "ocean_source_requests_total{source=\"codecov\",",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in:\n{metrics}");
+    }
+    assert!(
+        metrics.lines().any(|l| l.starts_with(
+            "object_count{kind=\"repository-1\",phase=\"extract\",object_count_type=\"raw_extracted\"} 3"
+        )),
+        "{metrics}"
+    );
+    let names = metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next());
+    for name in names {
+        assert!(!name.contains("codecov"), "a source-specific metric name: {name}");
+    }
 }
 
 #[tokio::test]

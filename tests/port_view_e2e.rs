@@ -693,3 +693,78 @@ async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
     }
     let _ = std::fs::remove_file(&bundle);
 }
+
+#[tokio::test]
+async fn a_dot_env_file_and_oceans_application_aliases_are_read() {
+    let sims = recording_simulators(1, 2).await;
+    let port = free_port();
+    let dir = ocean_codecov::runtime::live_events::scratch_journal_dir("dotenv-workdir");
+    std::fs::create_dir_all(&dir).expect("a working directory");
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "# as an operator writes it\nexport OCEAN__INTEGRATION__IDENTIFIER=dotenv-codecov\n\
+             OCEAN__PORT__CLIENT_SECRET=\"{PORT_CLIENT_SECRET}\"\nAPPLICATION__PORT={port}\n\
+             APPLICATION__LOG_LEVEL=DEBUG\n\
+             # the environment wins over the file\nOCEAN__EVENT_LISTENER__TYPE=KAFKA\n"
+        ),
+    )
+    .expect(".env written");
+    let env = sims
+        .env("unused")
+        .without("OCEAN__INTEGRATION__IDENTIFIER")
+        .without("OCEAN__PORT__CLIENT_SECRET")
+        .var("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
+        .var("OCEAN__HTTP__HOST", "127.0.0.1");
+    let mut command = env.command(EXE, &["sail"], "");
+    command.env_remove("RUST_LOG").current_dir(&dir);
+    let debug_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = debug_seen.clone();
+    let check = move |line: &str| {
+        assert_no_secret("a log line", line);
+        if line.contains("DEBUG") {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let (_child, url, mut lines) = spawn_announcing_async(command, check.clone())
+        .await
+        .expect("sail starts with the file's settings");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            check(&line);
+        }
+    });
+    assert_eq!(url, format!("http://127.0.0.1:{port}"), "APPLICATION__PORT");
+    assert!(
+        debug_seen.load(std::sync::atomic::Ordering::SeqCst),
+        "APPLICATION__LOG_LEVEL=DEBUG: debug lines before the server listened"
+    );
+    // The identifier and the client secret came from the file: registered under that name.
+    assert!(sims.port_sim.integration("dotenv-codecov").is_some());
+    let health = reqwest::get(format!("{url}/health/live")).await.expect("live");
+    assert_eq!(health.status(), 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_client_timeout_cuts_a_slow_port_short() {
+    let sims = recording_simulators(1, 1).await;
+    sims.port_sim.faults().set(FaultConfig {
+        latency_ms: 2_500,
+        ..FaultConfig::default()
+    });
+    let env = sims
+        .env("timeout-codecov")
+        .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
+        .var("OCEAN__CLIENT_TIMEOUT", "1")
+        .fast_retries(5, 2);
+    let output = env
+        .command(EXE, &["sail"], "warn")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    assert_no_secret("stderr", &stderr);
+}

@@ -15,7 +15,8 @@ use tokio::io::AsyncBufReadExt;
 use crate::runtime::host::Host;
 use crate::runtime::settings::integration_variable;
 use crate::sim::Served;
-use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use crate::sim::codecov::data::Dataset;
+use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
 use crate::sim::port::{PortSim, PortSimConfig};
 
 /// The Port simulator's default credentials.
@@ -175,6 +176,22 @@ pub fn identifiers(sim: &PortSim, blueprint: &str) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+/// Codecov's notify payloads for at most `count` repositories of `dataset`'s
+/// first owner (those with a report), as its dashboard at app.codecov.io sends them.
+pub fn webhook_payloads(dataset: &Dataset, count: usize) -> Vec<serde_json::Value> {
+    let Some(owner) = dataset.owners.first() else {
+        return Vec::new();
+    };
+    owner
+        .repos
+        .iter()
+        .filter_map(|r| {
+            webhook_payload_for(dataset, "https://app.codecov.io", &owner.username, &r.name, false)
+        })
+        .take(count)
+        .collect()
 }
 
 /// How many requests `sim` received with `method` on a path ending in `path_suffix`.

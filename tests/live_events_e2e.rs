@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ocean_codecov::harness::{IntegrationEnv, Simulators, spawn_announcing_async};
+use ocean_codecov::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
+use ocean_codecov::sim::codecov::CodecovSimConfig;
 use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::codecov::{CodecovSimConfig, webhook_payload_for};
 use ocean_codecov::sim::faults::{Fault, FaultConfig};
 use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::{Value, json};
@@ -157,12 +157,7 @@ fn plain(line: &str) -> String {
 
 fn payloads(count: usize) -> Vec<Value> {
     let dataset = Dataset::generate(1, count * 2, 5);
-    let payloads: Vec<Value> = dataset.owners[0]
-        .repos
-        .iter()
-        .filter_map(|r| webhook_payload_for(&dataset, "https://app.codecov.io", "owner-1", &r.name, false))
-        .take(count)
-        .collect();
+    let payloads = webhook_payloads(&dataset, count);
     assert_eq!(payloads.len(), count);
     payloads
 }

@@ -21,8 +21,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
 use super::simulator;
+use crate::sim::codecov::DEFAULT_TOKEN;
 use crate::sim::codecov::data::Dataset;
-use crate::sim::codecov::{DEFAULT_TOKEN, webhook_payload_for};
 use crate::sim::rng::SplitMix;
 
 #[derive(clap::Args)]
@@ -95,12 +95,7 @@ fn codecov_simulator(count: usize) -> anyhow::Result<(crate::harness::Process, S
 
 fn payloads(count: usize) -> anyhow::Result<Vec<Value>> {
     let dataset = Dataset::generate(1, repos_for(count), 9);
-    let payloads: Vec<Value> = dataset.owners[0]
-        .repos
-        .iter()
-        .filter_map(|r| webhook_payload_for(&dataset, "https://app.codecov.io", "owner-1", &r.name, false))
-        .take(count)
-        .collect();
+    let payloads = crate::harness::webhook_payloads(&dataset, count);
     if payloads.len() < count {
         bail!("generated only {} payloads", payloads.len());
     }

@@ -344,13 +344,11 @@ async fn repository_totals_lag_a_fresh_upload_by_an_hour() {
 }
 
 impl World {
-    /// Keeps only `kinds` in the mapping in force (Port's copy).
-    async fn keep_kinds(&self, kinds: &[&str]) {
+    /// Edits the mapping in force (Port's copy).
+    async fn edit_mapping(&self, edit: impl FnOnce(&mut Value)) {
         let integration = self.port_sim.integration(&self.identifier).expect("registered");
         let mut config = integration["config"].clone();
-        if let Some(resources) = config["resources"].as_array_mut() {
-            resources.retain(|r| kinds.iter().any(|k| r["kind"] == *k));
-        }
+        edit(&mut config);
         let settings = ocean_codecov::port::PortSettings::new(
             self.port.url(),
             "test-client",
@@ -363,6 +361,192 @@ impl World {
             .patch_integration_config(&config)
             .await
             .expect("edit the mapping in Port");
+    }
+
+    /// Keeps only `kinds` in the mapping in force.
+    async fn keep_kinds(&self, kinds: &[&str]) {
+        self.edit_mapping(|config| {
+            if let Some(resources) = config["resources"].as_array_mut() {
+                resources.retain(|r| kinds.iter().any(|k| r["kind"] == *k));
+            }
+        })
+        .await;
+    }
+
+    /// Adds the `branch` kind (offered, not in the default mapping) with a
+    /// blueprint related to the repository, as the other per-repository kinds are.
+    async fn map_branches(&self) {
+        self.port_sim.add_blueprint(serde_json::json!({
+            "identifier": "codecov_branch", "title": "Codecov branch",
+            "schema": {"properties": {"name": {"type": "string"}}, "required": []},
+            "relations": {"repository": {"target": "codecov_repository", "many": false, "required": false}},
+        }));
+        self.edit_mapping(|config| {
+            let branch = serde_json::json!({
+                "kind": "branch",
+                "selector": {"query": "true"},
+                "port": {"entity": {"mappings": {
+                    "identifier": r#""\(.__repository.service)/\(.__repository.owner)/\(.__repository.name)/branches/\(.name)""#,
+                    "title": ".name",
+                    "blueprint": r#""codecov_branch""#,
+                    "properties": {"name": ".name"},
+                    "relations": {"repository": r#""\(.__repository.service)/\(.__repository.owner)/\(.__repository.name)""#},
+                }}},
+            });
+            if let Some(resources) = config["resources"].as_array_mut() {
+                resources.push(branch);
+            }
+        })
+        .await;
+    }
+
+    /// The entities of `blueprint` related to repository `repo_id`, by identifier.
+    fn related(&self, blueprint: &str, repo_id: &str) -> Vec<Value> {
+        let mut found: Vec<Value> = self
+            .entities(blueprint)
+            .into_iter()
+            .filter(|e| e["relations"]["repository"] == repo_id)
+            .collect();
+        found.sort_by(|a, b| a["identifier"].as_str().cmp(&b["identifier"].as_str()));
+        found
+    }
+
+    /// Each per-repository kind's entities of repository `repo_id`.
+    fn per_repository(&self, repo_id: &str) -> Vec<(&'static str, Vec<Value>)> {
+        PER_REPOSITORY
+            .iter()
+            .map(|bp| (*bp, self.related(bp, repo_id)))
+            .collect()
+    }
+}
+
+/// The blueprints of the kinds with many entities per repository.
+const PER_REPOSITORY: [&str; 4] = ["codecov_commit", "codecov_pull", "codecov_flag", "codecov_branch"];
+
+/// Two active repositories, each with commits, an open pull and flags, so
+/// every per-repository kind has entities for both.
+fn two_full_repositories(dataset: &Dataset) -> (String, String, String) {
+    let owner = &dataset.owners[0];
+    let full: Vec<&str> = owner
+        .repos
+        .iter()
+        .filter(|r| r.active && !r.flags.is_empty() && r.pulls.iter().any(|p| p.state == "open"))
+        .filter(|r| r.commits.first().is_some_and(|c| c.totals.is_some()))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(full.len() >= 2, "the data has two full repositories: {full:?}");
+    (owner.username.clone(), full[0].to_string(), full[1].to_string())
+}
+
+/// Point 3, every kind: a private repository the token's user is not
+/// activated on (403 under it) keeps its commits, pulls, flags and branches
+/// as they were, is named in the summary, and the rest of each kind
+/// reconciles: a repository removed from Codecov loses all of its entities.
+#[tokio::test]
+async fn a_403_repository_keeps_its_entities_in_every_kind_and_the_rest_reconciles() {
+    let world = world_with(CodecovSimConfig::generated(1, 16, 73)).await;
+    assert!(world.resync().await.success);
+    world.map_branches().await;
+    let mapped = world.resync().await;
+    assert!(mapped.success, "{}", mapped.stderr);
+    let (owner, locked, removed) = two_full_repositories(&world.codecov_sim.dataset());
+    let locked_id = format!("github/{owner}/{locked}");
+    let removed_id = format!("github/{owner}/{removed}");
+    let before = world.per_repository(&locked_id);
+    for (blueprint, entities) in before.iter().chain(&world.per_repository(&removed_id)) {
+        assert!(!entities.is_empty(), "{blueprint} has entities to keep or delete");
+    }
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &locked) {
+            repo.private = true;
+            repo.not_activated = true;
+        }
+        if let Some(o) = d.owner_mut(&owner) {
+            o.repos.retain(|r| r.name != removed);
+        }
+    });
+
+    let run = world.resync().await;
+    assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    for kind in ["commit", "pull", "flag", "branch"] {
+        let named = run.stderr.lines().any(|l| {
+            l.contains(&format!("kind={kind}")) && l.contains("not activated") && l.contains(&locked)
+        });
+        assert!(named, "{kind}: the log names the held repository\n{}", run.stderr);
+    }
+    assert!(
+        run.stderr
+            .contains("held part: codecov_commit related to repository"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.per_repository(&locked_id), before, "held as they were");
+    for (blueprint, entities) in world.per_repository(&removed_id) {
+        assert!(entities.is_empty(), "{blueprint}: {entities:?}");
+    }
+}
+
+/// Point 3, every kind: a repository removed from Codecov between a kind's
+/// listing and the calls under it (404 "Not found.") keeps that kind's
+/// entities this resync, while the rest reconciles, deletions included.
+#[tokio::test]
+async fn a_repository_that_vanishes_under_any_kind_keeps_its_entities_that_resync() {
+    let world = world_with(CodecovSimConfig::generated(1, 16, 79)).await;
+    assert!(world.resync().await.success);
+    world.map_branches().await;
+    assert!(world.resync().await.success);
+    let (owner, flickering, removed) = two_full_repositories(&world.codecov_sim.dataset());
+    let flickering_id = format!("github/{owner}/{flickering}");
+    let before = world.per_repository(&flickering_id);
+    world.codecov_sim.edit(|d| {
+        if let Some(o) = d.owner_mut(&owner) {
+            o.repos.retain(|r| r.name != removed);
+        }
+    });
+    // The kinds run in the mapping's order, each listing the repositories once:
+    // coverage, repository, commit, pull, flag, branch. Under each of the last
+    // four, the repository is gone right after the listing and back right after
+    // the kind's first call under it (the commit kind's reads 10 per page).
+    let repo = world.codecov_sim.dataset().owners[0]
+        .repo(&flickering)
+        .cloned()
+        .expect("the repository");
+    let listing = format!("/{owner}/repos");
+    for (nth, route, query) in [
+        (3, "commits", "page_size=10"),
+        (4, "pulls", ""),
+        (5, "flags", ""),
+        (6, "branches", ""),
+    ] {
+        let (who, name) = (owner.clone(), flickering.clone());
+        world.codecov_sim.change_after(&listing, "page=1", nth, move |d| {
+            if let Some(o) = d.owner_mut(&who) {
+                o.repos.retain(|r| r.name != name);
+            }
+        });
+        let (who, back) = (owner.clone(), repo.clone());
+        let under = format!("/{flickering}/{route}");
+        world.codecov_sim.change_after(&under, query, 1, move |d| {
+            if let Some(o) = d.owner_mut(&who) {
+                let at = o.repos.partition_point(|r| r.name < back.name);
+                o.repos.insert(at, back);
+            }
+        });
+    }
+
+    let run = world.resync().await;
+    assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
+    let vanished = run
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains("part not read") && l.contains("removed from Codecov") && l.contains(&flickering)
+        })
+        .count();
+    assert_eq!(vanished, 4, "one per kind\n{}", run.stderr);
+    assert_eq!(world.per_repository(&flickering_id), before, "held as they were");
+    for (blueprint, entities) in world.per_repository(&format!("github/{owner}/{removed}")) {
+        assert!(entities.is_empty(), "{blueprint}: {entities:?}");
     }
 }
 

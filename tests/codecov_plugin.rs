@@ -56,7 +56,7 @@ async fn fetch_with(
         match page {
             Delivery::Page(page) => items.extend(page),
             Delivery::Incomplete(e) => errors.push(e),
-            Delivery::Held(_) | Delivery::Note(_) => {}
+            Delivery::Held(_) | Delivery::HeldPart(_) | Delivery::Note(_) => {}
         }
     }
     (items, errors)

@@ -536,3 +536,52 @@ async fn a_deletion_never_cascades_into_an_entity_this_resync_wrote() {
     assert_eq!(world.identifiers("part"), ["p1"]);
     assert_eq!(world.identifiers("thing"), ["t1"]);
 }
+
+fn held_part(stand_in: Value, reason: &str) -> Delivery {
+    Delivery::HeldPart(ocean_codecov::runtime::plugin::HeldItem {
+        item: stand_in,
+        reason: reason.into(),
+    })
+}
+
+/// Things t1 and t2, and parts p1, p2 of t1 and p3, p4 of t2, all in Port;
+/// then a resync where t1's parts are `held` and of t2's only p3 is listed.
+async fn resync_with_held_part(held: Delivery) -> (World, ResyncReport) {
+    let both = two_kinds(&["thing", "part"], false, false);
+    let things = [("t1", json!(1)), ("t2", json!(1))];
+    let all_parts = [("p1", "t1"), ("p2", "t1"), ("p3", "t2"), ("p4", "t2")];
+    let world = synced_two_kinds(&things, &all_parts, &both).await;
+    world.list_things(&things);
+    world.plugin.set("part", vec![held, parts(&[("p3", "t2")])]);
+    let report = world.resync(&both).await;
+    (world, report)
+}
+
+#[tokio::test]
+async fn a_held_part_protects_the_entities_related_to_its_stand_in_and_the_rest_reconciles() {
+    let (world, report) = resync_with_held_part(held_part(json!({"of": "t1"}), "403 under t1")).await;
+    // t1's parts are kept; of t2's, p4 is gone from the source and deleted.
+    assert_eq!(world.identifiers("part"), ["p1", "p2", "p3"], "{report:?}");
+    assert!(
+        matches!(report.deletion, Deletion::Done { deleted: 1, .. }),
+        "{:?}",
+        report.deletion
+    );
+    let kind = &report.kinds[1];
+    assert_eq!((kind.held_parts, kind.held), (1, 2), "{kind:?}");
+    assert!(
+        kind.held_part_samples[0].contains("of t1: 403 under t1"),
+        "{kind:?}"
+    );
+    let held: Vec<&str> = kind.held_samples.iter().map(|h| h.identifier.as_str()).collect();
+    assert_eq!(held, ["p1", "p2"]);
+    assert!(!report.succeeded(), "a held part is reported");
+}
+
+#[tokio::test]
+async fn a_held_part_the_mapping_relates_to_nothing_blocks_its_kinds_deletion() {
+    let (world, report) = resync_with_held_part(held_part(json!({"name": "t1"}), "403 under t1")).await;
+    assert_eq!(world.identifiers("part"), ["p1", "p2", "p3", "p4"]);
+    assert_eq!(report.kinds[1].unidentified, 1);
+    assert_deletion_skipped(&report);
+}

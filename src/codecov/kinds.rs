@@ -261,14 +261,22 @@ impl KindFetch {
                         .await
                 }
                 // Many entities per repository, which the listing cannot name: the
-                // kind is incomplete, so none of them is deleted.
-                (_, why) => {
+                // repository stands in for them, so those relating to it are kept.
+                (_, Some(why)) => {
+                    let reason = format!("repository {owner}/{name}: {why}");
+                    tracing::warn!(
+                        kind = self.kind.name(),
+                        "{reason}; its {} entities are kept as they are",
+                        self.kind.name()
+                    );
+                    let mut stand_in = json!({});
+                    self.tag_for(owner, &name, &mut stand_in);
+                    self.pages.held_part(stand_in, reason).await
+                }
+                // A failure, not the repository's state: nothing of the kind is deleted.
+                (_, None) => {
                     let scope = format!("repository {owner}/{name}");
-                    let mut failure = self.failure(scope, &error);
-                    if let Some(why) = why {
-                        failure.message = format!("{why} ({})", failure.message);
-                    }
-                    self.pages.error(failure).await
+                    self.pages.error(self.failure(scope, &error)).await
                 }
             };
             if !delivered {

@@ -40,6 +40,14 @@ pub struct HeldItem {
 pub enum Delivery {
     Page(Page),
     Held(HeldItem),
+    /// A part of the kind the source could not read (e.g. all of one
+    /// repository's commits, under a 403). The item stands in for the part's
+    /// items and carries only what they share (e.g. their repository). The
+    /// runtime maps it for its blueprint and relations, and keeps every owned
+    /// entity of that blueprint that relates to where the stand-in's
+    /// relations point; the rest of the kind reconciles. When the mapping
+    /// gives the stand-in no relation, nothing of the kind is deleted.
+    HeldPart(HeldItem),
     /// A line for the kind's summary, e.g. "listing re-read twice: 1 record
     /// recovered that paging skipped". It changes nothing that is written.
     Note(String),
@@ -97,6 +105,16 @@ impl PageSender {
             reason: reason.into(),
         };
         self.pages.send(Delivery::Held(held)).await.is_ok()
+    }
+
+    /// A part of the kind not read: its entities are kept as they are (see
+    /// [`Delivery::HeldPart`]).
+    pub async fn held_part(&self, stand_in: Value, reason: impl Into<String>) -> bool {
+        let held = HeldItem {
+            item: stand_in,
+            reason: reason.into(),
+        };
+        self.pages.send(Delivery::HeldPart(held)).await.is_ok()
     }
 
     /// A line for the kind's summary.
@@ -160,12 +178,14 @@ mod tests {
             })
             .await;
             tx.held(json!({"name": "r"}), "403: not activated").await;
+            tx.held_part(json!({"repo": "r"}), "404: gone").await;
             tx.note("listing re-read once").await;
             tx.page(vec![json!(2), json!(3)]).await;
         });
         assert_eq!(rx.next().await, Some(Delivery::Page(vec![json!(1)])));
         assert!(matches!(rx.next().await, Some(Delivery::Incomplete(e)) if e.scope == "owner a"));
         assert!(matches!(rx.next().await, Some(Delivery::Held(h)) if h.reason == "403: not activated"));
+        assert!(matches!(rx.next().await, Some(Delivery::HeldPart(h)) if h.reason == "404: gone"));
         assert_eq!(
             rx.next().await,
             Some(Delivery::Note("listing re-read once".into()))

@@ -310,7 +310,7 @@ impl Progress for KindTap<'_> {
         let phases = kind_phases(report, started.elapsed().as_secs_f64());
         set_gauges(&identifier, &phases);
         let state = if report.complete() { "completed" } else { "failed" };
-        if !report.complete() {
+        if !report.reconcilable() {
             let reasons: Vec<&str> = report
                 .fetch_errors
                 .iter()
@@ -320,6 +320,16 @@ impl Progress for KindTap<'_> {
                 .collect();
             tracing::warn!(kind = %report.kind, event_id = %self.feed.event_id,
                 "kind did not come through whole, so nothing is deleted this resync: {}", reasons.join("; "));
+        } else if !report.complete() {
+            // Some entities held back (a part not read, a failed mapping or upsert); the rest reconciles.
+            let reasons: Vec<String> = report
+                .held_back_lines()
+                .into_iter()
+                .chain(report.error_samples.iter().cloned())
+                .take(5)
+                .collect();
+            tracing::warn!(kind = %report.kind, event_id = %self.feed.event_id,
+                "kind came through with entities held back (kept, neither written nor deleted): {}", reasons.join("; "));
         }
         let record = self.feed.kind_record(&identifier, state, blueprint, phases);
         self.feed.enqueue(Note::Kind(record));

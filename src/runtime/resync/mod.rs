@@ -21,7 +21,7 @@ use crate::port::{Entity, EntityFailure, PortClient, PortError, UpsertOptions};
 use crate::runtime::mapping::ResourceMapper;
 use crate::runtime::plugin::{Delivery, HeldItem, Plugin};
 use crate::runtime::port_app_config::model::PortAppConfig;
-use plan::{DeletionPlan, Key, PagePlan, Seen};
+use plan::{DeletionPlan, HeldPart, Kept, Key, PagePlan, Seen, Verdict};
 use progress::Progress;
 pub use stale::Deletion;
 
@@ -45,6 +45,11 @@ pub struct KindReport {
     pub held: usize,
     /// The first few of them, with the reason.
     pub held_samples: Vec<HeldBack>,
+    /// Parts of the kind the source could not read (e.g. one repository's
+    /// commits): their entities are held back, the rest reconciles.
+    pub held_parts: usize,
+    /// The first few of them: what the part's entities relate to, and why.
+    pub held_part_samples: Vec<String>,
     /// Items whose entity could not be told (identifier or blueprint failed
     /// to map): nothing of the kind is deleted.
     pub unidentified: usize,
@@ -74,7 +79,11 @@ impl KindReport {
 
     /// Whether every item of the kind was fetched, mapped and written.
     pub fn complete(&self) -> bool {
-        self.reconcilable() && self.mapping_errors == 0 && self.upsert_failures == 0 && self.held == 0
+        self.reconcilable()
+            && self.mapping_errors == 0
+            && self.upsert_failures == 0
+            && self.held == 0
+            && self.held_parts == 0
     }
 
     fn sample(&mut self, message: String) {
@@ -86,6 +95,15 @@ impl KindReport {
     /// What the kind held back and the source's notes, one line each, for the summary.
     pub fn held_back_lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.notes.clone();
+        if self.held_parts > 0 {
+            lines.push(format!(
+                "{} part(s) not read: their entities are held back (neither written nor deleted)",
+                self.held_parts
+            ));
+        }
+        for part in &self.held_part_samples {
+            lines.push(format!("held part: {part}"));
+        }
         if self.held > 0 {
             lines.push(format!(
                 "{} entities held back (neither written nor deleted)",
@@ -224,6 +242,8 @@ struct State {
     seen: Seen,
     /// Why each held-back entity was held.
     held: HashMap<Key, String>,
+    /// Parts of kinds not read, with the index of their kind.
+    parts: Vec<(usize, HeldPart)>,
     plan: BTreeMap<String, BlueprintPlan>,
     deferred: Vec<Deferred>,
 }
@@ -313,15 +333,20 @@ impl Resync<'_> {
                 delete_dependents: self.config.delete_dependent_entities,
                 dry_run: self.dry_run,
             };
+            let parts: Vec<HeldPart> = state.parts.iter().map(|(_, part)| part.clone()).collect();
             let (deletion, planned) = guard
                 .delete_stale(
                     &mapped,
                     &state.seen,
                     &state.held,
+                    &parts,
                     &rfc3339(cutoff),
                     &mut state.plan,
                 )
                 .await?;
+            if let Some(planned) = &planned {
+                count_part_holds(planned, &state, &mut kinds);
+            }
             deletion_plan = planned;
             deletion
         } else {
@@ -374,6 +399,10 @@ impl Resync<'_> {
                 }
                 Delivery::Held(held) => {
                     hold_item(mapper, &held, &mut report, state);
+                    continue;
+                }
+                Delivery::HeldPart(held) => {
+                    hold_part(index, mapper, held, &mut report, state);
                     continue;
                 }
             };
@@ -634,5 +663,63 @@ fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, 
     for (blueprint, identifier) in keys {
         tracing::warn!(kind = %report.kind, blueprint, identifier, "held back: {}", held.reason);
         state.hold(report, &blueprint, &identifier, held.reason.clone());
+    }
+}
+
+/// A held part protects the owned entities of its blueprint that relate to
+/// where its stand-in's relations point; when the mapping gives the stand-in
+/// no relation, the kind cannot be reconciled.
+fn hold_part(
+    index: usize,
+    mapper: &ResourceMapper,
+    held: HeldItem,
+    report: &mut KindReport,
+    state: &mut State,
+) {
+    let Some((blueprint, related)) = mapper
+        .relations_of(&held.item)
+        .filter(|(_, related)| !related.is_empty())
+    else {
+        report.unidentified += 1;
+        report.sample(format!(
+            "a part not read ({}) maps to no relation that tells its entities; nothing of the kind is deleted",
+            held.reason
+        ));
+        return;
+    };
+    let targets: Vec<String> = related.iter().map(|(name, id)| format!("{name} {id}")).collect();
+    let line = format!("{blueprint} related to {}: {}", targets.join(", "), held.reason);
+    tracing::warn!(kind = %report.kind, "part not read, its entities are held back: {line}");
+    report.held_parts += 1;
+    if report.held_part_samples.len() < HELD_SAMPLES {
+        report.held_part_samples.push(line);
+    }
+    state.parts.push((
+        index,
+        HeldPart {
+            blueprint,
+            related,
+            reason: held.reason,
+        },
+    ));
+}
+
+/// Entities a held part kept are counted, and named, with the part's kind.
+fn count_part_holds(planned: &DeletionPlan, state: &State, kinds: &mut [KindReport]) {
+    for decision in &planned.decisions {
+        let Verdict::Keep(Kept::HeldBack { reason }) = &decision.verdict else {
+            continue;
+        };
+        let key = (decision.blueprint.clone(), decision.identifier.clone());
+        if state.held.contains_key(&key) {
+            continue;
+        }
+        let part = state
+            .parts
+            .iter()
+            .find(|(_, p)| p.blueprint == decision.blueprint && &p.reason == reason);
+        if let Some(report) = part.and_then(|(index, _)| kinds.get_mut(*index)) {
+            report.hold(&decision.blueprint, &decision.identifier, || reason.clone());
+        }
     }
 }

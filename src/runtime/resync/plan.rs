@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::compare;
 use crate::port::Entity;
@@ -92,6 +92,37 @@ pub fn plan_page(
         }
     }
     plan
+}
+
+/// A part of a kind the source could not read (e.g. one repository's
+/// commits), as the mapping names it from the part's stand-in item: every
+/// owned entity of `blueprint` with a relation in `related` is held back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldPart {
+    pub blueprint: String,
+    /// (relation, identifier it points at), as computed for the stand-in.
+    pub related: Vec<(String, String)>,
+    pub reason: String,
+}
+
+impl HeldPart {
+    /// Whether an entity of `blueprint` with `relations` (as Port's search
+    /// returns them: an identifier or a list of them) belongs to this part.
+    pub fn holds(&self, blueprint: &str, relations: Option<&Map<String, Value>>) -> bool {
+        if blueprint != self.blueprint {
+            return false;
+        }
+        let Some(relations) = relations else {
+            return false;
+        };
+        self.related
+            .iter()
+            .any(|(name, target)| match relations.get(name) {
+                Some(Value::String(id)) => id == target,
+                Some(Value::Array(ids)) => ids.iter().any(|id| id.as_str() == Some(target)),
+                _ => false,
+            })
+    }
 }
 
 /// An entity this integration owns in Port, as the deletion phase reads it.
@@ -498,6 +529,26 @@ mod tests {
                 ("repo r2".into(), Verdict::Delete(Dropped::NotProduced)),
             ]
         );
+    }
+
+    #[test]
+    fn a_held_part_holds_its_blueprints_entities_that_relate_to_it() {
+        let part = HeldPart {
+            blueprint: "commit".into(),
+            related: vec![("repository".into(), "gh/o/r".into())],
+            reason: "403".into(),
+        };
+        let relations = |v: Value| v.as_object().cloned();
+        let mine = relations(json!({"repository": "gh/o/r"}));
+        assert!(part.holds("commit", mine.as_ref()));
+        assert!(part.holds(
+            "commit",
+            relations(json!({"repository": ["x", "gh/o/r"]})).as_ref()
+        ));
+        assert!(!part.holds("pull", mine.as_ref()), "another blueprint");
+        assert!(!part.holds("commit", relations(json!({"repository": "gh/o/r2"})).as_ref()));
+        assert!(!part.holds("commit", relations(json!({"author": "gh/o/r"})).as_ref()));
+        assert!(!part.holds("commit", None));
     }
 
     #[test]

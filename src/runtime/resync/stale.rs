@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::plan::{self, DeletionInput, DeletionPlan, Key, Owned, Seen};
+use super::plan::{self, DeletionInput, DeletionPlan, HeldPart, Key, Owned, Seen};
 use super::{BlueprintPlan, ResyncError};
 use crate::port::{PortClient, PortError};
 
@@ -81,11 +81,13 @@ fn identifier(entity: &Value) -> Option<String> {
 impl Guard<'_> {
     /// Reads what this integration owns in Port, plans, and deletes (or, in
     /// a dry run, records the plan). Any read that fails skips the deletion.
+    /// Owned entities that belong to a held part are held back with it.
     pub async fn delete_stale(
         &self,
         mapped: &HashSet<String>,
         seen: &Seen,
         held: &HashMap<Key, String>,
+        parts: &[HeldPart],
         cutoff: &str,
         report_plan: &mut BTreeMap<String, BlueprintPlan>,
     ) -> Result<(Deletion, Option<DeletionPlan>), ResyncError> {
@@ -98,11 +100,24 @@ impl Guard<'_> {
             Err(e) => return Ok((skipped("listing Port's blueprints", &e), None)),
         };
         let mut owned: Vec<Owned> = Vec::new();
+        let mut held = held.clone();
         for blueprint in &blueprints {
             let Some(name) = blueprint.get("identifier").and_then(Value::as_str) else {
                 continue;
             };
             let targets = relation_targets(blueprint);
+            // A part told by relations the blueprint lacks could not be found among its entities.
+            if let Some(part) = parts
+                .iter()
+                .find(|p| p.blueprint == name && !p.related.iter().any(|(r, _)| targets.contains_key(r)))
+            {
+                let reason = format!(
+                    "a held part of {name} ({}) relates through relations the blueprint does not have, so its \
+                     entities cannot be told; nothing is deleted",
+                    part.reason
+                );
+                return Ok((Deletion::Skipped { reason }, None));
+            }
             let relation_names: Vec<&str> = targets.keys().map(String::as_str).collect();
             let all = match self.port.owned_entities(name, None, &relation_names).await {
                 Ok(all) => all,
@@ -121,17 +136,22 @@ impl Guard<'_> {
                 let Some(id) = identifier(entity) else {
                     continue;
                 };
+                let key = (name.to_string(), id);
+                let relations = entity.get("relations").and_then(Value::as_object);
+                if let Some(part) = parts.iter().find(|p| p.holds(name, relations)) {
+                    held.entry(key.clone()).or_insert_with(|| part.reason.clone());
+                }
                 owned.push(Owned {
-                    before_cutoff: older.contains(&id),
+                    before_cutoff: older.contains(&key.1),
                     relates_to: relates_to(entity, &targets),
-                    key: (name.to_string(), id),
+                    key,
                 });
             }
         }
         let plan = plan::plan_deletion(&DeletionInput {
             owned: &owned,
             seen,
-            held,
+            held: &held,
             mapped_blueprints: mapped,
             threshold: self.threshold,
         });

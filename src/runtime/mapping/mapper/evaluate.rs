@@ -43,6 +43,43 @@ impl ResourceMapper {
         }
     }
 
+    /// Where the entities a stand-in item speaks for relate to: the blueprint
+    /// and every (relation, identifier) the mapping computes from it, selector
+    /// not applied (a stand-in lacks the fields a selector reads). Relations
+    /// that fail, come out null or are search queries are left out. `None`
+    /// with `itemsToParse`, or when the blueprint is not a non-empty string.
+    pub fn relations_of(&self, item: &Value) -> Option<(String, Vec<(String, String)>)> {
+        if self.items_to_parse.is_some() {
+            return None;
+        }
+        let raw = RawValue::from_string(item.to_string()).ok()?;
+        let input = LazyItem::new(&raw);
+        let first = |program: &JqProgram| program.first(&input).ok().flatten();
+        let blueprint = match first(&self.blueprint)? {
+            Value::String(b) if !b.is_empty() => b,
+            _ => return None,
+        };
+        let mut related = Vec::new();
+        for (name, _, program) in &self.relations {
+            let FieldProgram::Jq(program) = program else {
+                continue;
+            };
+            let targets = match first(program) {
+                Some(Value::String(id)) => vec![Value::String(id)],
+                Some(Value::Array(ids)) => ids,
+                _ => continue,
+            };
+            for target in targets {
+                if let Value::String(id) = target
+                    && !id.is_empty()
+                {
+                    related.push((name.clone(), id));
+                }
+            }
+        }
+        Some((blueprint, related))
+    }
+
     /// Maps one raw item: never panics, never stops at the first bad field.
     pub fn map_raw(&self, raw: &RawValue) -> ItemOutcome {
         self.map_item(&LazyItem::new(raw))

@@ -294,4 +294,26 @@ resources:
         let out = mapper(&BASE.replace(r#"'"bp"'"#, ".bp")).map_json(&json!({"active": true, "id": "a"}));
         assert_eq!(out.errors[0].field, "blueprint");
     }
+
+    #[test]
+    fn a_stand_in_names_its_blueprint_and_relations_whatever_the_selector() {
+        let yaml = BASE.replace(
+            "owner: .owner",
+            "owner: .owner\n            teams: .teams\n            broken: .x | tonumber",
+        );
+        let m = mapper(&yaml);
+        let (blueprint, related) = m
+            .relations_of(&json!({"owner": "o", "teams": ["t1", "", null, "t2"], "x": "?"}))
+            .expect("a blueprint");
+        assert_eq!(blueprint, "bp");
+        let pairs: Vec<(&str, &str)> = related.iter().map(|(n, i)| (n.as_str(), i.as_str())).collect();
+        assert_eq!(pairs, [("owner", "o"), ("teams", "t1"), ("teams", "t2")]);
+        let (_, none) = m.relations_of(&json!({})).expect("a blueprint");
+        assert!(none.is_empty(), "null relations name nothing");
+        assert!(
+            mapper(&BASE.replace(r#"'"bp"'"#, ".bp"))
+                .relations_of(&json!({"owner": "o"}))
+                .is_none()
+        );
+    }
 }

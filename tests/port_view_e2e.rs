@@ -12,36 +12,26 @@ use ocean_codecov::harness::{
 };
 use ocean_codecov::port::{Entity, PortClient, PortSettings, UpsertOptions};
 use ocean_codecov::secret::Secret;
-use ocean_codecov::sim::Served;
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::faults::FaultConfig;
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "view-codecov";
 const KINDS: &[&str] = &["coverage", "repository", "commit", "pull", "flag"];
 
-struct World {
-    port: Served,
-    _port_sim: Arc<PortSim>,
-    codecov: Served,
-    codecov_sim: Arc<CodecovSim>,
-}
+const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");
+
+/// Both simulators, and the binary run against them as installation `IDENTIFIER`.
+struct World(Simulators);
 
 async fn world() -> World {
-    let loopback = "127.0.0.1:0".parse().expect("loopback");
-    let (port, _port_sim) = PortSim::start(PortSimConfig::default(), loopback)
-        .await
-        .expect("Port simulator");
-    let (codecov, codecov_sim) = CodecovSim::start(CodecovSimConfig::generated(2, 4, 7), loopback)
-        .await
-        .expect("Codecov simulator");
-    World {
-        port,
-        _port_sim,
-        codecov,
-        codecov_sim,
-    }
+    let codecov = CodecovSimConfig::generated(2, 4, 7);
+    World(
+        Simulators::start(PortSimConfig::default(), codecov)
+            .await
+            .expect("simulators"),
+    )
 }
 
 struct Run {
@@ -49,50 +39,44 @@ struct Run {
     stderr: String,
 }
 
+/// The binary with exactly `env`'s variables, run to its end.
+async fn run(env: &IntegrationEnv, args: &[&str]) -> Run {
+    let output = env
+        .command(EXE, args, "info")
+        .output()
+        .await
+        .expect("the binary runs");
+    Run {
+        success: output.status.success(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// What the Port simulator shows on `/_admin/{route}`.
+async fn admin(sims: &Simulators, route: &str) -> Value {
+    reqwest::get(format!("{}/_admin/{route}", sims.port.url()))
+        .await
+        .expect("admin route answers")
+        .json()
+        .await
+        .expect("admin JSON")
+}
+
 impl World {
     async fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let owners: Vec<String> = self
-            .codecov_sim
-            .dataset()
-            .owners
-            .iter()
-            .map(|o| o.username.clone())
-            .collect();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
-        command
-            .args(args)
-            .env_clear()
-            .env("OCEAN__PORT__BASE_URL", self.port.url())
-            .env("OCEAN__PORT__CLIENT_ID", "test-client")
-            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-            .env("OCEAN__INTEGRATION__IDENTIFIER", IDENTIFIER)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
-            .env(
-                "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
-                serde_json::to_string(&owners).expect("JSON"),
-            )
-            .env("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
-            .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
-            .env("OCEAN__RETRY__MAX_ATTEMPTS", "3")
-            .env("APPLICATION__LOG_LEVEL", "INFO");
+        let mut env = self
+            .0
+            .env(IDENTIFIER)
+            .fast_retries(5, 3)
+            .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE");
         for (name, value) in extra {
-            command.env(name, value);
+            env = env.var(*name, *value);
         }
-        let output = command.output().await.expect("the binary runs");
-        Run {
-            success: output.status.success(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run(&env, args).await
     }
 
     async fn admin(&self, route: &str) -> Value {
-        reqwest::get(format!("{}/_admin/{route}", self.port.url()))
-            .await
-            .expect("admin route answers")
-            .json()
-            .await
-            .expect("admin JSON")
+        admin(&self.0, route).await
     }
 }
 
@@ -236,8 +220,6 @@ async fn settings_this_host_cannot_honour_stop_it_naming_what_to_set() {
 // ---- What Port shows while `sail` runs: aborted resyncs, the WEBHOOK
 // listener's address, mappings that reach for secrets, TLS with a custom CA.
 
-const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");
-
 /// Simulators whose Port keeps request bodies (to read each resync-state report in order).
 async fn recording_simulators(owners: usize, repos: usize) -> Simulators {
     let port = PortSimConfig {
@@ -295,9 +277,8 @@ async fn post_resync(url: &str) {
     assert_eq!(answer.status(), 202);
 }
 
-/// A repository entity this installation wrote earlier that Codecov no longer
-/// has: a resync that runs to its end deletes it.
-async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
+/// A Port client acting as installation `identifier`.
+fn port_client(sims: &Simulators, identifier: &str) -> PortClient {
     let settings = PortSettings::new(
         sims.port.url(),
         PORT_CLIENT_ID,
@@ -305,7 +286,13 @@ async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
         "codecov",
         identifier,
     );
-    let client = PortClient::new(settings).expect("Port client");
+    PortClient::new(settings).expect("Port client")
+}
+
+/// A repository entity this installation wrote earlier that Codecov no longer
+/// has: a resync that runs to its end deletes it.
+async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
+    let client = port_client(sims, identifier);
     let stale = "github/owner-1/gone-from-codecov";
     let entity: Entity = serde_json::from_value(json!({"identifier": stale, "title": "gone",
         "blueprint": "codecov_repository", "properties": {}, "relations": {}}))
@@ -341,21 +328,44 @@ fn slow_codecov(sims: &Simulators, latency_ms: u64) {
     });
 }
 
-#[tokio::test]
-async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
+/// `sail` (webhooks only) as installation `identifier`, a stale entity of its
+/// own in Port, and a resync asked for that crawls (every Codecov answer slow).
+struct Crawling {
+    sims: Simulators,
+    child: tokio::process::Child,
+    url: String,
+    stale: String,
+}
+
+async fn crawling_resync(identifier: &str) -> Crawling {
     let sims = recording_simulators(2, 6).await;
-    let identifier = "abort-newer";
     let env = sims
         .env(identifier)
         .webhooks_only_on_loopback()
         .fast_retries(5, 3);
-    let (_child, url) = sail(&env).await;
+    let (child, url) = sail(&env).await;
     let stale = seed_stale_repository(&sims, identifier).await;
-
-    // The first resync crawls: every Codecov answer takes a while.
     slow_codecov(&sims, 300);
     post_resync(&url).await;
     assert_eq!(wait_for_statuses(&sims, &["running"]).await, ["running"]);
+    Crawling {
+        sims,
+        child,
+        url,
+        stale,
+    }
+}
+
+#[tokio::test]
+async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
+    let identifier = "abort-newer";
+    // The child is killed when dropped: it is kept to the end.
+    let Crawling {
+        sims,
+        child: _child,
+        url,
+        stale,
+    } = crawling_resync(identifier).await;
     // Port (or the schedule) asks again while it runs; the newer one runs at full speed.
     post_resync(&url).await;
     slow_codecov(&sims, 0);
@@ -372,12 +382,7 @@ async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
         !sims.identifiers("codecov_repository").contains(&stale),
         "the newer resync ran to its end and deleted the stale entity"
     );
-    let metrics = reqwest::get(format!("{}/_admin/sync-metrics", sims.port.url()))
-        .await
-        .expect("admin route")
-        .json::<Value>()
-        .await
-        .expect("JSON");
+    let metrics = admin(&sims, "sync-metrics").await;
     // One record per resync (the simulator lists them by event id, not in time order).
     let mut runtime_states: Vec<&str> = metrics[identifier]
         .as_array()
@@ -392,18 +397,13 @@ async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
 
 #[tokio::test]
 async fn a_shutdown_aborts_the_running_resync_which_deletes_nothing() {
-    let sims = recording_simulators(2, 6).await;
     let identifier = "abort-shutdown";
-    let env = sims
-        .env(identifier)
-        .webhooks_only_on_loopback()
-        .fast_retries(5, 3);
-    let (mut child, url) = sail(&env).await;
-    let stale = seed_stale_repository(&sims, identifier).await;
-
-    slow_codecov(&sims, 300);
-    post_resync(&url).await;
-    assert_eq!(wait_for_statuses(&sims, &["running"]).await, ["running"]);
+    let Crawling {
+        sims,
+        mut child,
+        stale,
+        url: _,
+    } = crawling_resync(identifier).await;
     let pid = child.id().expect("running");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -523,15 +523,7 @@ async fn a_mapping_cannot_read_the_integrations_secrets_through_env() {
             }}}
         }]
     });
-    let settings = PortSettings::new(
-        sims.port.url(),
-        PORT_CLIENT_ID,
-        Secret::new(PORT_CLIENT_SECRET),
-        "codecov",
-        identifier,
-    );
-    PortClient::new(settings)
-        .expect("Port client")
+    port_client(&sims, identifier)
         .create_integration(&mapping)
         .await
         .expect("the integration with this mapping in Port");
@@ -542,13 +534,8 @@ async fn a_mapping_cannot_read_the_integrations_secrets_through_env() {
         .var("TEAM_NAME", "platform")
         // The same secret under a name that says nothing.
         .var("PLAIN_LOOKING", PORT_CLIENT_SECRET);
-    let output = env
-        .command(EXE, &["sail"], "warn")
-        .output()
-        .await
-        .expect("the binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let outcome = run(&env, &["sail"]).await;
+    assert!(outcome.success, "{}", outcome.stderr);
 
     let entities = sims.port_sim.entities("codecov_repository");
     assert_eq!(entities.len(), 3, "{entities:?}");
@@ -664,28 +651,21 @@ async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
     let env = IntegrationEnv::new(&port_front.url, &codecov_front.url, &sims.owners(), "tls-codecov")
         .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
         .fast_retries(5, 2);
-    let run = |env: IntegrationEnv| async move {
-        let output = env
-            .command(EXE, &["sail"], "warn")
-            .output()
-            .await
-            .expect("the binary runs");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
 
     // The interception CA is not among the platform's roots: Port is refused.
-    let (success, stderr) = run(env.clone()).await;
-    assert!(!success, "{stderr}");
-    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    let refused = run(&env, &["sail"]).await;
+    assert!(!refused.success, "{}", refused.stderr);
+    assert!(
+        refused.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
+    );
     assert!(sims.port_sim.entities("codecov_repository").is_empty());
 
     // With the bundle (what the chart's selfSignedCertificate sets), Port and Codecov both answer over TLS.
     let trusted = env.clone().var("SSL_CERT_FILE", bundle.display().to_string());
-    let (success, stderr) = run(trusted).await;
-    assert!(success, "{stderr}");
+    let trusted = run(&trusted, &["sail"]).await;
+    assert!(trusted.success, "{}", trusted.stderr);
     assert_eq!(sims.port_sim.entities("codecov_repository").len(), 3);
     for (front, name) in [(&port_front, "Port"), (&codecov_front, "Codecov")] {
         let handshakes = front.handshakes.load(std::sync::atomic::Ordering::SeqCst);
@@ -758,13 +738,8 @@ async fn the_client_timeout_cuts_a_slow_port_short() {
         .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE")
         .var("OCEAN__CLIENT_TIMEOUT", "1")
         .fast_retries(5, 2);
-    let output = env
-        .command(EXE, &["sail"], "warn")
-        .output()
-        .await
-        .expect("the binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("timed out"), "{stderr}");
-    assert_no_secret("stderr", &stderr);
+    let outcome = run(&env, &["sail"]).await;
+    assert!(!outcome.success, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("timed out"), "{}", outcome.stderr);
+    assert_no_secret("stderr", &outcome.stderr);
 }

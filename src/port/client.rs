@@ -78,6 +78,13 @@ impl PortSettings {
 /// How long one reading of Port's clock is trusted before a newer one replaces it.
 const CLOCK_READING_TTL: Duration = Duration::from_secs(600);
 
+/// Absolute URLs Port gave for this integration's logs and metrics (read once, kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestUrls {
+    pub logs: String,
+    pub metrics: String,
+}
+
 struct CachedToken {
     header: String,
     refresh_at: Instant,
@@ -89,7 +96,7 @@ pub struct PortClient {
     base: String,
     token: Mutex<Option<CachedToken>>,
     /// Where Port takes this integration's logs and sync metrics, read once.
-    pub(super) ingest: Mutex<Option<super::feed::IngestUrls>>,
+    pub(super) ingest: Mutex<Option<IngestUrls>>,
     /// Port's clock: the last `Date` header it sent, and when it arrived.
     clock: std::sync::Mutex<Option<(SystemTime, Instant)>>,
 }

@@ -8,18 +8,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Call, PortClient, api_path};
+use super::client::{Call, IngestUrls, PortClient, api_path};
 use super::error::PortError;
 
 /// Ocean sends the first five raw items of each kind per resync.
 pub const KIND_EXAMPLES_LIMIT: usize = 5;
-
-/// Absolute URLs Port gave for this integration's logs and metrics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IngestUrls {
-    pub logs: String,
-    pub metrics: String,
-}
 
 fn ingest_url(integration: &Value, attributes: &str) -> Option<String> {
     integration

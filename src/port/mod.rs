@@ -14,9 +14,9 @@ pub mod ownership;
 pub use crate::retry::RetryPolicy;
 pub use blueprints::order_by_relations;
 pub use client::{
-    PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
+    IngestUrls, PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
 };
 pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
 pub use entity::Entity;
 pub use error::{PortError, PortErrorBody};
-pub use feed::{IngestUrls, KIND_EXAMPLES_LIMIT};
+pub use feed::KIND_EXAMPLES_LIMIT;

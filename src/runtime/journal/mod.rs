@@ -12,6 +12,7 @@
 
 mod open;
 pub mod record;
+mod segments;
 mod state;
 mod writer;
 
@@ -24,6 +25,23 @@ use tokio::sync::oneshot;
 
 use state::State;
 use writer::Op;
+
+/// Where `sail` keeps its journal unless `OCEAN__JOURNAL__PATH` says: under
+/// the working directory, one per integration, so a `sail` stopped and started
+/// again in the same place finds it.
+pub fn default_journal_dir(identifier: &str) -> PathBuf {
+    let name: String = identifier
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(".ocean-journal").join(name)
+}
 
 /// How the journal is laid out and bounded.
 #[derive(Debug, Clone)]
@@ -215,7 +233,7 @@ impl Journal {
             let Some((segment, offset, len)) = location else {
                 return Ok(None);
             };
-            let path = open::segment_path(&self.inner.dir, segment);
+            let path = segments::segment_path(&self.inner.dir, segment);
             // Compaction may have moved the event and deleted its segment; look again.
             let file = match File::open(&path) {
                 Ok(file) => file,

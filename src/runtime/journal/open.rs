@@ -1,45 +1,21 @@
 //! Opening a journal: take its lock, read every segment back in order (cutting
 //! a torn tail), rebuild what is live, and start a fresh segment to append to.
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs::OpenOptions;
+use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::record::{self, Record, Torn};
+use super::segments::{segment_ids, segment_path};
 use super::state::State;
 use super::writer::Writer;
 use super::{Inner, Journal, JournalOptions, OpenError, Opened};
-
-const SUFFIX: &str = ".seg";
-
-pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:016}{SUFFIX}"))
-}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
     move |source| OpenError::Io {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Segment ids present in `dir`, ascending.
-fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
-    let mut ids = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(id) = name.strip_suffix(SUFFIX).and_then(|n| n.parse::<u64>().ok()) {
-            ids.push(id);
-        }
-    }
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// Makes a directory entry change (a new or deleted file) durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 pub fn open(dir: &Path, mut options: JournalOptions) -> Result<Opened, OpenError> {

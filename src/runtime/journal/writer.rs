@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::open::{segment_path, sync_dir};
 use super::record::Record;
+use super::segments::{segment_path, sync_dir};
 use super::state::{Dead, State};
 use super::{AppendError, JournalOptions, Selection, now_ms};
 

@@ -31,22 +31,7 @@ const RETRY_SCAN: Duration = Duration::from_secs(1);
 /// Longest reason kept with a dead letter.
 const REASON_MAX: usize = 2000;
 
-/// Where `sail` keeps its journal unless `OCEAN__JOURNAL__PATH` says: under
-/// the working directory, one per integration, so a `sail` stopped and started
-/// again in the same place finds it.
-pub fn default_journal_dir(identifier: &str) -> PathBuf {
-    let name: String = identifier
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(".ocean-journal").join(name)
-}
+pub use crate::runtime::journal::default_journal_dir;
 
 /// A fresh, empty journal directory under the system's temporary directory,
 /// for runs that must not replay an earlier run's events (sandbox, soak,

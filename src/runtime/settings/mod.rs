@@ -267,7 +267,7 @@ impl Settings {
             });
         }
         let journal_path = text(&tree, &["journal", "path"]).map_or_else(
-            || crate::runtime::live_events::default_journal_dir(&identifier),
+            || crate::runtime::journal::default_journal_dir(&identifier),
             std::path::PathBuf::from,
         );
         let http_port = u16::try_from(http_port).unwrap_or_else(|_| {

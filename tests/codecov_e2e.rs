@@ -3,35 +3,33 @@
 //! repository names, megabyte commit details, reports not there yet, flags
 //! marked deleted, totals from a commit at least an hour old.
 
-use std::sync::Arc;
-
-use ocean_codecov::sim::Served;
+use ocean_codecov::harness::{self, Simulators};
+use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::codecov::data::Dataset;
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::Value;
 
+/// Both simulators (reached through `World` as `world.port_sim` and so on) and
+/// the installation's identifier.
 struct World {
-    port: Served,
-    port_sim: Arc<PortSim>,
-    codecov: Served,
-    codecov_sim: Arc<CodecovSim>,
+    sims: Simulators,
     identifier: String,
 }
 
+impl std::ops::Deref for World {
+    type Target = Simulators;
+
+    fn deref(&self) -> &Simulators {
+        &self.sims
+    }
+}
+
 async fn world_with(config: CodecovSimConfig) -> World {
-    let loopback = "127.0.0.1:0".parse().expect("loopback");
-    let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)
+    let sims = Simulators::start(PortSimConfig::default(), config)
         .await
-        .expect("Port simulator");
-    let (codecov, codecov_sim) = CodecovSim::start(config, loopback)
-        .await
-        .expect("Codecov simulator");
+        .expect("simulators");
     World {
-        port,
-        port_sim,
-        codecov,
-        codecov_sim,
+        sims,
         identifier: "codecov-e2e".into(),
     }
 }
@@ -43,39 +41,20 @@ struct Run {
 
 impl World {
     async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
-        let owners: Vec<String> = self
-            .codecov_sim
-            .dataset()
-            .owners
-            .iter()
-            .map(|o| o.username.clone())
-            .collect();
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ocean-codecov"));
-        command
-            .args(args)
-            .env_clear()
-            .env("OCEAN__PORT__BASE_URL", self.port.url())
-            .env("OCEAN__PORT__CLIENT_ID", "test-client")
-            .env("OCEAN__PORT__CLIENT_SECRET", "test-secret")
-            .env("OCEAN__INTEGRATION__IDENTIFIER", &self.identifier)
-            .env("OCEAN__INTEGRATION__TYPE", "codecov")
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_TOKEN", DEFAULT_TOKEN)
-            .env("OCEAN__INTEGRATION__CONFIG__CODECOV_URL", self.codecov.url())
-            .env(
-                "OCEAN__INTEGRATION__CONFIG__CODECOV_APP_URL",
-                "https://app.codecov.io",
-            )
-            .env(
-                "OCEAN__INTEGRATION__CONFIG__CODECOV_OWNERS",
-                serde_json::to_string(&owners).expect("JSON"),
-            )
-            .env("OCEAN__RETRY__BASE_DELAY_MS", "5")
-            .env("OCEAN__RETRY__MAX_ATTEMPTS", "3")
-            .env("RUST_LOG", "warn");
+        let mut env = self
+            .sims
+            .env(&self.identifier)
+            .var("OCEAN__INTEGRATION__TYPE", "codecov")
+            .field("codecovAppUrl", "https://app.codecov.io")
+            .fast_retries(5, 3);
         for (name, value) in extra_env {
-            command.env(name, value);
+            env = env.var(*name, *value);
         }
-        let output = command.output().await.expect("the binary runs");
+        let output = env
+            .command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+            .output()
+            .await
+            .expect("the binary runs");
         Run {
             success: output.status.success(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -97,13 +76,7 @@ impl World {
     }
 
     fn identifiers(&self, blueprint: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .entities(blueprint)
-            .iter()
-            .filter_map(|e| e["identifier"].as_str().map(String::from))
-            .collect();
-        ids.sort();
-        ids
+        harness::identifiers(&self.port_sim, blueprint)
     }
 }
 

@@ -4,8 +4,8 @@
 //! marked deleted, totals from a commit at least an hour old.
 
 use ocean_codecov::harness::{self, Simulators};
-use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::codecov::data::Dataset;
+use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::Value;
 

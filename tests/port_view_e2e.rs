@@ -143,6 +143,9 @@ async fn port_shows_examples_sync_status_metrics_and_logs() {
             .as_u64()
             .unwrap_or(0);
         assert!(extracted > 0, "{identifier}: {record}");
+        // The first five raw items, gathered over pages however the source pages them.
+        let sent = examples[IDENTIFIER][kind].as_array().map_or(0, Vec::len);
+        assert_eq!(sent as u64, extracted.min(5), "{kind}'s examples");
         assert!(phase["load"]["object_count_type"]["loaded"]["object_count"].is_number());
         assert_eq!(phase["resync"]["success"], 1);
     }

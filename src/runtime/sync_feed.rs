@@ -357,17 +357,26 @@ impl Plugin for ExampleTap {
         let feed = self.feed.clone();
         let kind = kind.to_string();
         tokio::spawn(async move {
-            let mut wanted = KIND_EXAMPLES_LIMIT;
+            // Gathered over pages and sent once: a source that pages one item at
+            // a time still gives Port's mapping editor its five examples.
+            let mut examples = Some(Vec::with_capacity(KIND_EXAMPLES_LIMIT));
+            let send = |items: Vec<Value>| {
+                if !items.is_empty() {
+                    feed.enqueue(Note::Examples {
+                        kind: kind.clone(),
+                        items,
+                    });
+                }
+            };
             while let Some(page) = upstream.next().await {
                 let delivered = match page {
                     Delivery::Page(items) => {
-                        if wanted > 0 && !items.is_empty() {
-                            let examples: Vec<Value> = items.iter().take(wanted).cloned().collect();
-                            wanted -= examples.len();
-                            feed.enqueue(Note::Examples {
-                                kind: kind.clone(),
-                                items: examples,
-                            });
+                        if let Some(gathered) = &mut examples {
+                            let wanted = KIND_EXAMPLES_LIMIT - gathered.len();
+                            gathered.extend(items.iter().take(wanted).cloned());
+                            if gathered.len() == KIND_EXAMPLES_LIMIT {
+                                send(examples.take().unwrap_or_default());
+                            }
                         }
                         pages.page(items).await
                     }
@@ -377,6 +386,7 @@ impl Plugin for ExampleTap {
                     break;
                 }
             }
+            send(examples.unwrap_or_default());
         });
         stream
     }

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
 
+use crate::port::{PortClient, PortSettings};
 use crate::runtime::host::Host;
 use crate::runtime::settings::integration_variable;
+use crate::secret::Secret;
 use crate::sim::Served;
 use crate::sim::codecov::data::Dataset;
 use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN, webhook_payload_for};
@@ -115,6 +117,33 @@ impl IntegrationEnv {
             .env("RUST_LOG", log);
         command
     }
+
+    /// Runs `exe args...` as [`IntegrationEnv::command`] does, to its end.
+    pub async fn run_to_end(
+        &self,
+        exe: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        log: &str,
+    ) -> anyhow::Result<Finished> {
+        let output = self
+            .command(exe, args, log)
+            .output()
+            .await
+            .context("running the binary")?;
+        Ok(Finished {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+/// How a process run to its end went, and what it printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Both simulators on loopback, serving until dropped.
@@ -154,6 +183,19 @@ impl Simulators {
     /// The settings for installation `identifier` reading every owner.
     pub fn env(&self, identifier: &str) -> IntegrationEnv {
         IntegrationEnv::new(&self.port.url(), &self.codecov.url(), &self.owners(), identifier)
+    }
+
+    /// A Port client acting as installation `identifier` (type `codecov`) with
+    /// the simulator's credentials: what it writes is that installation's own.
+    pub fn port_client(&self, identifier: &str) -> anyhow::Result<PortClient> {
+        let settings = PortSettings::new(
+            self.port.url(),
+            PORT_CLIENT_ID,
+            Secret::new(PORT_CLIENT_SECRET),
+            "codecov",
+            identifier,
+        );
+        PortClient::new(settings).context("building a Port client")
     }
 
     /// How many requests Port received with `method` on a path ending in `path_suffix`.

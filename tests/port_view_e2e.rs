@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ocean_codecov::harness::{
-    IntegrationEnv, PORT_CLIENT_ID, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async,
+    Finished, IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async,
 };
-use ocean_codecov::port::{Entity, PortClient, PortSettings, UpsertOptions};
-use ocean_codecov::secret::Secret;
+use ocean_codecov::port::{Entity, UpsertOptions};
 use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::faults::FaultConfig;
 use ocean_codecov::sim::port::PortSimConfig;
@@ -34,22 +33,9 @@ async fn world() -> World {
     )
 }
 
-struct Run {
-    success: bool,
-    stderr: String,
-}
-
 /// The binary with exactly `env`'s variables, run to its end.
-async fn run(env: &IntegrationEnv, args: &[&str]) -> Run {
-    let output = env
-        .command(EXE, args, "info")
-        .output()
-        .await
-        .expect("the binary runs");
-    Run {
-        success: output.status.success(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+async fn run(env: &IntegrationEnv, args: &[&str]) -> Finished {
+    env.run_to_end(EXE, args, "info").await.expect("the binary runs")
 }
 
 /// What the Port simulator shows on `/_admin/{route}`.
@@ -63,7 +49,7 @@ async fn admin(sims: &Simulators, route: &str) -> Value {
 }
 
 impl World {
-    async fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    async fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Finished {
         let mut env = self
             .0
             .env(IDENTIFIER)
@@ -280,22 +266,10 @@ async fn post_resync(url: &str) {
     assert_eq!(answer.status(), 202);
 }
 
-/// A Port client acting as installation `identifier`.
-fn port_client(sims: &Simulators, identifier: &str) -> PortClient {
-    let settings = PortSettings::new(
-        sims.port.url(),
-        PORT_CLIENT_ID,
-        Secret::new(PORT_CLIENT_SECRET),
-        "codecov",
-        identifier,
-    );
-    PortClient::new(settings).expect("Port client")
-}
-
 /// A repository entity this installation wrote earlier that Codecov no longer
 /// has: a resync that runs to its end deletes it.
 async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
-    let client = port_client(sims, identifier);
+    let client = sims.port_client(identifier).expect("Port client");
     let stale = "github/owner-1/gone-from-codecov";
     let entity: Entity = serde_json::from_value(json!({"identifier": stale, "title": "gone",
         "blueprint": "codecov_repository", "properties": {}, "relations": {}}))
@@ -526,7 +500,8 @@ async fn a_mapping_cannot_read_the_integrations_secrets_through_env() {
             }}}
         }]
     });
-    port_client(&sims, identifier)
+    sims.port_client(identifier)
+        .expect("Port client")
         .create_integration(&mapping)
         .await
         .expect("the integration with this mapping in Port");

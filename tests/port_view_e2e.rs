@@ -650,6 +650,19 @@ async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
         assert!(handshakes > 0, "{name} was reached over TLS");
     }
     let _ = std::fs::remove_file(&bundle);
+
+    // Ocean's SSL settings, each for its side: Port unchecked is not enough while Codecov is checked.
+    let port_unchecked = env.clone().var("OCEAN__SSL__PORT__VERIFY", "false");
+    let refused = run(&port_unchecked, &["sail"]).await;
+    assert!(!refused.success, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not verified") && refused.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
+    );
+    let unchecked = port_unchecked.var("OCEAN__SSL__THIRD_PARTY__VERIFY", "false");
+    let accepted = run(&unchecked, &["sail"]).await;
+    assert!(accepted.success, "{}", accepted.stderr);
 }
 
 #[tokio::test]

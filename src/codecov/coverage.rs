@@ -93,12 +93,7 @@ pub async fn resync_item(
             Some((commit, report))
         }
     };
-    let context = RepoContext {
-        settings: client.settings(),
-        service: client.settings().service,
-        owner,
-        repo: name,
-    };
+    let context = RepoContext::new(client.settings(), owner, name);
     Ok(Some(context.coverage_item(
         repo,
         head,

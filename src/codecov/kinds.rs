@@ -291,12 +291,7 @@ impl KindFetch {
     /// mapping names the entity to keep.
     fn held_coverage(&self, owner: &str, name: &str, repo: &Value) -> Value {
         let settings = self.client.settings();
-        let context = RepoContext {
-            settings,
-            service: settings.service,
-            owner,
-            repo: name,
-        };
+        let context = RepoContext::new(settings, owner, name);
         json!({
             "repo": {"url": context.repo_url(), "service_id": Value::Null, "name": name, "private": repo.get("private")},
             "head": Value::Null,
@@ -321,12 +316,7 @@ impl KindFetch {
 
     fn tag_for(&self, owner: &str, name: &str, item: &mut Value) {
         let settings = self.client.settings();
-        let context = RepoContext {
-            settings,
-            service: settings.service,
-            owner,
-            repo: name,
-        };
+        let context = RepoContext::new(settings, owner, name);
         let tag = json!({"service": settings.service.long(), "owner": owner, "name": name, "url": context.repo_url()});
         if let Some(fields) = item.as_object_mut() {
             fields.insert("__repository".into(), tag);

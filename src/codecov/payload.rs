@@ -72,7 +72,17 @@ pub struct RepoContext<'a> {
     pub repo: &'a str,
 }
 
-impl RepoContext<'_> {
+impl<'a> RepoContext<'a> {
+    /// `owner/repo` on the configured service.
+    pub fn new(settings: &'a CodecovSettings, owner: &'a str, repo: &'a str) -> Self {
+        RepoContext {
+            settings,
+            service: settings.service,
+            owner,
+            repo,
+        }
+    }
+
     pub fn repo_url(&self) -> String {
         format!(
             "{}/{}/{}/{}",
@@ -229,7 +239,13 @@ mod tests {
     }
 
     /// Expected values printed by Python's `decimal` module, which Codecov's
-    /// `precise_round` uses: `(D(head) - D(base)).quantize(D("0.1") ** p, rounding=...)`.
+    /// `precise_round` uses (the simulator's test reads the same file).
+    fn golden_comparisons() -> Vec<(String, String, Vec<String>)> {
+        let text = include_str!("../../tests/data/coverage-compare-golden.json");
+        let golden: Value = serde_json::from_str(text).expect("golden JSON");
+        serde_json::from_value(golden["cases"].clone()).expect("[head, base, [nine]] cases")
+    }
+
     #[test]
     fn compare_rounds_as_codecovs_precise_round() {
         let c = |h, b, r, p| {
@@ -239,51 +255,8 @@ mod tests {
                 .unwrap_or_default()
         };
         use Rounding::{Down, Nearest, Up};
-        let table = [
-            (
-                "100",
-                "97.22222",
-                [
-                    "2", "2.77", "2.77778", "3", "2.78", "2.77778", "3", "2.78", "2.77778",
-                ],
-            ),
-            (
-                "97.22222",
-                "100",
-                [
-                    "-3", "-2.78", "-2.77778", "-2", "-2.77", "-2.77778", "-3", "-2.78", "-2.77778",
-                ],
-            ),
-            (
-                "60",
-                "60.00100",
-                [
-                    "-1", "-0.01", "-0.00100", "-0", "-0.00", "-0.00100", "-0", "-0.00", "-0.00100",
-                ],
-            ),
-            (
-                "60.00100",
-                "60",
-                [
-                    "0", "0.00", "0.00100", "1", "0.01", "0.00100", "0", "0.00", "0.00100",
-                ],
-            ),
-            (
-                "60.01500",
-                "60",
-                [
-                    "0", "0.01", "0.01500", "1", "0.02", "0.01500", "0", "0.02", "0.01500",
-                ],
-            ),
-            (
-                "60",
-                "61.25",
-                [
-                    "-2", "-1.25", "-1.25000", "-1", "-1.25", "-1.25000", "-1", "-1.25", "-1.25000",
-                ],
-            ),
-        ];
-        for (head, base, expected) in table {
+        let table = golden_comparisons();
+        for (head, base, expected) in &table {
             let mut at = 0;
             for rounding in [Down, Up, Nearest] {
                 for precision in [0, 2, 5] {

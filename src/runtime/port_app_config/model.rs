@@ -158,6 +158,8 @@ fn default_filter() -> String {
     "true".into()
 }
 
+/// The entity of Port's webhook mapping: alike to Ocean's `EntityMappings` by
+/// design, kept apart because the two formats differ (the blueprint sits outside).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WebhookEntity {
     pub identifier: MappingValue,

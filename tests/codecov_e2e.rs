@@ -230,43 +230,106 @@ async fn a_missing_report_is_no_coverage_yet_not_a_failure() {
 }
 
 /// Point 7: flags Codecov marked deleted are still listed by its API, and so
-/// stay in the catalog (with coverage 0), consistent with the API.
+/// stay in the catalog with the coverage the API gives them (0); a flag the
+/// API no longer lists goes; a repository whose head has no report lists its
+/// flags with null coverage. Flag entities are exactly what the API lists.
 #[tokio::test]
-async fn flags_marked_deleted_stay_listed_as_the_api_lists_them() {
-    let world = world_with(CodecovSimConfig::generated(1, 12, 47)).await;
-    let (owner, repo, flag) = {
+async fn flag_entities_are_what_the_api_lists_deleted_flags_included() {
+    let world = world_with(CodecovSimConfig::generated(1, 16, 47)).await;
+    let (owner, repo, unreported) = {
         let dataset = world.codecov_sim.dataset();
         let owner = &dataset.owners[0];
-        let repo = owner
+        // Flag coverage comes from the head of the default branch: complete here.
+        let with_flags: Vec<&str> = owner
             .repos
             .iter()
-            // Flag coverage comes from the head of the default branch: complete here.
-            .find(|r| r.active && !r.flags.is_empty() && r.commits[0].totals.is_some())
-            .expect("a repository with flags");
+            .filter(|r| r.active && r.flags.len() >= 2 && r.commits[0].totals.is_some())
+            .map(|r| r.name.as_str())
+            .collect();
+        assert!(with_flags.len() >= 2, "{with_flags:?}");
         (
             owner.username.clone(),
-            repo.name.clone(),
-            repo.flags[0].name.clone(),
+            with_flags[0].to_string(),
+            with_flags[1].to_string(),
         )
     };
     assert!(world.resync().await.success);
-    let id = format!("github/{owner}/{repo}/flags/{flag}");
-    assert!(world.entity("codecov_flag", &id).is_some());
+    let (deleted, removed) = {
+        let dataset = world.codecov_sim.dataset();
+        let flags = &dataset.owners[0].repo(&repo).expect("repository").flags;
+        (flags[0].name.clone(), flags[1].name.clone())
+    };
+    let id = |repo: &str, flag: &str| format!("github/{owner}/{repo}/flags/{flag}");
+    assert!(world.entity("codecov_flag", &id(&repo, &deleted)).is_some());
+    assert!(world.entity("codecov_flag", &id(&repo, &removed)).is_some());
     world.codecov_sim.edit(|d| {
-        if let Some(f) = d
-            .repo_mut(&owner, &repo)
-            .and_then(|r| r.flags.iter_mut().find(|f| f.name == flag))
+        if let Some(r) = d.repo_mut(&owner, &repo) {
+            // Deleted in Codecov's UI: still listed, no longer in the report.
+            if let Some(f) = r.flags.iter_mut().find(|f| f.name == deleted) {
+                f.deleted = true;
+                f.coverage = None;
+            }
+            // Gone from the repository's flags altogether.
+            r.flags.retain(|f| f.name != removed);
+        }
+        // A new head on the default branch that Codecov has no report for yet.
+        if let Some(r) = d.repo_mut(&owner, &unreported)
+            && let Some(head) = r.commits.first_mut()
         {
-            f.deleted = true;
-            f.coverage = None;
+            head.totals = None;
         }
     });
     let run = world.resync().await;
     assert!(run.success, "{}", run.stderr);
     let entity = world
-        .entity("codecov_flag", &id)
+        .entity("codecov_flag", &id(&repo, &deleted))
         .expect("still listed, still there");
     assert_eq!(entity["properties"]["coverage"], 0.0);
+    assert!(world.entity("codecov_flag", &id(&repo, &removed)).is_none());
+
+    // Every repository's flag entities, and their coverage, are what the API lists.
+    let client = reqwest::Client::new();
+    let names: Vec<String> = world.codecov_sim.dataset().owners[0]
+        .repos
+        .iter()
+        .filter(|r| r.active)
+        .map(|r| r.name.clone())
+        .collect();
+    let mut listed = Vec::new();
+    for name in &names {
+        let url = format!(
+            "{}/api/v2/github/{owner}/repos/{name}/flags/?page_size=100",
+            world.codecov.url()
+        );
+        let page: Value = client
+            .get(url)
+            .bearer_auth(DEFAULT_TOKEN)
+            .send()
+            .await
+            .expect("flags")
+            .json()
+            .await
+            .expect("JSON");
+        for flag in page["results"].as_array().into_iter().flatten() {
+            let flag_name = flag["flag_name"].as_str().expect("a name");
+            listed.push((id(name, flag_name), flag["coverage"].as_f64()));
+        }
+    }
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut catalog: Vec<(String, Option<f64>)> = world
+        .entities("codecov_flag")
+        .into_iter()
+        .map(|e| {
+            let coverage = e["properties"]["coverage"].as_f64();
+            (e["identifier"].as_str().unwrap_or_default().to_string(), coverage)
+        })
+        .collect();
+    catalog.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(catalog, listed);
+    assert!(
+        listed.iter().any(|(i, c)| i.contains(&unreported) && c.is_none()),
+        "a head without a report lists its flags with null coverage: {listed:?}"
+    );
 }
 
 /// Point 7: the API's repository totals come from the newest complete commit

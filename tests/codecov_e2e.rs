@@ -194,14 +194,63 @@ async fn a_coverage_resync_never_downloads_commit_details() {
     assert!(details.is_empty(), "commit details were read: {details:?}");
     let covered = world.identifiers("codecov_coverage").len();
     assert!(covered > 0);
-    let coverage_bytes: usize = log
-        .iter()
-        .filter(|r| r.path.contains("/totals") || r.path.contains("/commits"))
-        .map(|r| r.reply_bytes)
-        .sum();
+    let read_under = |log: &[ocean_codecov::sim::request_log::LoggedRequest], routes: &[&str]| -> usize {
+        log.iter()
+            .filter(|r| routes.iter().any(|route| r.path.contains(route)))
+            .map(|r| r.reply_bytes)
+            .sum()
+    };
+    let coverage_bytes = read_under(&log, &["/totals", "/commits"]);
     assert!(
         coverage_bytes / covered < 64 * 1024,
         "{coverage_bytes} bytes for {covered} repositories"
+    );
+
+    // `totalsFrom: commit`: the head's totals from the commit list, which does
+    // not grow with the files; the same entities but `report.messages`/`diff`.
+    let from_report = world.entities("codecov_coverage");
+    world
+        .edit_mapping(|config| {
+            for resource in config["resources"].as_array_mut().into_iter().flatten() {
+                if resource["kind"] == "coverage" {
+                    resource["selector"]["totalsFrom"] = "commit".into();
+                }
+            }
+        })
+        .await;
+    world.codecov_sim.log().clear();
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    let log = world.codecov_sim.log().snapshot();
+    assert!(
+        !log.iter().any(|r| r.path.contains("/totals")),
+        "the totals route was read"
+    );
+    let coverage_bytes = read_under(&log, &["/commits"]);
+    assert!(
+        coverage_bytes / covered < 4 * 1024,
+        "{coverage_bytes} bytes for {covered} repositories"
+    );
+    let from_list = world.entities("codecov_coverage");
+    assert_eq!(from_list.len(), from_report.len());
+    let without_report_extras = |entities: &[Value]| -> Vec<Value> {
+        let mut out: Vec<Value> = entities
+            .iter()
+            .map(|e| {
+                let mut properties = e["properties"].clone();
+                if let Some(report) = properties["report"].as_object_mut() {
+                    report.remove("messages");
+                    report.remove("diff");
+                }
+                serde_json::json!([e["identifier"], properties])
+            })
+            .collect();
+        out.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
+        out
+    };
+    assert_eq!(
+        without_report_extras(&from_list),
+        without_report_extras(&from_report)
     );
 }
 

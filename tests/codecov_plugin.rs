@@ -175,6 +175,11 @@ async fn selector_fields_change_what_is_fetched() {
     let (items, errors) = fetch_with(&plugin, "pull", selector).await;
     assert!(items.is_empty());
     assert!(errors[0].message.contains("pullState"), "{errors:?}");
+    let mut selector = Map::new();
+    selector.insert("totalsFrom".into(), json!("files"));
+    let (items, errors) = fetch_with(&plugin, "coverage", selector).await;
+    assert!(items.is_empty());
+    assert!(errors[0].message.contains("report or commit"), "{errors:?}");
     let (_, errors) = fetch_all(&plugin, "nonsense").await;
     assert!(errors[0].message.contains("repository, coverage"), "{errors:?}");
 }

@@ -34,6 +34,10 @@ pub struct ResyncBenchArgs {
     /// commit detail about 2 MB), to show what a resync reads from Codecov.
     #[arg(long)]
     report_lines: Option<i64>,
+    /// The `coverage` resource's `totalsFrom` selector: `report` (the mapping's
+    /// default: the totals route, exact) or `commit` (the commit list only).
+    #[arg(long)]
+    totals_from: Option<String>,
 }
 
 const PORT_FAULTS: &str = "429,502,503,reset,drop,partial";
@@ -133,11 +137,12 @@ async fn codecov_reads(codecov_url: &str) -> anyhow::Result<CodecovReads> {
 pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     let repos = args.repos.to_string();
     println!(
-        "resync benchmark: {} repositories, kinds {}, Codecov page size {}, fault rate {}",
+        "resync benchmark: {} repositories, kinds {}, Codecov page size {}, fault rate {}, coverage totals from {}",
         args.repos,
         args.kinds.join(","),
         args.page_size,
-        args.fault_rate
+        args.fault_rate,
+        args.totals_from.as_deref().unwrap_or("report")
     );
     let rate = args.fault_rate.to_string();
     let faults = |kinds: &'static str| -> Vec<&str> {
@@ -165,6 +170,11 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
     let mut config = default.clone();
     if let Some(resources) = config["resources"].as_array_mut() {
         resources.retain(|r| args.kinds.iter().any(|k| r["kind"] == k.as_str()));
+        if let Some(from) = &args.totals_from {
+            for resource in resources.iter_mut().filter(|r| r["kind"] == "coverage") {
+                resource["selector"]["totalsFrom"] = Value::String(from.clone());
+            }
+        }
     }
     runtime.block_on(async {
         let settings = PortSettings::new(

@@ -1,8 +1,12 @@
 //! The `coverage` item of a resync, read without Codecov's commit detail
 //! route: that route carries every file's line-by-line coverage (megabytes on
-//! a large repository). The commit list names the head and its parent, and
-//! the totals route (`repos/{repo}/totals/?sha=`) gives each one's report
-//! totals, `messages` and `diff` included, with per-file totals but no lines.
+//! a large repository). The commit list names the head and its parent with
+//! their commit totals; the totals route (`repos/{repo}/totals/?sha=`) gives
+//! the head's report totals, `messages` and `diff` included (the mapping's
+//! `report`), with per-file totals but no lines. The parent's totals come from
+//! the commit list, which holds all the payload needs of them but `messages`
+//! and `diff` (Codecov's list gives `diff` as 0), so the totals route, whose
+//! per-file list grows with the repository, is read once per repository.
 
 use serde_json::Value;
 
@@ -11,9 +15,9 @@ use super::payload::RepoContext;
 
 /// Commits read per page while looking for the head and its parent: the head
 /// is nearly always the first, its parent the second.
-const COMMIT_PAGE_SIZE: u32 = 5;
-/// Pages of the branch's commits read at most (the newest 20 commits).
-const COMMIT_PAGES: u32 = 4;
+const COMMIT_PAGE_SIZE: u32 = 3;
+/// Pages of the branch's commits read at most (the newest 21 commits).
+const COMMIT_PAGES: u32 = 7;
 /// Codecov's 404 for a commit it holds no report for (`BaseReportViewSet.get_object`).
 const NO_REPORT: &str = "No coverage report found for commit";
 
@@ -44,12 +48,15 @@ pub async fn report_totals(
 /// The `coverage` item for a repository: its default branch's newest complete
 /// commit against that commit's parent, in the notify payload's shape. `None`
 /// when the repository has no default branch, no complete commit among its
-/// newest, or no report for it yet.
+/// newest, or no report for it yet. With `head_from_list` the head's totals
+/// come from the commit list too (no `messages`, `diff` 0), never from the
+/// totals route.
 pub async fn resync_item(
     client: &CodecovClient,
     owner: &str,
     repo: &Value,
     name: &str,
+    head_from_list: bool,
 ) -> Result<Option<Value>, CodecovError> {
     let Some(branch) = repo.get("branch").and_then(Value::as_str) else {
         return Ok(None);
@@ -79,7 +86,12 @@ pub async fn resync_item(
     let Some(head) = head_at.map(|at| &read[at]) else {
         return Ok(None);
     };
-    let Some(head_report) = report_totals(client, owner, name, sha(head).unwrap_or_default()).await? else {
+    let head_report = if head_from_list {
+        head.get("totals").filter(|t| t.is_object()).cloned()
+    } else {
+        report_totals(client, owner, name, sha(head).unwrap_or_default()).await?
+    };
+    let Some(head_report) = head_report else {
         return Ok(None);
     };
     let base = match head.get("parent").and_then(Value::as_str) {
@@ -89,7 +101,12 @@ pub async fn resync_item(
                 Some(listed) => listed.clone(),
                 None => parent_elsewhere(client, owner, name, parent).await?,
             };
-            let report = report_totals(client, owner, name, parent).await?;
+            let report = match commit.get("totals") {
+                // Listed without totals: Codecov holds no report for it.
+                Some(Value::Null) => None,
+                Some(listed) => Some(listed.clone()),
+                None => report_totals(client, owner, name, parent).await?,
+            };
             Some((commit, report))
         }
     };

@@ -84,6 +84,11 @@ pub struct KindSelector {
     /// `coverage`: whether webhooks for any branch update the entity (`all`),
     /// or only those for the default branch, as resyncs build it (`default`).
     pub follow_all_branches: bool,
+    /// `coverage`: where the head's totals come from: the totals route, exact
+    /// as the webhook's (`report`), or the commit list (`commit`), whose size
+    /// does not grow with the repository's files but which lacks `messages`
+    /// and `diff`.
+    pub totals_from_commit_list: bool,
 }
 
 impl KindSelector {
@@ -117,22 +122,26 @@ impl KindSelector {
                 ));
             }
         };
-        let follow_all_branches = match fields.get("followBranches") {
-            None => false,
-            Some(Value::String(s)) if s == "default" => false,
-            Some(Value::String(s)) if s == "all" => true,
-            Some(other) => {
-                return Err(format!(
-                    "selector.followBranches must be default or all, got {other}"
-                ));
-            }
-        };
         Ok(KindSelector {
             include_inactive,
             commits_per_repo,
             pull_state,
-            follow_all_branches,
+            follow_all_branches: either(fields, "followBranches", "default", "all")?,
+            totals_from_commit_list: either(fields, "totalsFrom", "report", "commit")?,
         })
+    }
+}
+
+/// A selector field that is one of two words: false for the first (the
+/// default), true for the second.
+fn either(fields: &Map<String, Value>, name: &str, first: &str, second: &str) -> Result<bool, String> {
+    match fields.get(name) {
+        None => Ok(false),
+        Some(Value::String(s)) if s == first => Ok(false),
+        Some(Value::String(s)) if s == second => Ok(true),
+        Some(other) => Err(format!(
+            "selector.{name} must be {first} or {second}, got {other}"
+        )),
     }
 }
 
@@ -332,10 +341,12 @@ impl KindFetch {
         };
         let items = match self.kind {
             Kind::Repository => vec![tag(repo.clone())],
-            Kind::Coverage => super::coverage::resync_item(client, owner, repo, name)
-                .await?
-                .into_iter()
-                .collect(),
+            Kind::Coverage => {
+                super::coverage::resync_item(client, owner, repo, name, self.selector.totals_from_commit_list)
+                    .await?
+            }
+            .into_iter()
+            .collect(),
             Kind::Commit => match default_branch {
                 Some(branch) => {
                     let path = client.repos_path(owner, &[name, "commits"]);

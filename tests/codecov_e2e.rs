@@ -496,6 +496,20 @@ impl World {
         found
     }
 
+    /// In Codecov, `owner`'s `locked` turns private with the token's user not
+    /// activated on it (403 under it), and `removed` is deleted.
+    fn lock_and_remove(&self, owner: &str, locked: &str, removed: &str) {
+        self.codecov_sim.edit(|d| {
+            if let Some(repo) = d.repo_mut(owner, locked) {
+                repo.private = true;
+                repo.not_activated = true;
+            }
+            if let Some(o) = d.owner_mut(owner) {
+                o.repos.retain(|r| r.name != removed);
+            }
+        });
+    }
+
     /// Each per-repository kind's entities of repository `repo_id`.
     fn per_repository(&self, repo_id: &str) -> Vec<(&'static str, Vec<Value>)> {
         PER_REPOSITORY
@@ -541,15 +555,7 @@ async fn a_403_repository_keeps_its_entities_in_every_kind_and_the_rest_reconcil
     for (blueprint, entities) in before.iter().chain(&world.per_repository(&removed_id)) {
         assert!(!entities.is_empty(), "{blueprint} has entities to keep or delete");
     }
-    world.codecov_sim.edit(|d| {
-        if let Some(repo) = d.repo_mut(&owner, &locked) {
-            repo.private = true;
-            repo.not_activated = true;
-        }
-        if let Some(o) = d.owner_mut(&owner) {
-            o.repos.retain(|r| r.name != removed);
-        }
-    });
+    world.lock_and_remove(&owner, &locked, &removed);
 
     let run = world.resync().await;
     assert!(!run.stderr.contains("deletion skipped"), "{}", run.stderr);
@@ -648,15 +654,7 @@ async fn a_403_repository_is_held_and_the_rest_reconciles() {
     let (_, removed) = covered[1].clone();
     let locked_id = format!("github/{owner}/{locked}");
     let before = world.entity("codecov_coverage", &locked_id).expect("covered");
-    world.codecov_sim.edit(|d| {
-        if let Some(repo) = d.repo_mut(&owner, &locked) {
-            repo.private = true;
-            repo.not_activated = true;
-        }
-        if let Some(o) = d.owner_mut(&owner) {
-            o.repos.retain(|r| r.name != removed);
-        }
-    });
+    world.lock_and_remove(&owner, &locked, &removed);
 
     let run = world.resync().await;
     assert!(run.stderr.contains("not activated"), "{}", run.stderr);

@@ -495,6 +495,11 @@ fn every_rendered_workload_starts_with_the_settings_its_values_mean() {
     }
 }
 
+/// The first element of a manifest's list (containers, mounts, volumes) that `pick` takes.
+fn find_in(list: &Value, pick: impl Fn(&Value) -> bool) -> Option<&Value> {
+    list.as_array().into_iter().flatten().find(|v| pick(v))
+}
+
 /// The serving pod's journal volume: its mount, the variable naming it, and the volume behind it.
 fn journal_volume(manifests: &[Value]) -> (String, Value) {
     let workload = manifests
@@ -502,23 +507,11 @@ fn journal_volume(manifests: &[Value]) -> (String, Value) {
         .find(|m| m["kind"] == "Deployment")
         .expect("a serving Deployment");
     let pod = &workload["spec"]["template"]["spec"];
-    let container = pod["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["args"] == json!(["sail"]))
-        .expect("the integration's container");
-    let mount = container["volumeMounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m["name"] == "ocean-journal")
+    let container =
+        find_in(&pod["containers"], |c| c["args"] == json!(["sail"])).expect("the integration's container");
+    let mount = find_in(&container["volumeMounts"], |m| m["name"] == "ocean-journal")
         .expect("the journal is mounted");
-    let volume = pod["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["name"] == "ocean-journal")
+    let volume = find_in(&pod["volumes"], |v| v["name"] == "ocean-journal")
         .expect("the journal volume")
         .clone();
     (mount["mountPath"].as_str().expect("path").to_string(), volume)

@@ -337,3 +337,85 @@ async fn the_newest_event_in_the_source_wins_whatever_the_arrival_order() {
     );
     sail.terminate().await;
 }
+
+/// An item the selector now leaves out has its entity deleted at once, only
+/// if this integration owns it (issue 17, point 6).
+#[tokio::test]
+async fn an_item_the_selector_leaves_out_has_its_owned_entity_deleted() {
+    let world = World::new().await;
+    // Registered with the default mapping; then a user narrows the coverage selector in Port.
+    world.sail().await.terminate().await;
+    let mut config = world.sims.port_sim.integration(IDENTIFIER).expect("registered")["config"].clone();
+    for resource in config["resources"].as_array_mut().expect("resources") {
+        if resource["kind"] == "coverage" {
+            resource["selector"]["query"] = json!("(.head.totals.coverage | tonumber) >= 50");
+        }
+    }
+    world
+        .env
+        .host()
+        .expect("the integration's settings")
+        .port
+        .patch_integration_config(&config)
+        .await
+        .expect("the mapping edited in Port");
+    let events = payloads(3);
+    let at = |event: &Value, when: &str, coverage: &str| {
+        let mut event = event.clone();
+        event["head"]["timestamp"] = json!(when);
+        event["head"]["totals"]["coverage"] = json!(coverage);
+        event
+    };
+    let id = |event: &Value| format!("github/owner-1/{}", repo(event));
+    // Another writer's entity for the second repository.
+    let foreign =
+        json!({"identifier": id(&events[1]), "title": "by hand", "properties": {}, "relations": {}});
+    world
+        .sims
+        .port_sim
+        .put_entity(COVERAGE, &foreign, "admin")
+        .expect("planted");
+
+    let sail = world.sail().await;
+    let (mine, theirs, also_mine) = (repo(&events[0]), repo(&events[1]), repo(&events[2]));
+    assert_eq!(
+        sail.post(&at(&events[0], "2026-01-02T00:00:00", "90.0")).await,
+        202
+    );
+    assert_eq!(
+        sail.post(&at(&events[2], "2026-01-02T00:00:00", "90.0")).await,
+        202
+    );
+    assert!(
+        world
+            .wait_for(|e| identifiers(e).contains(&mine) && identifiers(e).contains(&also_mine))
+            .await
+    );
+    world.sims.port_sim.take_deletions();
+    // Its coverage falls below the selector's bar: the entity goes.
+    assert_eq!(
+        sail.post(&at(&events[0], "2026-01-03T00:00:00", "10.0")).await,
+        202
+    );
+    assert!(world.wait_for(|e| !identifiers(e).contains(&mine)).await);
+    // The same for an entity someone else wrote: it stays. An owned one
+    // deselected after it marks that it was handled.
+    assert_eq!(
+        sail.post(&at(&events[1], "2026-01-03T00:00:00", "10.0")).await,
+        202
+    );
+    assert_eq!(
+        sail.post(&at(&events[2], "2026-01-03T00:00:00", "10.0")).await,
+        202
+    );
+    assert!(world.wait_for(|e| !identifiers(e).contains(&also_mine)).await);
+    assert!(identifiers(&world.sims.port_sim.entities(COVERAGE)).contains(&theirs));
+    assert_eq!(
+        world.sims.port_sim.take_deletions(),
+        [
+            (COVERAGE.to_string(), id(&events[0])),
+            (COVERAGE.to_string(), id(&events[2]))
+        ]
+    );
+    sail.terminate().await;
+}

@@ -1,19 +1,24 @@
 //! Property tests for the reconciler: for random Codecov states A and B (B is
-//! A after random changes), a resync from A to B upserts exactly the entities
-//! whose mapped content differs, deletes exactly those B no longer has, and
-//! stays within the batching bounds (20 entities per bulk upsert, 100 per bulk delete).
+//! A after random changes), and B's mapping A's with random resources removed
+//! and `deleteDependentEntities` on or off, a resync from A to B upserts
+//! exactly the entities whose mapped content differs, deletes exactly those B
+//! no longer has (in blueprints no longer mapped, all but those a kept entity
+//! relates to), never deletes a kept entity's relation target
+//! (`createMissingRelatedEntities` is on) nor cascades into an entity it
+//! wrote, and stays within the batching bounds (20 entities per bulk upsert,
+//! 100 per bulk delete).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use ocean_codecov::bench::soak::catalog::{self, Catalog};
-use ocean_codecov::bench::soak::setup;
+use ocean_codecov::bench::soak::{mapping_edits, setup};
 use ocean_codecov::runtime::resync::progress::Quiet;
 use ocean_codecov::sim::codecov::changes::Change;
 use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig};
 use ocean_codecov::sim::port::{PortSim, PortSimConfig};
 use proptest::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "props";
 /// Kinds in the default mapping: each delivers at most one page per owner here.
@@ -61,6 +66,69 @@ fn upserted(port: &PortSim) -> (BTreeSet<(String, String)>, usize) {
     (written, requests)
 }
 
+/// Relation name -> target blueprint, per blueprint of the default mapping.
+fn relation_targets() -> BTreeMap<String, BTreeMap<String, String>> {
+    let blueprints: Vec<Value> =
+        serde_json::from_str(include_str!("../.port/resources/blueprints.json")).expect("blueprints");
+    blueprints
+        .iter()
+        .map(|b| {
+            let relations = b["relations"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, spec)| Some((name.clone(), spec["target"].as_str()?.to_string())))
+                .collect();
+            (
+                b["identifier"].as_str().unwrap_or_default().to_string(),
+                relations,
+            )
+        })
+        .collect()
+}
+
+/// Every (entity, the entity it relates to) in `catalog`.
+fn relations_of(catalog: &Catalog) -> Vec<((String, String), (String, String))> {
+    let targets = relation_targets();
+    let mut out = Vec::new();
+    for (key @ (blueprint, _), entity) in catalog {
+        for (name, value) in entity["relations"].as_object().into_iter().flatten() {
+            let Some(target) = targets.get(blueprint).and_then(|t| t.get(name)) else {
+                continue;
+            };
+            let ids: Vec<&str> = match value {
+                Value::String(id) => vec![id.as_str()],
+                Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            out.extend(
+                ids.into_iter()
+                    .map(|id| (key.clone(), (target.clone(), id.to_string()))),
+            );
+        }
+    }
+    out
+}
+
+/// A's mapping without the resources at `removed` (never all of them), with
+/// `deleteDependentEntities` set; the blueprints it still writes.
+fn edit_mapping(
+    config: &mut Value,
+    removed: &BTreeSet<usize>,
+    delete_dependents: bool,
+) -> Option<BTreeSet<String>> {
+    config["deleteDependentEntities"] = json!(delete_dependents);
+    let resources = config["resources"].as_array_mut()?;
+    let mut at = resources.len();
+    while at > 0 {
+        at -= 1;
+        if removed.contains(&at) && resources.len() > 1 {
+            resources.remove(at);
+        }
+    }
+    mapping_edits::mapped_blueprints(Some(config))
+}
+
 fn bulk_deletes(port: &PortSim) -> usize {
     port.log()
         .snapshot()
@@ -69,7 +137,19 @@ fn bulk_deletes(port: &PortSim) -> usize {
         .count()
 }
 
-async fn resync_a_to_b(owners: usize, repos: usize, seed: u64, changes: Vec<Change>) -> Result<(), String> {
+struct Edit {
+    /// Indexes of the default mapping's resources B no longer has.
+    removed: BTreeSet<usize>,
+    delete_dependents: bool,
+}
+
+async fn resync_a_to_b(
+    owners: usize,
+    repos: usize,
+    seed: u64,
+    changes: Vec<Change>,
+    edit: Edit,
+) -> Result<(), String> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let (codecov_served, codecov) =
         CodecovSim::start(CodecovSimConfig::generated(owners, repos, seed), loopback)
@@ -108,20 +188,34 @@ async fn resync_a_to_b(owners: usize, repos: usize, seed: u64, changes: Vec<Chan
             dataset.apply(change);
         }
     });
+    let mut config = port
+        .integration(IDENTIFIER)
+        .map(|i| i["config"].clone())
+        .ok_or("no integration config in Port")?;
+    let mapped = edit_mapping(&mut config, &edit.removed, edit.delete_dependents)
+        .ok_or("the mapping has no resources")?;
+    host.port
+        .patch_integration_config(&config)
+        .await
+        .map_err(|e| format!("editing the mapping: {e}"))?;
+    port.log().clear();
 
     let second = host.resync(&Quiet, false).await.map_err(|e| e.to_string())?;
     if !second.succeeded() {
         return Err(format!("the resync of B failed: {second:?}"));
     }
     let after = catalog::owned_by(&port, IDENTIFIER);
-    let expected = catalog::expected(make, IDENTIFIER).await?;
-    let differences = catalog::differences(&after, &expected, 5);
+    // A clean resync of B into an empty Port: in blueprints no longer mapped,
+    // it holds exactly the entities B's entities relate to (Port creates them).
+    let expected = catalog::expected_with(make, IDENTIFIER, Some(&config)).await?;
+    let differences = catalog::differences(&after, &expected, Some(&mapped), 5);
     if !differences.is_empty() {
-        return Err(format!("Port is not B: {differences:?}"));
+        return Err(format!("Port is not B (mapping {mapped:?}): {differences:?}"));
     }
 
     let changed: BTreeSet<(String, String)> = expected
         .iter()
+        .filter(|((blueprint, _), _)| mapped.contains(blueprint))
         .filter(|(key, entity)| before.get(*key) != Some(*entity))
         .map(|(key, _)| key.clone())
         .collect();
@@ -138,7 +232,23 @@ async fn resync_a_to_b(owners: usize, repos: usize, seed: u64, changes: Vec<Chan
         .collect();
     let deleted: BTreeSet<(String, String)> = port.take_deletions().into_iter().collect();
     if deleted != gone {
-        return Err(format!("deleted {deleted:?}, but B lacks {gone:?}"));
+        return Err(format!(
+            "deleted {deleted:?}, but B (mapping {mapped:?}) lacks {gone:?}"
+        ));
+    }
+    if let Some(cascaded) = deleted.intersection(&written).next() {
+        return Err(format!("deleted {cascaded:?}, which the resync of B wrote"));
+    }
+    for (from, target) in relations_of(&after) {
+        let present = port
+            .entities(&target.0)
+            .iter()
+            .any(|e| e["identifier"] == target.1.as_str());
+        if deleted.contains(&target) || !present {
+            return Err(format!(
+                "{from:?} stays, but {target:?}, which it relates to, is gone"
+            ));
+        }
     }
 
     let upsert_bound = changed.len().div_ceil(20) + KINDS * owners;
@@ -174,13 +284,15 @@ proptest! {
         repos in 0usize..=8,
         seed in any::<u64>(),
         changes in prop::collection::vec(a_change(), 0..10),
+        removed in prop::collection::btree_set(0usize..5, 0..=2),
+        delete_dependents in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
         let local = tokio::task::LocalSet::new();
-        let outcome = local.block_on(&runtime, resync_a_to_b(owners, repos, seed, changes));
+        let outcome = local.block_on(&runtime, resync_a_to_b(owners, repos, seed, changes, Edit { removed, delete_dependents }));
         prop_assert!(outcome.is_ok(), "{}", outcome.err().unwrap_or_default());
     }
 }

@@ -78,6 +78,21 @@ impl World {
         self.port_requests("POST", "/entities/bulk")
     }
 
+    /// The resync state as Port's simulator recorded it, through its admin route.
+    async fn resync_state(&self) -> Value {
+        let state: Value = reqwest::get(format!("{}/_admin/state", self.port.url()))
+            .await
+            .expect("the admin route answers")
+            .json()
+            .await
+            .expect("admin JSON");
+        state["integrations"]
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["identifier"] == IDENTIFIER))
+            .map(|i| i["resyncState"].clone())
+            .expect("the integration registered")
+    }
+
     fn client(&self) -> PortClient {
         let settings = PortSettings::new(
             self.port.url(),
@@ -189,8 +204,95 @@ async fn a_codecov_failure_on_one_owner_deletes_nothing() {
         .map(|(bp, _)| world.count(bp))
         .collect();
     assert_eq!(before, after, "nothing was deleted");
-    let integration = world.port_sim.integration(IDENTIFIER).expect("registered");
-    assert_eq!(integration["resyncState"]["status"], "failed");
+    // Port's resync state says what was held back and why, not only the log.
+    let state = world.resync_state().await;
+    assert_eq!(state["status"], "failed");
+    let held = &state["heldBack"];
+    let incomplete = held["incompleteKinds"].as_array().expect("incomplete kinds");
+    assert!(
+        incomplete
+            .iter()
+            .any(|k| k["reasons"].to_string().contains("owner owner-2")),
+        "{held}"
+    );
+    assert!(
+        held["deletionSkipped"]
+            .as_str()
+            .is_some_and(|r| r.contains("did not come through whole")),
+        "{held}"
+    );
+}
+
+/// A private repository the token's user is not activated on: Port's resync
+/// state names its held-back entity with the reason and the parts of other
+/// kinds it could not read; the next clean resync clears it.
+#[tokio::test]
+async fn the_resync_state_in_port_says_what_was_held_back_and_why() {
+    let world = world(1, 6).await;
+    assert!(world.resync().await.success);
+    assert_eq!(world.resync_state().await["heldBack"], Value::Null);
+    let (owner, locked) = {
+        let dataset = world.codecov_sim.dataset();
+        let owner = &dataset.owners[0];
+        let repo = owner
+            .repos
+            .iter()
+            .find(|r| r.active && r.commits.iter().any(|c| c.state == "complete"))
+            .expect("a repository with coverage");
+        (owner.username.clone(), repo.name.clone())
+    };
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &locked) {
+            repo.private = true;
+            repo.not_activated = true;
+        }
+    });
+
+    let run = world.resync().await;
+    assert!(!run.success, "{}", run.stderr);
+    let state = world.resync_state().await;
+    assert_eq!(state["status"], "failed", "{state}");
+    assert!(
+        state["lastResyncStart"].is_string(),
+        "kept from the start: {state}"
+    );
+    let held = &state["heldBack"];
+    let locked_id = format!("github/{owner}/{locked}");
+    assert!(held["entities"].as_u64().is_some_and(|n| n >= 1), "{held}");
+    let sample = &held["samples"][0];
+    assert_eq!(sample["kind"], "coverage", "{held}");
+    assert_eq!(sample["identifier"], locked_id.as_str(), "{held}");
+    assert!(
+        sample["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not activated")),
+        "{held}"
+    );
+    // Its commits, pulls and flags could not be read: held as parts, named by their repository.
+    let parts = held["partSamples"].as_array().expect("part samples");
+    assert!(
+        parts.iter().any(|p| p
+            .as_str()
+            .is_some_and(|p| p.starts_with("commit: ") && p.contains(&format!("repository {locked_id}")))),
+        "{held}"
+    );
+    // Held back, the rest reconciled: every kind came through and the deletion ran.
+    assert_eq!(held["incompleteKinds"], json!([]), "{held}");
+    assert!(held.get("deletionSkipped").is_none(), "{held}");
+
+    world.codecov_sim.edit(|d| {
+        if let Some(repo) = d.repo_mut(&owner, &locked) {
+            repo.not_activated = false;
+        }
+    });
+    assert!(world.resync().await.success);
+    let state = world.resync_state().await;
+    assert_eq!(state["status"], "completed", "{state}");
+    assert_eq!(
+        state["heldBack"],
+        Value::Null,
+        "a clean resync clears it: {state}"
+    );
 }
 
 #[tokio::test]
@@ -298,8 +400,14 @@ async fn a_mapping_with_no_resources_fails_the_resync_and_deletes_nothing() {
         run.stderr
     );
     assert_eq!(world.count("codecov_repository"), before, "nothing was deleted");
-    let integration = world.port_sim.integration(IDENTIFIER).expect("registered");
-    assert_eq!(integration["resyncState"]["status"], "failed");
+    let state = world.resync_state().await;
+    assert_eq!(state["status"], "failed");
+    assert!(
+        state["heldBack"]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("the mapping has no resources")),
+        "{state}"
+    );
 }
 
 #[tokio::test]

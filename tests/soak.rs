@@ -21,21 +21,29 @@ fn schedules_under_faults_lose_nothing_and_delete_nothing_wrongly() {
         Err(violation) => panic!("{violation}"),
     };
     eprintln!(
-        "{} schedules, {} resyncs ({} failed), {} webhooks, {} faults injected, {} deletions and {} entities checked",
+        "{} schedules, {} resyncs ({} failed), {} webhooks, {} faults injected, {} resources removed, {} selectors narrowed, {} deletions ({} live) and {} entities checked",
         totals.schedules,
         totals.resyncs,
         totals.failed_resyncs,
         totals.webhooks,
         totals.faults_injected(),
+        totals.resources_removed,
+        totals.selectors_narrowed,
         totals.deletions,
+        totals.live_deletes,
         totals.entities_checked
     );
     assert_eq!(totals.schedules, schedules);
     // The run must have exercised what it claims to: faults on both sides,
-    // failed resyncs that withheld deletion, and real deletions that were allowed.
+    // failed resyncs that withheld deletion, real deletions that were allowed.
     assert!(totals.faults.keys().any(|k| k.starts_with("port ")));
     assert!(totals.faults.keys().any(|k| k.starts_with("codecov ")));
     assert!(totals.failed_resyncs > 0);
     assert!(totals.deletions > 0);
+    if schedules >= 20 {
+        // Mapping edits in Port and the live deletes they lead to.
+        assert!(totals.resources_removed > 0);
+        assert!(totals.live_deletes > 0);
+    }
     assert!(totals.entities_checked > 0);
 }

@@ -89,15 +89,25 @@ pub async fn expected_with(
     Ok(catalog)
 }
 
-/// Every difference between what Port holds and what it should, at most `limit`.
-pub fn differences(actual: &Catalog, expected: &Catalog, limit: usize) -> Vec<String> {
+/// Every difference between what Port holds and what it should, at most
+/// `limit`. In blueprints the mapping no longer writes (`mapped` names those
+/// it does; `None`: all) only presence is compared: what stays there stays
+/// because a kept entity relates to it, as it was last written, where a clean
+/// resync into an empty Port has Port create it bare.
+pub fn differences(
+    actual: &Catalog,
+    expected: &Catalog,
+    mapped: Option<&BTreeSet<String>>,
+    limit: usize,
+) -> Vec<String> {
     let keys: BTreeSet<&(String, String)> = actual.keys().chain(expected.keys()).collect();
+    let content_counts = |blueprint: &String| mapped.is_none_or(|m| m.contains(blueprint));
     keys.into_iter()
         .filter_map(
             |key @ (blueprint, id)| match (actual.get(key), expected.get(key)) {
                 (Some(_), None) => Some(format!("extra {blueprint} {id}")),
                 (None, Some(_)) => Some(format!("missing {blueprint} {id}")),
-                (Some(a), Some(e)) if a != e => {
+                (Some(a), Some(e)) if a != e && content_counts(blueprint) => {
                     Some(format!("stale {blueprint} {id}: has {a}, expected {e}"))
                 }
                 _ => None,

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 mod chaos;
+pub mod mapping_edits;
 mod schedule;
 pub mod setup;
 
@@ -52,6 +53,10 @@ pub struct SoakTotals {
     pub vanished_owners: u64,
     /// Resources removed from the mapping in Port during a schedule.
     pub resources_removed: u64,
+    /// Coverage selectors narrowed in Port to leave some repositories out.
+    pub selectors_narrowed: u64,
+    /// Deletions a webhook made at once, of an entity the selector left out.
+    pub live_deletes: u64,
 }
 
 impl SoakTotals {
@@ -94,6 +99,8 @@ impl SoakTotals {
         self.entities_checked += other.entities_checked;
         self.vanished_owners += other.vanished_owners;
         self.resources_removed += other.resources_removed;
+        self.selectors_narrowed += other.selectors_narrowed;
+        self.live_deletes += other.live_deletes;
         for (kind, n) in other.faults {
             *self.faults.entry(kind).or_default() += n;
         }
@@ -190,14 +197,15 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
 
 fn print_totals(totals: &SoakTotals, secs: f64) {
     println!(
-        "{} schedules in {secs:.1} s: {} resyncs ({} withheld deletion after a failure), {} webhooks, {} Codecov changes, {} vanished owners, {} resources removed from the mapping",
+        "{} schedules in {secs:.1} s: {} resyncs ({} withheld deletion after a failure), {} webhooks, {} Codecov changes, {} vanished owners, {} resources removed from the mapping, {} coverage selectors narrowed",
         totals.schedules,
         totals.resyncs,
         totals.failed_resyncs,
         totals.webhooks,
         totals.codecov_changes,
         totals.vanished_owners,
-        totals.resources_removed
+        totals.resources_removed,
+        totals.selectors_narrowed
     );
     println!(
         "faults injected: {} ({})",
@@ -210,7 +218,7 @@ fn print_totals(totals: &SoakTotals, secs: f64) {
             .join(", ")
     );
     println!(
-        "checked: {} deletions against Codecov's records, {} entities against the expected catalog; 0 lost, 0 spurious deletions",
-        totals.deletions, totals.entities_checked
+        "checked: {} deletions ({} of them live deletes by a webhook) against Codecov's records and the mapping in force, {} entities against the expected catalog; 0 lost, 0 spurious deletions",
+        totals.deletions, totals.live_deletes, totals.entities_checked
     );
 }

@@ -3,6 +3,7 @@
 //! deletions); then faults off, live events drained, one clean resync, and
 //! Port compared with the expected catalog.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::catalog::{self, Catalog};
+use super::mapping_edits::{self, Key};
 use super::{SoakTotals, Violation, chaos, setup};
 use crate::lifecycle::Running;
 use crate::runtime::host::{Host, HostError};
@@ -131,8 +133,11 @@ struct World {
     codecov_url: String,
     owners: Vec<String>,
     page_size: u64,
-    /// The mapping in Port once a round removed a resource from it.
+    /// The mapping in Port once a round edited it (a resource removed, the coverage selector narrowed).
     mapping: Option<Value>,
+    removed_a_resource: bool,
+    /// Repositories (`owner/name`) the narrowed coverage selector leaves out.
+    left_out: Vec<String>,
 }
 
 impl World {
@@ -150,29 +155,71 @@ impl World {
         catalog::expected_with(|url| self.host(url), IDENTIFIER, self.mapping.as_ref()).await
     }
 
-    /// As a user in Port's UI: one resource of the mapping removed (never the last).
-    async fn remove_a_resource(&mut self, host: &Host, rng: &mut SplitMix) -> Result<Option<String>, String> {
-        let Some(mut config) = self.port.integration(IDENTIFIER).map(|i| i["config"].clone()) else {
-            return Ok(None);
-        };
-        let Some(resources) = config.get_mut("resources").and_then(Value::as_array_mut) else {
-            return Ok(None);
-        };
-        // Not the repositories: other kinds relate to them, so their entities rightly stay
-        // (as they were last written) while anything relates to them; a clean resync would differ.
-        let removable: Vec<usize> = (0..resources.len())
-            .filter(|&i| resources[i]["kind"] != "repository")
-            .collect();
-        if removable.is_empty() || resources.len() < 2 {
-            return Ok(None);
+    /// The coverage entities the narrowed selector leaves out: a webhook
+    /// about one of them deletes it at once (a live delete).
+    fn deselected(&self) -> BTreeSet<Key> {
+        let service = self.codecov.dataset().service.clone();
+        self.left_out
+            .iter()
+            .map(|r| ("codecov_coverage".to_string(), format!("{service}/{r}")))
+            .collect()
+    }
+
+    /// Notify payloads Codecov sends for the repositories left out (those it still has).
+    fn left_out_webhooks(&self) -> Vec<Value> {
+        self.left_out
+            .iter()
+            .filter_map(|r| r.split_once('/'))
+            .filter_map(|(owner, repo)| self.codecov.webhook_payload(owner, repo, false))
+            .collect()
+    }
+
+    /// Now and then (each at most once a schedule) a user edits the mapping in
+    /// Port's UI: removes a resource, or narrows the coverage selector.
+    async fn edit_mapping(
+        &mut self,
+        host: &Host,
+        rng: &mut SplitMix,
+        round: u64,
+        totals: &mut SoakTotals,
+        journal: &mut Vec<String>,
+    ) -> Result<(), String> {
+        if !self.removed_a_resource && rng.below(3) == 0 {
+            self.disarm();
+            if let Some((kind, config)) =
+                mapping_edits::remove_a_resource(host, &self.port, IDENTIFIER, rng).await?
+            {
+                journal.push(format!(
+                    "round {round}: the {kind} resource removed from the mapping in Port"
+                ));
+                self.removed_a_resource = true;
+                self.mapping = Some(config);
+                totals.resources_removed += 1;
+            }
         }
-        let removed = resources.remove(removable[rng.below(removable.len() as u64) as usize]);
-        host.port
-            .patch_integration_config(&config)
-            .await
-            .map_err(|e| format!("removing a resource from the mapping: {e}"))?;
-        self.mapping = Some(config);
-        Ok(Some(removed["kind"].as_str().unwrap_or_default().to_string()))
+        if self.left_out.is_empty() && rng.below(3) == 0 {
+            self.disarm();
+            let repositories: Vec<String> = {
+                let dataset = self.codecov.dataset();
+                dataset
+                    .owners
+                    .iter()
+                    .flat_map(|o| o.repos.iter().map(move |r| format!("{}/{}", o.username, r.name)))
+                    .collect()
+            };
+            if let Some((left_out, config)) =
+                mapping_edits::narrow_coverage(host, &self.port, IDENTIFIER, &repositories, rng).await?
+            {
+                journal.push(format!(
+                    "round {round}: the coverage selector narrowed in Port, leaving out {}",
+                    left_out.join(", ")
+                ));
+                self.left_out = left_out;
+                self.mapping = Some(config);
+                totals.selectors_narrowed += 1;
+            }
+        }
+        Ok(())
     }
 
     fn disarm(&self) {
@@ -183,8 +230,11 @@ impl World {
         }
     }
 
-    /// Each deletion since the last check: only by a resync that fetched and
-    /// wrote everything, only of what Codecov no longer has, never foreign.
+    /// Each deletion since the last check, none of an entity Codecov (under
+    /// the mapping in force) still has, none foreign, and each explained: the
+    /// resync planned it (only a resync that fetched and wrote everything
+    /// plans), a webhook met an entity the selector now leaves out (a live
+    /// delete), or it is a dependent cascading from a planned deletion.
     async fn check_deletions(
         &self,
         report: &Result<ResyncReport, HostError>,
@@ -195,24 +245,49 @@ impl World {
         if deleted.is_empty() {
             return Ok(());
         }
-        let first = format!("{} {}", deleted[0].0, deleted[0].1);
-        if !fetched_and_wrote_everything(report) {
+        let planned: BTreeSet<Key> = match report {
+            Ok(report) => report
+                .deletion_plan
+                .iter()
+                .flat_map(|plan| plan.to_delete())
+                .flat_map(|(blueprint, ids)| {
+                    ids.into_iter()
+                        .map(move |id| (blueprint.to_string(), id.to_string()))
+                })
+                .collect(),
+            Err(_) => BTreeSet::new(),
+        };
+        if !planned.is_empty() && !fetched_and_wrote_everything(report) {
             return Err(format!(
-                "{when}: {} entities deleted (first {first}) by a resync that did not fetch and write everything: {}",
-                deleted.len(),
+                "{when}: a resync that did not fetch and write everything planned {} deletions: {}",
+                planned.len(),
                 failures(report)
             ));
         }
+        let deselected = self.deselected();
         let expected = self.expected().await?;
-        for (blueprint, identifier) in &deleted {
+        for key @ (blueprint, identifier) in &deleted {
             if FOREIGN.iter().any(|(b, i, _)| b == blueprint && i == identifier) {
                 return Err(format!(
                     "{when}: deleted {blueprint} {identifier}, which the integration does not own"
                 ));
             }
-            if expected.contains_key(&(blueprint.clone(), identifier.clone())) {
+            if expected.contains_key(key) {
                 return Err(format!(
-                    "{when}: deleted {blueprint} {identifier}, which Codecov still has"
+                    "{when}: deleted {blueprint} {identifier}, which Codecov still has (under the mapping in force)"
+                ));
+            }
+            if planned.contains(key) {
+                continue;
+            }
+            if deselected.contains(key) {
+                totals.live_deletes += 1;
+                continue;
+            }
+            if planned.is_empty() {
+                return Err(format!(
+                    "{when}: deleted {blueprint} {identifier}, which no resync planned and no webhook deselected: {}",
+                    failures(report)
                 ));
             }
         }
@@ -260,6 +335,8 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
         codecov_url: codecov_served.url(),
         page_size,
         mapping: None,
+        removed_a_resource: false,
+        left_out: Vec::new(),
     };
     let host = Arc::new(world.host(&port_served.url()).map_err(|e| format!("{e:#}"))?);
     host.set_up().await.map_err(|e| format!("set-up: {e}"))?;
@@ -282,16 +359,9 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
                 journal.push(format!("round {round}: Codecov: {change}"));
                 totals.codecov_changes += 1;
             }
-            // Now and then a user removes a resource in Port's UI: its entities must go, and nothing else.
-            if world.mapping.is_none() && rng.below(3) == 0 {
-                world.disarm();
-                if let Some(kind) = world.remove_a_resource(&host, &mut rng).await? {
-                    journal.push(format!(
-                        "round {round}: the {kind} resource removed from the mapping in Port"
-                    ));
-                    totals.resources_removed += 1;
-                }
-            }
+            world
+                .edit_mapping(&host, &mut rng, round, totals, journal)
+                .await?;
         }
         let armed = chaos::arm(&mut rng, &world.owners);
         journal.push(format!(
@@ -304,7 +374,8 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
             world.codecov.break_owner(owner, Some(*status));
             totals.vanished_owners += 1;
         }
-        let payloads = chaos::webhooks(&world.codecov, &mut rng);
+        let mut payloads = chaos::webhooks(&world.codecov, &mut rng);
+        payloads.extend(world.left_out_webhooks());
         let (report, accepted) = tokio::join!(
             host.resync(&Quiet, false),
             post_all(&http, &webhook_url, payloads)
@@ -342,7 +413,8 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
     }
     let expected = world.expected().await?;
     let actual = catalog::owned_by(&world.port, IDENTIFIER);
-    let differences = catalog::differences(&actual, &expected, 10);
+    let mapped = mapping_edits::mapped_blueprints(world.mapping.as_ref());
+    let differences = catalog::differences(&actual, &expected, mapped.as_ref(), 10);
     if !differences.is_empty() {
         return Err(format!(
             "after the clean resync Port differs from the expected catalog:\n{}",

@@ -37,6 +37,8 @@ pub struct Host {
     pub stopping: std::sync::atomic::AtomicBool,
     /// When the process started: scheduled resyncs fall on this grid (as Ocean's).
     pub started_at: jiff::Timestamp,
+    /// Set once Port refused a resync state carrying `heldBack`: then only Ocean's fields are sent.
+    held_back_refused: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl Host {
             mapping: RwLock::new(None),
             stopping: Default::default(),
             started_at: jiff::Timestamp::now(),
+            held_back_refused: Default::default(),
         }
     }
 }

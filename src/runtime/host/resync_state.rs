@@ -6,8 +6,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::{Host, HostError, compile};
+use crate::runtime::resync::held_back::HeldBackReport;
 use crate::runtime::resync::progress::Progress;
 use crate::runtime::resync::{Resync, ResyncReport, StopSignal};
 use crate::runtime::sync_feed::SyncFeed;
@@ -26,7 +28,36 @@ pub fn next_occurrence(start: Timestamp, minutes: u64, now: Timestamp) -> Option
 }
 
 impl Host {
-    async fn report_state(&self, state: Value) {
+    /// Sends the resync state with `heldBack` (what was held back and why;
+    /// null clears an earlier resync's). The route is outside Port's public
+    /// spec and Ocean sends no such field: should Port refuse it (400 or
+    /// 422), the state goes again without it, and from then on without it.
+    async fn report_state(&self, state: Value, held_back: Option<HeldBackReport>) {
+        let mut with_reasons = state.clone();
+        if !self.held_back_refused.load(Ordering::Relaxed) {
+            with_reasons["heldBack"] = held_back
+                .filter(|h| !h.is_empty())
+                .and_then(|h| serde_json::to_value(h).ok())
+                .unwrap_or(Value::Null);
+        }
+        let refused = match self.port.patch_resync_state(&with_reasons).await {
+            Ok(_) => return,
+            Err(e)
+                if with_reasons.get("heldBack").is_some()
+                    && matches!(e.status().map(|s| s.as_u16()), Some(400 | 422)) =>
+            {
+                e
+            }
+            Err(e) => {
+                tracing::warn!("could not report the resync state to Port: {e}");
+                return;
+            }
+        };
+        self.held_back_refused.store(true, Ordering::Relaxed);
+        tracing::warn!(
+            "Port refused the resync state with what was held back ({refused}); sending Ocean's fields only \
+             (the reasons stay in the log and the summary)"
+        );
         if let Err(e) = self.port.patch_resync_state(&state).await {
             tracing::warn!("could not report the resync state to Port: {e}");
         }
@@ -74,6 +105,7 @@ impl Host {
             self.report_state(
                 json!({"status": "running", "lastResyncStart": started_at, "lastResyncEnd": null,
                 "nextResync": self.next_resync(), "intervalInMinuets": interval}),
+                None,
             )
             .await;
         }
@@ -136,9 +168,14 @@ impl Host {
                 Err(_) if stop.stop_reason().is_some() => "aborted",
                 _ => "failed",
             };
+            let held_back = match &outcome {
+                Ok(report) => HeldBackReport::of(report),
+                Err(e) => HeldBackReport::failed(&e.to_string()),
+            };
             self.report_state(
                 json!({"status": status, "lastResyncStart": started_at, "lastResyncEnd": now(), "nextResync": self.next_resync(),
                 "intervalInMinuets": interval}),
+                Some(held_back),
             )
             .await;
             feed.finish(

@@ -4,6 +4,7 @@
 //! integration owns that the resync no longer produced.
 
 mod compare;
+pub mod held_back;
 /// Whether an entity is this integration's: Port's `$datasource` rules, with the Port client.
 pub use crate::port::ownership;
 pub mod plan;

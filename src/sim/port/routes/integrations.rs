@@ -106,10 +106,17 @@ pub(super) async fn patch_resync_state(
     Path(identifier): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let mut state = json_object(&body)?;
-    state.insert("updatedAt".into(), json!(rfc3339(jiff::Timestamp::now())));
+    let patch = json_object(&body)?;
     let mut store = sim.store();
     let integration = integration_mut(&mut store, &identifier)?;
+    // A patch: fields not sent keep their value (Ocean's end-of-resync state
+    // leaves out lastResyncStart, and Port still shows it).
+    let mut state = match integration.remove("resyncState") {
+        Some(Value::Object(state)) => state,
+        _ => Map::new(),
+    };
+    state.extend(patch);
+    state.insert("updatedAt".into(), json!(rfc3339(jiff::Timestamp::now())));
     integration.insert("resyncState".into(), Value::Object(state));
     ok(
         StatusCode::OK,

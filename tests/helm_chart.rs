@@ -624,15 +624,20 @@ fn port_charts_environment_is_read_as_intended() {
     assert_eq!(env["SSL_CERT_FILE"], "/etc/ssl/certs/ca-certificates.crt");
 }
 
+/// `sail` run to its end with exactly the variables `env` (as the chart's pod gets them).
+fn sail_with(env: &BTreeMap<String, String>) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
+        .arg("sail")
+        .env_clear()
+        .envs(env)
+        .output()
+        .expect("the binary runs")
+}
+
 #[test]
 fn port_charts_default_listener_stops_the_binary_with_one_line() {
     let (env, _) = port_chart_case("chart_defaults");
-    let output = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .arg("sail")
-        .env_clear()
-        .envs(&env)
-        .output()
-        .expect("the binary runs");
+    let output = sail_with(&env);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.code(),
@@ -715,12 +720,7 @@ fn a_cronjob_run_that_cannot_reach_port_asks_for_a_retry() {
     env.insert("OCEAN__RETRY__MAX_ATTEMPTS".into(), "2".into());
     env.insert("OCEAN__RETRY__BASE_DELAY_MS".into(), "5".into());
     env.insert("RUST_LOG".into(), "off".into());
-    let output = Command::new(env!("CARGO_BIN_EXE_ocean-codecov"))
-        .arg("sail")
-        .env_clear()
-        .envs(&env)
-        .output()
-        .expect("the binary runs");
+    let output = sail_with(&env);
     assert_eq!(
         output.status.code(),
         Some(75),

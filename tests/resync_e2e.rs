@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use ocean_codecov::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET, Simulators};
+use ocean_codecov::harness::Simulators;
 use ocean_codecov::port::Entity;
-use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
-use ocean_codecov::secret::Secret;
+use ocean_codecov::port::{PortClient, UpsertOptions};
 use ocean_codecov::sim::codecov::CodecovSimConfig;
 use ocean_codecov::sim::codecov::data::Dataset;
 use ocean_codecov::sim::port::PortSimConfig;
@@ -94,14 +93,7 @@ impl World {
     }
 
     fn client(&self) -> PortClient {
-        let settings = PortSettings::new(
-            self.port.url(),
-            PORT_CLIENT_ID,
-            Secret::new(PORT_CLIENT_SECRET),
-            "codecov",
-            IDENTIFIER,
-        );
-        PortClient::new(settings).expect("client")
+        self.port_client(IDENTIFIER).expect("client")
     }
 }
 

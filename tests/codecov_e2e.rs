@@ -519,6 +519,160 @@ impl World {
     }
 }
 
+impl World {
+    /// Adds a second `coverage` resource writing the payload's `compare` and
+    /// links (not in the default mapping) to a blueprint of their own.
+    async fn map_payload_fields(&self) {
+        let string = serde_json::json!({"type": "string"});
+        self.port_sim.add_blueprint(serde_json::json!({
+            "identifier": "codecov_payload", "title": "Codecov payload fields",
+            "schema": {"properties": {"compare": string, "notation": string, "message": string,
+                "commitLink": string, "repoUrl": string}, "required": []},
+            "relations": {},
+        }));
+        self.edit_mapping(|config| {
+            let payload = serde_json::json!({
+                "kind": "coverage",
+                "selector": {"query": "true"},
+                "port": {"entity": {"mappings": {
+                    "identifier": r#""\(.owner.service)/\(.owner.username)/\(.repo.name)""#,
+                    "blueprint": r#""codecov_payload""#,
+                    "properties": {"compare": ".compare.coverage", "notation": ".compare.notation",
+                        "message": ".compare.message", "commitLink": ".head.service_url", "repoUrl": ".repo.url"},
+                }}},
+            });
+            if let Some(resources) = config["resources"].as_array_mut() {
+                resources.push(payload);
+            }
+        })
+        .await;
+    }
+
+    /// What each repository's webhook payload (from the simulator) says, as
+    /// (identifier, [compare, notation, message, commit link, repository URL]),
+    /// beside what the catalog holds for it.
+    fn payload_fields(&self, service: &str) -> Vec<(String, Vec<Value>, Vec<Value>)> {
+        let dataset = self.codecov_sim.dataset().clone();
+        let mut out = Vec::new();
+        for owner in &dataset.owners {
+            for repo in &owner.repos {
+                let id = format!("{service}/{}/{}", owner.username, repo.name);
+                let (Some(payload), Some(entity)) = (
+                    self.codecov_sim
+                        .webhook_payload(&owner.username, &repo.name, false),
+                    self.entity("codecov_payload", &id),
+                ) else {
+                    continue;
+                };
+                let sent = [
+                    "/compare/coverage",
+                    "/compare/notation",
+                    "/compare/message",
+                    "/head/service_url",
+                    "/repo/url",
+                ]
+                .iter()
+                .map(|p| payload.pointer(p).cloned().unwrap_or(Value::Null))
+                .collect();
+                let held = ["compare", "notation", "message", "commitLink", "repoUrl"]
+                    .iter()
+                    .map(|p| entity["properties"][*p].clone())
+                    .collect();
+                out.push((id, sent, held));
+            }
+        }
+        out
+    }
+}
+
+/// Point 5: with the settings standing for the repositories' Codecov YAML
+/// (`coverage.round: nearest`, `precision: 4`), resync items carry exactly the
+/// `compare` Codecov's webhook sends; with Codecov's defaults instead, some
+/// differ (the setting is what makes them agree).
+#[tokio::test]
+async fn resync_compare_is_rounded_as_the_webhook_with_the_rounding_settings() {
+    let world = world_with(CodecovSimConfig::generated(1, 30, 83)).await;
+    world.codecov_sim.edit(|d| {
+        for repo in &mut d.owners[0].repos {
+            repo.yaml.round = Some("nearest".into());
+            repo.yaml.precision = Some(4);
+        }
+    });
+    assert!(world.resync().await.success);
+    world.map_payload_fields().await;
+    let settings = [
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_COVERAGE_ROUND", "nearest"),
+        ("OCEAN__INTEGRATION__CONFIG__CODECOV_COVERAGE_PRECISION", "4"),
+    ];
+    let run = world.run(&["resync", "--once"], &settings).await;
+    assert!(run.success, "{}", run.stderr);
+    let compared = world.payload_fields("github");
+    assert!(compared.len() > 15, "{compared:?}");
+    for (id, sent, held) in &compared {
+        assert_eq!(held, sent, "{id}");
+    }
+    assert!(
+        compared
+            .iter()
+            .any(|(_, sent, _)| sent[0].as_str().is_some_and(|c| c.len() > 5)),
+        "some differences have four places: {compared:?}"
+    );
+    let defaults = world.resync().await;
+    assert!(defaults.success, "{}", defaults.stderr);
+    let differing = world
+        .payload_fields("github")
+        .into_iter()
+        .filter(|(_, sent, held)| sent[0] != held[0])
+        .count();
+    assert!(
+        differing > 0,
+        "Codecov's defaults (down, 2 places) round otherwise"
+    );
+}
+
+/// Point 7: on GitLab, an owner with subgroups (`group:sub`) has commit links
+/// `https://gitlab.com/group/sub/{repo}/commit/{sha}`, as Codecov's webhook sends.
+#[tokio::test]
+async fn gitlab_subgroup_commit_links_are_codecovs() {
+    let mut config = CodecovSimConfig::generated(1, 8, 89);
+    config.dataset.service = "gitlab".into();
+    config.dataset.owners[0].username = "group:sub".into();
+    let world = world_with(config).await;
+    let gitlab = [("OCEAN__INTEGRATION__CONFIG__CODECOV_SERVICE", "gitlab")];
+    let first = world.run(&["resync", "--once"], &gitlab).await;
+    assert!(first.success, "{}", first.stderr);
+    world.map_payload_fields().await;
+    let run = world.run(&["resync", "--once"], &gitlab).await;
+    assert!(run.success, "{}", run.stderr);
+    let compared = world.payload_fields("gitlab");
+    assert!(!compared.is_empty());
+    for (id, sent, held) in &compared {
+        assert_eq!(held, sent, "{id}");
+        let link = held[3].as_str().unwrap_or_default();
+        assert!(
+            link.starts_with("https://gitlab.com/group/sub/repo-"),
+            "{id}: {link}"
+        );
+        assert!(link.contains("/commit/"), "{link}");
+    }
+}
+
+impl World {
+    /// Makes `locked` private and not activated for the token's user (403
+    /// under it) and removes `removed` from Codecov.
+    fn lock_and_remove(&self, owner: &str, locked: &str, removed: &str) {
+        self.codecov_sim.edit(|d| {
+            if let Some(repo) = d.repo_mut(owner, locked) {
+                repo.private = true;
+                repo.not_activated = true;
+            }
+            if let Some(o) = d.owner_mut(owner) {
+                o.repos.retain(|r| r.name != removed);
+            }
+        });
+    }
+}
+
 /// The blueprints of the kinds with many entities per repository.
 const PER_REPOSITORY: [&str; 4] = ["codecov_commit", "codecov_pull", "codecov_flag", "codecov_branch"];
 

@@ -142,6 +142,44 @@ async fn the_seed_webhook_ends_as_the_seed_entity_in_port() {
     assert!(metrics.contains("ocean_port_requests_total{"), "{metrics}");
 }
 
+/// Issue 16, point 6: a `coverage` entity means the repository's default
+/// branch, as resyncs build it. Codecov notifies for every branch; by default
+/// a webhook for another branch (here newer than the default branch's) leaves
+/// that entity alone, while the payload's pull is still read and written.
+#[tokio::test]
+async fn a_webhook_for_another_branch_leaves_the_default_branch_entity_alone() {
+    let integration = sail(PortSimConfig::default()).await;
+    let mut elsewhere = seed_example_payload();
+    elsewhere["head"]["branch"] = json!("feature/elsewhere");
+    elsewhere["head"]["timestamp"] = json!("2024-02-02T15:00:00");
+    elsewhere["head"]["totals"]["coverage"] = json!("50.00000");
+    let accepted = integration
+        .post(serde_json::to_vec(&elsewhere).expect("JSON"), Some(SECRET))
+        .await;
+    assert_eq!(accepted.status(), 202);
+    assert!(
+        integration.wait_for("codecov_pull", 1).await,
+        "the event was handled: its pull was read and written"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        integration.port_sim.entities("codecov_coverage").is_empty(),
+        "another branch's webhook wrote the coverage entity"
+    );
+    // The default branch's event writes it.
+    let accepted = integration
+        .post(
+            serde_json::to_vec(&seed_example_payload()).expect("JSON"),
+            Some(SECRET),
+        )
+        .await;
+    assert_eq!(accepted.status(), 202);
+    assert!(integration.wait_for("codecov_coverage", 1).await);
+    let stored = &integration.port_sim.entities("codecov_coverage")[0];
+    assert_eq!(stored["properties"]["coverage"], "97.22222");
+    assert_eq!(stored["properties"]["branch"], "slanks-patch-11");
+}
+
 #[tokio::test]
 async fn bad_requests_are_refused_and_write_nothing() {
     let integration = sail(PortSimConfig::default()).await;

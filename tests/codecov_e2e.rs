@@ -657,22 +657,6 @@ async fn gitlab_subgroup_commit_links_are_codecovs() {
     }
 }
 
-impl World {
-    /// Makes `locked` private and not activated for the token's user (403
-    /// under it) and removes `removed` from Codecov.
-    fn lock_and_remove(&self, owner: &str, locked: &str, removed: &str) {
-        self.codecov_sim.edit(|d| {
-            if let Some(repo) = d.repo_mut(owner, locked) {
-                repo.private = true;
-                repo.not_activated = true;
-            }
-            if let Some(o) = d.owner_mut(owner) {
-                o.repos.retain(|r| r.name != removed);
-            }
-        });
-    }
-}
-
 /// The blueprints of the kinds with many entities per repository.
 const PER_REPOSITORY: [&str; 4] = ["codecov_commit", "codecov_pull", "codecov_flag", "codecov_branch"];
 

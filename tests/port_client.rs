@@ -245,14 +245,8 @@ async fn other_client_errors_are_not_retried_and_carry_ports_body() {
 #[tokio::test]
 async fn wrong_credentials_fail_without_leaking_the_secret() {
     let (served, _sim) = start_sim(PortSimConfig::default()).await;
-    let mut settings = PortSettings::new(
-        served.url(),
-        "test-client",
-        Secret::new("hunter2-wrong"),
-        "codecov",
-        "codecov",
-    );
-    settings.retry = fast_retry();
+    let mut settings = settings_for(&served);
+    settings.client_secret = Secret::new("hunter2-wrong");
     let client = PortClient::new(settings).expect("client builds");
 
     let error = client
@@ -477,14 +471,7 @@ async fn blueprints_and_the_integration_record_are_set_up_once() {
 #[tokio::test]
 async fn a_413_on_a_batch_splits_it_until_each_part_fits() {
     let (served, sim) = start_sim(PortSimConfig::default()).await;
-    let mut settings = PortSettings::new(
-        served.url(),
-        "test-client",
-        Secret::new("test-secret"),
-        "codecov",
-        "codecov",
-    );
-    settings.retry = fast_retry();
+    let mut settings = settings_for(&served);
     // Misconfigured above Port's real limit: only Port's 413 tells the truth.
     settings.max_body_bytes = 8 * 1024 * 1024;
     let client = PortClient::new(settings).expect("client builds");

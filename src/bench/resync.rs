@@ -94,11 +94,16 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
     })
 }
 
+/// A simulator's request log (`/_admin/requests`), cleared once read.
+async fn take_request_log(sim_url: &str) -> anyhow::Result<Vec<Value>> {
+    let url = format!("{sim_url}/_admin/requests");
+    let log: Vec<Value> = reqwest::get(&url).await?.json().await?;
+    reqwest::Client::new().delete(&url).send().await?;
+    Ok(log)
+}
+
 async fn port_requests(port_url: &str) -> anyhow::Result<BTreeMap<String, usize>> {
-    let log: Vec<Value> = reqwest::get(format!("{port_url}/_admin/requests"))
-        .await?
-        .json()
-        .await?;
+    let log = take_request_log(port_url).await?;
     let mut counts = BTreeMap::new();
     for entry in &log {
         let method = entry["method"].as_str().unwrap_or_default();
@@ -107,19 +112,12 @@ async fn port_requests(port_url: &str) -> anyhow::Result<BTreeMap<String, usize>
             .entry(format!("{method} {}", crate::metrics::route_of(path)))
             .or_insert(0) += 1;
     }
-    reqwest::Client::new()
-        .delete(format!("{port_url}/_admin/requests"))
-        .send()
-        .await?;
     Ok(counts)
 }
 
 /// Bytes of Codecov's replies in the simulator's log, then a clean log.
 async fn codecov_reads(codecov_url: &str) -> anyhow::Result<CodecovReads> {
-    let log: Vec<Value> = reqwest::get(format!("{codecov_url}/_admin/requests"))
-        .await?
-        .json()
-        .await?;
+    let log = take_request_log(codecov_url).await?;
     let mut reads = CodecovReads::default();
     for entry in &log {
         let bytes = entry["replyBytes"].as_u64().unwrap_or(0);
@@ -127,10 +125,6 @@ async fn codecov_reads(codecov_url: &str) -> anyhow::Result<CodecovReads> {
         reads.bytes += bytes;
         reads.largest = reads.largest.max(bytes);
     }
-    reqwest::Client::new()
-        .delete(format!("{codecov_url}/_admin/requests"))
-        .send()
-        .await?;
     Ok(reads)
 }
 

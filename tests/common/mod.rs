@@ -66,7 +66,8 @@ pub fn fast_retry() -> RetryPolicy {
     }
 }
 
-pub fn client_for(served: &Served) -> PortClient {
+/// Installation `codecov` on the simulator at `served`, with its credentials and quick retries.
+pub fn settings_for(served: &Served) -> PortSettings {
     let mut settings = PortSettings::new(
         served.url(),
         PORT_CLIENT_ID,
@@ -75,7 +76,11 @@ pub fn client_for(served: &Served) -> PortClient {
         "codecov",
     );
     settings.retry = fast_retry();
-    PortClient::new(settings).expect("client builds")
+    settings
+}
+
+pub fn client_for(served: &Served) -> PortClient {
+    PortClient::new(settings_for(served)).expect("client builds")
 }
 
 /// A `codecov_coverage` entity whose JSON is about `size` bytes.

@@ -25,12 +25,19 @@ async fn start(config: CodecovSimConfig) -> (Served, Arc<CodecovSim>) {
         .expect("binds loopback")
 }
 
-fn plugin(served: &Served, owners: &[&str], page_size: u32, token: &str) -> Arc<CodecovPlugin> {
+/// The plugin's settings for the simulator at `served`, with its token.
+fn settings_for(served: &Served, service: Service, owners: &[&str]) -> CodecovSettings {
     let owners = owners.iter().map(|o| o.to_string()).collect();
-    let mut settings = CodecovSettings::new(served.url(), Secret::new(token), Service::Github, owners);
-    settings.page_size = page_size;
+    let mut settings = CodecovSettings::new(served.url(), Secret::new(DEFAULT_TOKEN), service, owners);
     // The simulator's payloads use Codecov cloud's dashboard, as a real Codecov would.
     settings.app_url = Some("https://app.codecov.io".into());
+    settings
+}
+
+fn plugin(served: &Served, owners: &[&str], page_size: u32, token: &str) -> Arc<CodecovPlugin> {
+    let mut settings = settings_for(served, Service::Github, owners);
+    settings.token = Secret::new(token);
+    settings.page_size = page_size;
     settings.retry = RetryPolicy {
         base_delay: std::time::Duration::from_millis(2),
         max_delay: std::time::Duration::from_millis(20),
@@ -314,12 +321,7 @@ async fn a_repository_that_keeps_failing_is_reported_and_the_rest_proceed() {
         ..FaultConfig::default()
     };
     let (served, sim) = start(config).await;
-    let mut plugin_settings = CodecovSettings::new(
-        served.url(),
-        Secret::new(DEFAULT_TOKEN),
-        Service::Github,
-        vec!["owner-1".into()],
-    );
+    let mut plugin_settings = settings_for(&served, Service::Github, &["owner-1"]);
     plugin_settings.concurrency = 1;
     plugin_settings.retry = RetryPolicy {
         base_delay: std::time::Duration::from_millis(1),
@@ -426,13 +428,7 @@ async fn compare_is_rounded_as_the_repositorys_codecov_yaml_says() {
         stale.iter().any(|(item, payload)| item != payload),
         "without the settings the rounding differs"
     );
-    let mut settings = CodecovSettings::new(
-        served.url(),
-        Secret::new(DEFAULT_TOKEN),
-        Service::Github,
-        vec!["owner-1".into()],
-    );
-    settings.app_url = Some("https://app.codecov.io".into());
+    let mut settings = settings_for(&served, Service::Github, &["owner-1"]);
     settings.coverage_round = Rounding::Nearest;
     settings.coverage_precision = 4;
     let configured = Arc::new(CodecovPlugin::new(settings).expect("plugin"));
@@ -448,13 +444,7 @@ async fn gitlab_commit_links_are_codecovs() {
     config.dataset.service = "gitlab".into();
     config.dataset.owners[0].username = "group:sub".into();
     let (served, sim) = start(config).await;
-    let mut settings = CodecovSettings::new(
-        served.url(),
-        Secret::new(DEFAULT_TOKEN),
-        Service::Gitlab,
-        vec!["group:sub".into()],
-    );
-    settings.app_url = Some("https://app.codecov.io".into());
+    let settings = settings_for(&served, Service::Gitlab, &["group:sub"]);
     let plugin = Arc::new(CodecovPlugin::new(settings).expect("plugin"));
     let (items, errors) = fetch_all(&plugin, "coverage").await;
     assert!(errors.is_empty(), "{errors:?}");

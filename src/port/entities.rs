@@ -209,12 +209,7 @@ impl PortClient {
                     Ok(parsed) => record_bulk_reply(blueprint, &batch, entities, parsed, report),
                     Err(e) => {
                         tracing::warn!(blueprint, entities = batch.len(), "bulk upsert: {e}");
-                        for &i in &batch {
-                            let identifier = identifier_text(&entities[i].identifier);
-                            report
-                                .failed
-                                .push(EntityFailure::from_error(blueprint, identifier, &e));
-                        }
+                        fail_batch(report, blueprint, &batch, entities, &e);
                     }
                 },
                 Err(e) if e.status().map(|s| s.as_u16()) == Some(413) && batch.len() > 1 => {
@@ -225,12 +220,7 @@ impl PortClient {
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(blueprint, entities = batch.len(), "bulk upsert failed: {e}");
-                    for &i in &batch {
-                        let identifier = identifier_text(&entities[i].identifier);
-                        report
-                            .failed
-                            .push(EntityFailure::from_error(blueprint, identifier, &e));
-                    }
+                    fail_batch(report, blueprint, &batch, entities, &e);
                 }
             }
         }
@@ -375,6 +365,22 @@ impl PortClient {
             }
         }
         Ok(report)
+    }
+}
+
+/// Every entity of `batch` failed with `error` (the request, not Port's reply to each).
+fn fail_batch(
+    report: &mut UpsertReport,
+    blueprint: &str,
+    batch: &[usize],
+    entities: &[&Entity],
+    error: &PortError,
+) {
+    for &i in batch {
+        let identifier = identifier_text(&entities[i].identifier);
+        report
+            .failed
+            .push(EntityFailure::from_error(blueprint, identifier, error));
     }
 }
 

@@ -298,6 +298,18 @@ fn position_of_status(sims: &Simulators, status: &str) -> Option<usize> {
     })
 }
 
+/// Why the aborted resync deleted nothing, as its final report to Port says.
+fn why_nothing_was_deleted(sims: &Simulators) -> String {
+    let log = sims.port_sim.log().snapshot();
+    let report = position_of_status(sims, "aborted").and_then(|i| log[i].request_body.clone());
+    report.map_or_else(String::new, |body| {
+        body["heldBack"]["deletionSkipped"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
 fn slow_codecov(sims: &Simulators, latency_ms: u64) {
     sims.codecov_sim.faults().set(FaultConfig {
         latency_ms,
@@ -355,6 +367,10 @@ async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
         0,
         "the aborted resync deleted nothing"
     );
+    assert_eq!(
+        why_nothing_was_deleted(&sims),
+        "a newer resync was requested; nothing is deleted"
+    );
     assert!(
         !sims.identifiers("codecov_repository").contains(&stale),
         "the newer resync ran to its end and deleted the stale entity"
@@ -394,6 +410,10 @@ async fn a_shutdown_aborts_the_running_resync_which_deletes_nothing() {
     assert!(status.success(), "{status}");
 
     assert_eq!(reported_statuses(&sims), ["running", "aborted"]);
+    assert_eq!(
+        why_nothing_was_deleted(&sims),
+        "the integration is shutting down; nothing is deleted"
+    );
     assert_eq!(sims.port_requests("POST", "/entities/delete"), 0);
     assert!(
         sims.identifiers("codecov_repository").contains(&stale),

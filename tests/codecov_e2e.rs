@@ -3,7 +3,7 @@
 //! repository names, megabyte commit details, reports not there yet, flags
 //! marked deleted, totals from a commit at least an hour old.
 
-use ocean_codecov::harness::{self, Simulators};
+use ocean_codecov::harness::{self, Finished, Simulators};
 use ocean_codecov::sim::codecov::data::Dataset;
 use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::port::PortSimConfig;
@@ -34,13 +34,8 @@ async fn world_with(config: CodecovSimConfig) -> World {
     }
 }
 
-struct Run {
-    success: bool,
-    stderr: String,
-}
-
 impl World {
-    async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Finished {
         let mut env = self
             .sims
             .env(&self.identifier)
@@ -50,18 +45,12 @@ impl World {
         for (name, value) in extra_env {
             env = env.var(*name, *value);
         }
-        let output = env
-            .command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
-            .output()
+        env.run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
             .await
-            .expect("the binary runs");
-        Run {
-            success: output.status.success(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+            .expect("the binary runs")
     }
 
-    async fn resync(&self) -> Run {
+    async fn resync(&self) -> Finished {
         self.run(&["resync", "--once"], &[]).await
     }
 
@@ -434,14 +423,7 @@ impl World {
         let integration = self.port_sim.integration(&self.identifier).expect("registered");
         let mut config = integration["config"].clone();
         edit(&mut config);
-        let settings = ocean_codecov::port::PortSettings::new(
-            self.port.url(),
-            "test-client",
-            ocean_codecov::secret::Secret::new("test-secret"),
-            "codecov",
-            self.identifier.clone(),
-        );
-        ocean_codecov::port::PortClient::new(settings)
+        self.port_client(&self.identifier)
             .expect("client")
             .patch_integration_config(&config)
             .await

@@ -898,3 +898,57 @@ async fn a_list_that_never_holds_still_deletes_nothing() {
     assert!(run.stderr.contains("deletion skipped"), "{}", run.stderr);
     assert_eq!(world.identifiers("codecov_repository"), before, "nothing deleted");
 }
+
+/// Point 4, a repository's branches: Codecov lists them by update time,
+/// newest first, and that time moves. A branch updated between two page reads
+/// jumps to the first page, and paging skips it. The list is read again until
+/// two reads agree: no live branch's entity is deleted, and the summary says
+/// a record was recovered.
+#[tokio::test]
+async fn a_branch_updated_while_its_list_is_paged_deletes_no_live_branch() {
+    let world = world_with(CodecovSimConfig::generated(1, 16, 97)).await;
+    let one_per_page = [("OCEAN__INTEGRATION__CONFIG__CODECOV_PAGE_SIZE", "1")];
+    assert!(world.run(&["resync", "--once"], &one_per_page).await.success);
+    world.map_branches().await;
+    world.keep_kinds(&["repository", "branch"]).await;
+    let mapped = world.run(&["resync", "--once"], &one_per_page).await;
+    assert!(mapped.success, "{}", mapped.stderr);
+    let (owner, name, oldest) = {
+        let dataset = world.codecov_sim.dataset();
+        let owner = &dataset.owners[0];
+        let repo = owner
+            .repos
+            .iter()
+            .find(|r| r.active && r.branches.len() == 3)
+            .expect("a repository with three branches");
+        let oldest = repo
+            .branches
+            .iter()
+            .min_by(|a, b| a.updatestamp.cmp(&b.updatestamp))
+            .expect("branches");
+        (owner.username.clone(), repo.name.clone(), oldest.name.clone())
+    };
+    let repo_id = format!("github/{owner}/{name}");
+    let before = world.related("codecov_branch", &repo_id);
+    assert_eq!(before.len(), 3);
+    // Right after the first page of its branches is read, the oldest branch
+    // gets a new commit and lists first: the second read skips it.
+    let (who, repo) = (owner.clone(), name.clone());
+    world
+        .codecov_sim
+        .change_after(&format!("/{name}/branches"), "page=1", 1, move |d| {
+            if let Some(branch) = d
+                .repo_mut(&who, &repo)
+                .and_then(|r| r.branches.iter_mut().find(|b| b.name == oldest))
+            {
+                branch.updatestamp = "2030-01-01T00:00:00".into();
+            }
+        });
+    let run = world.run(&["resync", "--once"], &one_per_page).await;
+    assert!(run.success, "{}", run.stderr);
+    let ids = |entities: Vec<Value>| -> Vec<Value> {
+        entities.into_iter().map(|e| e["identifier"].clone()).collect()
+    };
+    assert_eq!(ids(world.related("codecov_branch", &repo_id)), ids(before));
+    assert!(run.stderr.contains("1 record(s) recovered"), "{}", run.stderr);
+}

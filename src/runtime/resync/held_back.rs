@@ -172,7 +172,7 @@ mod tests {
             kind: "coverage".into(),
             held: 1,
             held_samples: vec![Held {
-                blueprint: "codecov_coverage".into(),
+                blueprint: "service_coverage".into(),
                 identifier: "github/o/r".into(),
                 reason: "403: not activated".into(),
             }],
@@ -190,13 +190,13 @@ mod tests {
         let pull = KindReport {
             kind: "pull".into(),
             held_parts: 1,
-            held_part_samples: vec!["codecov_pull related to repository o/r: 403".into()],
+            held_part_samples: vec!["service_pull related to repository o/r: 403".into()],
             ..KindReport::default()
         };
         let held = HeldBackReport::of(&report(vec![coverage, commit, pull], skipped, None));
         assert_eq!(held.entities, 1);
         assert_eq!(held.held_parts, 1);
-        assert!(held.part_samples[0].starts_with("pull: codecov_pull related to"));
+        assert!(held.part_samples[0].starts_with("pull: service_pull related to"));
         assert_eq!(held.samples[0].kind.as_deref(), Some("coverage"));
         assert_eq!(held.samples[0].reason, "403: not activated");
         assert_eq!(held.incomplete_kinds.len(), 1);

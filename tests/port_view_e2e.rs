@@ -375,17 +375,29 @@ async fn a_newer_resync_request_aborts_the_running_one_which_deletes_nothing() {
         !sims.identifiers("codecov_repository").contains(&stale),
         "the newer resync ran to its end and deleted the stale entity"
     );
-    let metrics = admin(&sims, "sync-metrics").await;
-    // One record per resync (the simulator lists them by event id, not in time order).
-    let mut runtime_states: Vec<&str> = metrics[identifier]
-        .as_array()
-        .expect("sync metrics")
-        .iter()
-        .filter(|r| r["kindIdentifier"] == "__runtime__")
-        .filter_map(|r| r["syncState"].as_str())
-        .collect();
-    runtime_states.sort_unstable();
-    assert_eq!(runtime_states, ["aborted", "completed"], "{metrics}");
+    // One runtime record per resync, its end sent after the resync state (and
+    // listed by event id, not in time order).
+    let runtime_states = || async {
+        let metrics = admin(&sims, "sync-metrics").await;
+        let mut states: Vec<String> = metrics[identifier]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["kindIdentifier"] == "__runtime__")
+            .filter_map(|r| r["syncState"].as_str().map(String::from))
+            .collect();
+        states.sort_unstable();
+        states
+    };
+    let mut states = runtime_states().await;
+    for _ in 0..400 {
+        if states == ["aborted", "completed"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        states = runtime_states().await;
+    }
+    assert_eq!(states, ["aborted", "completed"]);
 }
 
 #[tokio::test]
@@ -474,11 +486,20 @@ async fn the_webhook_listener_tells_port_where_to_ask_for_resyncs() {
     assert!(!sims.identifiers("codecov_repository").is_empty());
 
     // Its Prometheus metrics: Ocean's gauges and labels besides ours, the source as a label.
-    let reply = reqwest::get(format!("{url}/metrics")).await.expect("metrics");
-    assert_eq!(reply.status(), 200, "{url}/metrics");
-    let metrics = reply.text().await.expect("text");
+    // The resync's end is counted just after its state went to Port.
+    let runtime_done = "success{kind=\"__runtime__\",phase=\"resync\"} 1";
+    let mut metrics = String::new();
+    for _ in 0..400 {
+        let reply = reqwest::get(format!("{url}/metrics")).await.expect("metrics");
+        assert_eq!(reply.status(), 200, "{url}/metrics");
+        metrics = reply.text().await.expect("text");
+        if metrics.contains(runtime_done) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     for expected in [
-        "success{kind=\"__runtime__\",phase=\"resync\"} 1",
+        runtime_done,
         "ocean_resyncs_total{outcome=\"completed\"} 1",
         "ocean_source_requests_total{source=\"codecov\",",
     ] {

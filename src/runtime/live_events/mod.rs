@@ -255,6 +255,16 @@ impl Outcome {
     }
 }
 
+/// Whether event `i`'s `change` of an entity replaces the change event `j`
+/// made of it earlier in the batch: within one event, another resource's upsert
+/// outweighs this one's deselection; across events, the superseding event wins.
+fn replaces(outcomes: &[Outcome], (i, change): (usize, &Change), (j, earlier): (usize, &Change)) -> bool {
+    if i == j {
+        return matches!(change, Change::Upsert(_)) || matches!(earlier, Change::Delete);
+    }
+    outcomes[i].supersedes(&outcomes[j])
+}
+
 fn identifier_text(identifier: &Value) -> String {
     match identifier {
         Value::String(s) => s.clone(),
@@ -327,11 +337,7 @@ async fn write_batch(
                     let key = entity_key(&id.0, &id.1);
                     let wins = match chosen.get(&key) {
                         None => true,
-                        // One event: another resource's upsert outweighs this one's deselection.
-                        Some((j, _, earlier)) if *j == i => {
-                            matches!(change, Change::Upsert(_)) || matches!(earlier, Change::Delete)
-                        }
-                        Some((j, ..)) => outcomes[i].supersedes(&outcomes[*j]),
+                        Some((j, _, earlier)) => replaces(&outcomes, (i, &change), (*j, earlier)),
                     };
                     if chosen.contains_key(&key) {
                         superseded += 1;
@@ -546,5 +552,62 @@ async fn delete_owned(
                     .push(format!("deleting {blueprint} entities: {e}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(seq: u64, order: Option<i64>) -> Outcome {
+        Outcome {
+            seq,
+            order,
+            poison: Vec::new(),
+            failures: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    fn upsert() -> Change {
+        Change::Upsert(Box::new(Entity {
+            identifier: Value::from("e"),
+            title: None,
+            blueprint: "b".into(),
+            team: None,
+            icon: None,
+            properties: serde_json::Map::new(),
+            relations: serde_json::Map::new(),
+        }))
+    }
+
+    #[test]
+    fn the_newer_event_in_the_source_wins_whatever_the_arrival() {
+        // Event 0 arrived first but is newer in the source.
+        let outcomes = [outcome(1, Some(20)), outcome(2, Some(10))];
+        assert!(!replaces(&outcomes, (1, &upsert()), (0, &upsert())));
+        assert!(replaces(&outcomes, (0, &upsert()), (1, &upsert())));
+        // A deselection obeys the same order.
+        assert!(!replaces(&outcomes, (1, &Change::Delete), (0, &upsert())));
+    }
+
+    #[test]
+    fn without_an_order_or_on_a_tie_the_later_accepted_wins() {
+        let tied = [outcome(1, Some(5)), outcome(2, Some(5))];
+        assert!(replaces(&tied, (1, &upsert()), (0, &upsert())));
+        assert!(!replaces(&tied, (0, &upsert()), (1, &upsert())));
+        let unordered = [outcome(1, None), outcome(2, Some(1))];
+        assert!(replaces(&unordered, (1, &upsert()), (0, &upsert())));
+    }
+
+    #[test]
+    fn within_one_event_an_upsert_outweighs_a_deselection() {
+        let one = [outcome(1, Some(1))];
+        assert!(replaces(&one, (0, &upsert()), (0, &Change::Delete)));
+        assert!(!replaces(&one, (0, &Change::Delete), (0, &upsert())));
+        assert!(
+            replaces(&one, (0, &upsert()), (0, &upsert())),
+            "the last resource's state"
+        );
     }
 }

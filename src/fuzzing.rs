@@ -49,7 +49,7 @@ fn webhook_harness() -> WebhookHarness {
     .host()
     .expect("the fuzz harness's settings are valid");
     // A journal of its own per process, bounded so a long run cannot fill the disk.
-    let dir = crate::runtime::live_events::scratch_journal_dir("fuzz");
+    let dir = crate::runtime::journal::scratch_journal_dir("fuzz");
     let options = JournalOptions {
         max_bytes: 64 * 1024 * 1024,
         // Fuzzing checks the route, not the disk: a sync per input would cap it at the disk's pace.

@@ -54,7 +54,7 @@ impl IntegrationEnv {
         // A fresh journal: these simulators know nothing of an earlier run's events.
         .var(
             "OCEAN__JOURNAL__PATH",
-            crate::runtime::live_events::scratch_journal_dir(identifier)
+            crate::runtime::journal::scratch_journal_dir(identifier)
                 .display()
                 .to_string(),
         )

@@ -112,7 +112,7 @@ fn repo_of(payload: &Value) -> String {
 
 /// A fresh directory for one run's journal.
 fn journal_dir(name: &str) -> anyhow::Result<PathBuf> {
-    let dir = crate::runtime::live_events::scratch_journal_dir(name);
+    let dir = crate::runtime::journal::scratch_journal_dir(name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }

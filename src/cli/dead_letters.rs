@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::runtime::journal::journal_dir_from_env;
 use crate::runtime::journal::{DeadLetter, Journal, JournalOptions, OpenError, Selection};
-use crate::runtime::live_events::journal_dir_from_env;
 
 #[derive(Args)]
 pub struct DeadLettersArgs {

@@ -11,6 +11,7 @@
 //! appends past the disk bound are refused, never silently dropped.
 
 mod open;
+mod place;
 pub mod record;
 mod segments;
 mod state;
@@ -23,25 +24,9 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub use place::{default_journal_dir, journal_dir_from_env, scratch_journal_dir};
 use state::State;
 use writer::Op;
-
-/// Where `sail` keeps its journal unless `OCEAN__JOURNAL__PATH` says: under
-/// the working directory, one per integration, so a `sail` stopped and started
-/// again in the same place finds it.
-pub fn default_journal_dir(identifier: &str) -> PathBuf {
-    let name: String = identifier
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(".ocean-journal").join(name)
-}
 
 /// How the journal is laid out and bounded.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 pub mod queue;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,33 +31,8 @@ const RETRY_SCAN: Duration = Duration::from_secs(1);
 /// Longest reason kept with a dead letter.
 const REASON_MAX: usize = 2000;
 
-pub use crate::runtime::journal::default_journal_dir;
-
-/// A fresh, empty journal directory under the system's temporary directory,
-/// for runs that must not replay an earlier run's events (sandbox, soak,
-/// benchmarks, fuzzing).
-pub fn scratch_journal_dir(tag: &str) -> PathBuf {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("ocean-journal-{tag}-{}-{run}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// The journal directory from the environment alone (for commands that do not
-/// need Port's credentials); `default_identifier` when none is set.
-pub fn journal_dir_from_env(
-    vars: &std::collections::BTreeMap<String, String>,
-    default_identifier: &str,
-) -> PathBuf {
-    match vars.get("OCEAN__JOURNAL__PATH").filter(|p| !p.is_empty()) {
-        Some(path) => PathBuf::from(path),
-        None => default_journal_dir(
-            vars.get("OCEAN__INTEGRATION__IDENTIFIER")
-                .map_or(default_identifier, String::as_str),
-        ),
-    }
-}
+// Where the journal lives; kept here too for callers that name it by live events.
+pub use crate::runtime::journal::{default_journal_dir, journal_dir_from_env, scratch_journal_dir};
 
 /// The live-event intake as it runs: the journal and the queue in front of the processor.
 #[derive(Clone)]

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use ocean_codecov::harness::Simulators;
+use ocean_codecov::harness::{Finished, IntegrationEnv, Simulators};
 use ocean_codecov::port::Entity;
 use ocean_codecov::port::{PortClient, UpsertOptions};
 use ocean_codecov::sim::codecov::CodecovSimConfig;
@@ -35,28 +35,25 @@ async fn world(owners: usize, repos: usize) -> World {
     )
 }
 
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
 impl World {
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let env = self
-            .env(IDENTIFIER)
+    /// The installation's settings for the binary.
+    fn settings(&self) -> IntegrationEnv {
+        self.env(IDENTIFIER)
             .var("OCEAN__INTEGRATION__TYPE", "codecov")
-            .fast_retries(5, 3);
-        env.command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+            .fast_retries(5, 3)
     }
 
-    async fn run(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().await.expect("the binary runs");
-        let run = Run {
-            success: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        self.settings()
+            .command(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+    }
+
+    async fn run(&self, args: &[&str]) -> Finished {
+        let run = self
+            .settings()
+            .run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+            .await
+            .expect("the binary runs");
         assert!(
             !run.stderr.contains("test-secret"),
             "the secret leaked:\n{}",
@@ -65,7 +62,7 @@ impl World {
         run
     }
 
-    async fn resync(&self) -> Run {
+    async fn resync(&self) -> Finished {
         self.run(&["resync", "--once"]).await
     }
 

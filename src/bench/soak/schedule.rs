@@ -426,5 +426,7 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
     world.count_faults(totals);
     port_served.shutdown().await;
     codecov_served.shutdown().await;
+    // The schedule's scratch journal (a failing one keeps it, for a look).
+    let _ = std::fs::remove_dir_all(&host.settings.journal_path);
     Ok(())
 }

@@ -107,15 +107,14 @@ pub fn webhook_body(body: &[u8]) {
             .runtime
             .block_on(live.queue.take(64, std::time::Duration::ZERO));
         for event in taken.into_iter().flatten() {
-            let body = match event.body {
-                Some(body) => body,
+            let bytes = match event.body {
+                Some(body) => body.to_vec(),
                 None => match live.journal.read(event.seq) {
-                    Ok(Some(bytes)) => {
-                        serde_json::from_slice(&bytes).expect("the journal keeps accepted JSON")
-                    }
+                    Ok(Some(bytes)) => bytes,
                     _ => continue,
                 },
             };
+            let body: serde_json::Value = serde_json::from_slice(&bytes).expect("an accepted event is JSON");
             for (_, mapper) in &harness.mappers {
                 let _ = mapper.map_json(&body);
             }

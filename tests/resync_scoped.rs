@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use ocean_codecov::harness;
 use ocean_codecov::port::{Entity, PortClient, UpsertOptions};
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
-use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, WebhookItem};
+use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, RawItem, WebhookItem};
 use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
 use ocean_codecov::runtime::resync::plan::{Kept, Verdict};
 use ocean_codecov::runtime::resync::progress::Quiet;
@@ -77,12 +77,15 @@ impl Plugin for Scripted {
         stream
     }
 
-    fn recognises_webhook(&self, _headers: &BTreeMap<String, String>, _body: &Value) -> bool {
+    fn recognises_webhook(&self, _headers: &BTreeMap<String, String>, _body: &[u8]) -> bool {
         false
     }
 
-    fn webhook_items<'a>(&'a self, _body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>> {
-        Box::pin(async { Vec::new() })
+    fn webhook_items<'a>(
+        &'a self,
+        bodies: &'a [&'a serde_json::value::RawValue],
+    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>> {
+        Box::pin(async { vec![Vec::new(); bodies.len()] })
     }
 }
 
@@ -183,7 +186,7 @@ fn things(items: &[(&str, Value)]) -> Delivery {
     Delivery::Page(
         items
             .iter()
-            .map(|(id, size)| json!({"id": id, "size": size}))
+            .map(|(id, size)| RawItem::from_value(&json!({"id": id, "size": size})))
             .collect(),
     )
 }
@@ -258,7 +261,7 @@ async fn an_item_whose_entity_cannot_be_told_blocks_its_kinds_deletion() {
     // Held back by the source with no identifier, or one that fails to map.
     for unidentified in [
         held(json!({"name": "no id here"}), "404: vanished after listing"),
-        Delivery::Page(vec![json!({"size": 1})]),
+        Delivery::Page(vec![RawItem::from_value(&json!({"size": 1}))]),
     ] {
         let (world, report) = resync_after_seed(vec![things(&[("a", json!(1))]), unidentified]).await;
         assert_eq!(world.identifiers("thing"), ["a", "b", "c", "d"]);
@@ -342,7 +345,12 @@ async fn synced_two_kinds(things: &[(&str, Value)], parts: &[(&str, &str)], yaml
 }
 
 fn parts(items: &[(&str, &str)]) -> Delivery {
-    Delivery::Page(items.iter().map(|(id, of)| json!({"id": id, "of": of})).collect())
+    Delivery::Page(
+        items
+            .iter()
+            .map(|(id, of)| RawItem::from_value(&json!({"id": id, "of": of})))
+            .collect(),
+    )
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Benchmarks that print figures (`ocean-codecov bench ...`); tests never time anything.
 
 pub mod corpus;
+mod load;
 pub mod mapping;
 pub mod resync;
 pub mod soak;

@@ -56,6 +56,8 @@ struct Pass {
     seconds: f64,
     peak_rss_mib: Option<f64>,
     requests: BTreeMap<String, usize>,
+    /// The resync's own mapping figures per kind (time inside the mapper).
+    mapping: Vec<String>,
     ok: bool,
 }
 
@@ -85,11 +87,18 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
     if !output.status.success() && args.fault_rate == 0.0 {
         eprintln!("{stderr}");
     }
+    let mapping = stderr
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("mapping ") && l.contains(" inside the resync: "))
+        .map(str::to_string)
+        .collect();
     Ok(Pass {
         codecov: CodecovReads::default(),
         seconds,
         peak_rss_mib,
         requests: BTreeMap::new(),
+        mapping,
         ok: output.status.success(),
     })
 }
@@ -220,6 +229,9 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         );
         for (route, count) in &pass.requests {
             println!("  {count:>7}  {route}");
+        }
+        for line in &pass.mapping {
+            println!("  {line}");
         }
         println!(
             "  read from Codecov: {} requests, {:.1} KiB, {:.2} KiB per repository, largest reply {:.1} KiB",

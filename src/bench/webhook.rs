@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
-use super::simulator;
+use super::{load, simulator};
 use crate::sim::codecov::DEFAULT_TOKEN;
 use crate::sim::codecov::data::Dataset;
 use crate::sim::rng::SplitMix;
@@ -201,48 +201,43 @@ struct Sent {
     refused: BTreeMap<String, usize>,
 }
 
-/// Sends each body once from `concurrency` workers; never resends.
+/// Sends each body once from `concurrency` workers, each on its own
+/// keep-alive connection (`load`); never resends.
 async fn send_once(url: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: usize) -> anyhow::Result<Sent> {
-    let target = Arc::new(format!("{url}/integration/webhook?token={SECRET}"));
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let addr = url
+        .strip_prefix("http://")
+        .context("sail listens on plain HTTP")?
+        .trim_end_matches('/')
+        .to_string();
+    let path = format!("/integration/webhook?token={SECRET}");
+    let headers = [("Content-Type", "application/json"), ("User-Agent", "Codecov")];
+    // Built before the clock starts: the generator measures the server, not itself.
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+        bodies
+            .iter()
+            .map(|body| load::post_request(&addr, &path, &headers, body))
+            .collect(),
+    );
     let next = Arc::new(AtomicUsize::new(0));
     let sent = Arc::new(Mutex::new(Sent::default()));
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (http, target, bodies, next, sent) = (
-            http.clone(),
-            target.clone(),
-            bodies.clone(),
-            next.clone(),
-            sent.clone(),
-        );
+        let (requests, next, sent) = (requests.clone(), next.clone(), sent.clone());
+        let mut connection = load::Connection::new(&addr);
         workers.push(tokio::spawn(async move {
             let mut mine = Sent::default();
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(body) = bodies.get(i) else { break };
+                let Some(request) = requests.get(i) else { break };
                 let started = Instant::now();
-                let reply = http
-                    .post(target.as_str())
-                    .header("Content-Type", "application/json")
-                    .header("User-Agent", "Codecov")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match reply {
-                    Ok(reply) if reply.status().as_u16() == 202 => {
+                match connection.send(request).await {
+                    Ok(202) => {
                         mine.latencies.push(started.elapsed());
                         mine.accepted.push(i);
                     }
-                    Ok(reply) => {
+                    Ok(status) => {
                         mine.latencies.push(started.elapsed());
-                        *mine
-                            .refused
-                            .entry(reply.status().as_u16().to_string())
-                            .or_default() += 1;
+                        *mine.refused.entry(status.to_string()).or_default() += 1;
                     }
                     Err(_) => *mine.refused.entry("unreachable".into()).or_default() += 1,
                 }

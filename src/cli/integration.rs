@@ -153,6 +153,19 @@ pub(crate) fn summarise(report: &ResyncReport) {
             kind.upsert_failures,
             kind.fetch_errors.len()
         );
+        if kind.items > 0 && kind.mapping_nanos > 0 {
+            let seconds = kind.mapping_nanos as f64 / 1e9;
+            eprintln!(
+                "{:>12}  mapping {} inside the resync: {} items ({:.1} KiB) in {:.1} ms: {:.0} items/s, {:.1} MiB/s",
+                "",
+                kind.kind,
+                kind.items,
+                kind.item_bytes as f64 / 1024.0,
+                seconds * 1e3,
+                kind.items as f64 / seconds,
+                kind.item_bytes as f64 / 1048576.0 / seconds
+            );
+        }
         for error in kind.fetch_errors.iter().take(5).chain(kind.error_samples.iter()) {
             eprintln!("{:>12}  ! {error}", "");
         }

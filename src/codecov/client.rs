@@ -6,11 +6,13 @@ use std::time::SystemTime;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::settings::CodecovSettings;
 use crate::http;
 use crate::retry::{self, Attempt, is_retryable_status, server_hint};
+use crate::runtime::raw_item::RawItem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecovError {
@@ -62,17 +64,19 @@ impl CodecovError {
     }
 }
 
-/// One page of a paged list endpoint.
-#[derive(Debug, Default, Deserialize)]
-pub struct ListPage {
+/// One page of a paged list endpoint. Its records are read as raw items
+/// (their text cut from the body) or, where the plugin inspects them, as
+/// documents.
+#[derive(Debug, Deserialize)]
+pub struct ListPage<T = RawItem> {
     #[serde(default)]
     pub count: Option<u64>,
     #[serde(default)]
     pub next: Option<String>,
-    pub results: Vec<Value>,
+    pub results: Vec<T>,
 }
 
-impl ListPage {
+impl<T> ListPage<T> {
     /// How many results page `page` must hold by its own count: every page
     /// before the last is full. `None` when Codecov gave no count.
     fn expected_len(&self, page: u32, page_size: u32) -> Option<u64> {
@@ -92,7 +96,7 @@ pub struct ListingTally {
 }
 
 impl ListingTally {
-    pub fn add(&mut self, page: &ListPage) {
+    pub fn add<T>(&mut self, page: &ListPage<T>) {
         self.received += page.results.len() as u64;
         // The latest count: a list that grew while it was read shows it.
         if page.count.is_some() {
@@ -172,6 +176,16 @@ impl CodecovClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Value, CodecovError> {
+        self.get_as(owner, path, query).await
+    }
+
+    /// GETs a JSON body read straight into `T` (e.g. a page of raw items).
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        owner: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, CodecovError> {
         let url = format!("{}{}", self.api, path);
         let what = format!("GET {path}");
         let outcome = retry::run(&self.settings.retry, &what, || async {
@@ -187,15 +201,13 @@ impl CodecovClient {
                 .map_or_else(|_| "error".to_string(), |r| r.status.as_u16().to_string());
             crate::metrics::metrics().count_source_request("codecov", path, status);
             match exchanged {
-                Ok(reply) if reply.status.is_success() => {
-                    match serde_json::from_slice::<Value>(&reply.body) {
-                        Ok(value) => Attempt::Done(value),
-                        Err(e) => Attempt::Fail(CodecovError::Decode {
-                            path: path.to_string(),
-                            reason: e.to_string(),
-                        }),
-                    }
-                }
+                Ok(reply) if reply.status.is_success() => match serde_json::from_slice::<T>(&reply.body) {
+                    Ok(value) => Attempt::Done(value),
+                    Err(e) => Attempt::Fail(CodecovError::Decode {
+                        path: path.to_string(),
+                        reason: e.to_string(),
+                    }),
+                },
                 Ok(reply) if reply.status == StatusCode::UNAUTHORIZED => {
                     Attempt::Fail(CodecovError::TokenRejected {
                         owner: owner.to_string(),
@@ -240,14 +252,14 @@ impl CodecovClient {
     /// Page `page` (from 1) of a list endpoint. Past the last page Codecov
     /// answers 404 "Invalid page."; that is read as an empty, final page. A
     /// page that is empty though its count says otherwise is read again.
-    pub async fn list_page(
+    pub async fn list_page<T: DeserializeOwned>(
         &self,
         owner: &str,
         path: &str,
         query: &[(&str, String)],
         page: u32,
         page_size: u32,
-    ) -> Result<ListPage, CodecovError> {
+    ) -> Result<ListPage<T>, CodecovError> {
         let mut rereads = 0;
         loop {
             let listed = self.read_page(owner, path, query, page, page_size).await?;
@@ -266,13 +278,13 @@ impl CodecovClient {
 
     /// The first page of a list, read as a whole list: it must hold all it
     /// counted, up to `page_size`.
-    pub async fn first_page(
+    pub async fn first_page<T: DeserializeOwned>(
         &self,
         owner: &str,
         path: &str,
         query: &[(&str, String)],
         page_size: u32,
-    ) -> Result<Vec<Value>, CodecovError> {
+    ) -> Result<Vec<T>, CodecovError> {
         let listed = self.list_page(owner, path, query, 1, page_size).await?;
         match listed.expected_len(1, page_size) {
             Some(expected) if (listed.results.len() as u64) < expected => Err(CodecovError::Incomplete {
@@ -284,22 +296,19 @@ impl CodecovClient {
         }
     }
 
-    async fn read_page(
+    async fn read_page<T: DeserializeOwned>(
         &self,
         owner: &str,
         path: &str,
         query: &[(&str, String)],
         page: u32,
         page_size: u32,
-    ) -> Result<ListPage, CodecovError> {
+    ) -> Result<ListPage<T>, CodecovError> {
         let mut query = query.to_vec();
         query.push(("page", page.to_string()));
         query.push(("page_size", page_size.max(1).to_string()));
-        match self.get(owner, path, &query).await {
-            Ok(value) => serde_json::from_value(value).map_err(|e| CodecovError::Decode {
-                path: path.to_string(),
-                reason: e.to_string(),
-            }),
+        match self.get_as::<ListPage<T>>(owner, path, &query).await {
+            Ok(listed) => Ok(listed),
             Err(CodecovError::Api {
                 status: 404, detail, ..
             }) if page > 1 && detail == "Invalid page." => Ok(ListPage {
@@ -317,7 +326,7 @@ mod tally_tests {
     use super::*;
     use serde_json::json;
 
-    fn page(count: Option<u64>, results: usize) -> ListPage {
+    fn page(count: Option<u64>, results: usize) -> ListPage<Value> {
         ListPage {
             count,
             next: None,

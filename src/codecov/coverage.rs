@@ -67,7 +67,7 @@ pub async fn resync_item(
     let mut head_at = None;
     for page in 1..=COMMIT_PAGES {
         let listed = client
-            .list_page(owner, &path, &query, page, COMMIT_PAGE_SIZE)
+            .list_page::<Value>(owner, &path, &query, page, COMMIT_PAGE_SIZE)
             .await?;
         let last = listed.next.is_none() || listed.results.is_empty();
         read.extend(listed.results);
@@ -130,7 +130,7 @@ async fn parent_elsewhere(
     parent: &str,
 ) -> Result<Value, CodecovError> {
     let path = client.repos_path(owner, &[name, "commits"]);
-    let recent = client.list_page(owner, &path, &[], 1, 20).await?;
+    let recent = client.list_page::<Value>(owner, &path, &[], 1, 20).await?;
     Ok(recent
         .results
         .into_iter()

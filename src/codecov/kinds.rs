@@ -11,6 +11,7 @@ use super::client::{CodecovClient, CodecovError};
 use super::listing::{Rereads, StableListing, key_of};
 use super::payload::RepoContext;
 use crate::runtime::plugin::{FetchError, PageSender};
+use crate::runtime::raw_item::RawItem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -236,15 +237,11 @@ impl KindFetch {
     }
 
     /// The kind's items for one page of repositories, fetched a few at a time.
-    async fn per_repo(&self, owner: &str, repos: Vec<Value>) -> bool {
+    async fn per_repo(&self, owner: &str, repos: Vec<RawItem>) -> bool {
         let concurrency = self.client.settings().concurrency.max(1);
-        let results: Vec<(Value, String, Result<Vec<Value>, CodecovError>)> = stream::iter(repos)
-            .map(|repo: Value| async move {
-                let name = repo
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+        let results: Vec<(RawItem, String, Result<Vec<RawItem>, CodecovError>)> = stream::iter(repos)
+            .map(|repo: RawItem| async move {
+                let name = repo.field_str("name").unwrap_or_default();
                 let items = self.repo_items(owner, &repo, &name).await;
                 (repo, name, items)
             })
@@ -278,8 +275,7 @@ impl KindFetch {
                         "{reason}; its {} entities are kept as they are",
                         self.kind.name()
                     );
-                    let mut stand_in = json!({});
-                    self.tag_for(owner, &name, &mut stand_in);
+                    let stand_in = json!({"__repository": self.repository_tag(owner, &name)});
                     self.pages.held_part(stand_in, reason).await
                 }
                 // A failure, not the repository's state: nothing of the kind is deleted.
@@ -298,11 +294,14 @@ impl KindFetch {
     /// What a `coverage` item of an unreadable repository can hold: the
     /// payload's repository and owner, as the listing gives them, so the
     /// mapping names the entity to keep.
-    fn held_coverage(&self, owner: &str, name: &str, repo: &Value) -> Value {
+    fn held_coverage(&self, owner: &str, name: &str, repo: &RawItem) -> Value {
         let settings = self.client.settings();
         let context = RepoContext::new(settings, owner, name);
+        let private = repo
+            .field("private")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
         json!({
-            "repo": {"url": context.repo_url(), "service_id": Value::Null, "name": name, "private": repo.get("private")},
+            "repo": {"url": context.repo_url(), "service_id": Value::Null, "name": name, "private": private},
             "head": Value::Null,
             "base": Value::Null,
             "compare": Value::Null,
@@ -313,46 +312,48 @@ impl KindFetch {
 
     /// Adds `__repository` (service, owner, name, dashboard URL) to a repository,
     /// so mappings can build identifiers and relations that never collide.
-    fn tag(&self, owner: &str, mut item: Value) -> Value {
-        let name = item
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        self.tag_for(owner, &name, &mut item);
-        item
+    fn tag(&self, owner: &str, item: RawItem) -> RawItem {
+        let name = item.field_str("name").unwrap_or_default();
+        item.with_member("__repository", &self.repository_tag(owner, &name))
     }
 
-    fn tag_for(&self, owner: &str, name: &str, item: &mut Value) {
+    /// The `__repository` member: added to the item's text, not rebuilt.
+    fn repository_tag(&self, owner: &str, name: &str) -> Value {
         let settings = self.client.settings();
         let context = RepoContext::new(settings, owner, name);
-        let tag = json!({"service": settings.service.long(), "owner": owner, "name": name, "url": context.repo_url()});
-        if let Some(fields) = item.as_object_mut() {
-            fields.insert("__repository".into(), tag);
-        }
+        json!({"service": settings.service.long(), "owner": owner, "name": name, "url": context.repo_url()})
     }
 
-    async fn repo_items(&self, owner: &str, repo: &Value, name: &str) -> Result<Vec<Value>, CodecovError> {
+    async fn repo_items(
+        &self,
+        owner: &str,
+        repo: &RawItem,
+        name: &str,
+    ) -> Result<Vec<RawItem>, CodecovError> {
         let client = &self.client;
-        let default_branch = repo.get("branch").and_then(Value::as_str);
-        let tag = |mut item: Value| {
-            self.tag_for(owner, name, &mut item);
-            item
-        };
+        let default_branch = repo.field_str("branch");
+        let repository = self.repository_tag(owner, name);
+        let tag = |item: RawItem| item.with_member("__repository", &repository);
         let items = match self.kind {
             Kind::Repository => vec![tag(repo.clone())],
-            Kind::Coverage => {
-                super::coverage::resync_item(client, owner, repo, name, self.selector.totals_from_commit_list)
-                    .await?
-            }
-            .into_iter()
+            // Built from several reads: the one kind whose item is a new document.
+            Kind::Coverage => super::coverage::resync_item(
+                client,
+                owner,
+                &repo.to_value(),
+                name,
+                self.selector.totals_from_commit_list,
+            )
+            .await?
+            .iter()
+            .map(RawItem::from_value)
             .collect(),
             Kind::Commit => match default_branch {
                 Some(branch) => {
                     let path = client.repos_path(owner, &[name, "commits"]);
-                    let query = [("branch", branch.to_string())];
+                    let query = [("branch", branch)];
                     client
-                        .first_page(owner, &path, &query, self.selector.commits_per_repo)
+                        .first_page::<RawItem>(owner, &path, &query, self.selector.commits_per_repo)
                         .await?
                         .into_iter()
                         .map(tag)
@@ -393,7 +394,7 @@ impl KindFetch {
         segments: &[&str],
         query: &[(&str, String)],
         key: &'static str,
-    ) -> Result<Vec<Value>, CodecovError> {
+    ) -> Result<Vec<RawItem>, CodecovError> {
         let path = self.client.repos_path(owner, segments);
         let page_size = self.client.settings().page_size;
         let mut listing = StableListing::new(&self.client, owner, &path, query, page_size, key_of(key));

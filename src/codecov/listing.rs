@@ -10,9 +10,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use super::client::{CodecovClient, CodecovError, ListingTally};
+use super::client::{CodecovClient, CodecovError, ListPage, ListingTally};
+use crate::runtime::raw_item::RawItem;
 
 /// Whole reads of a multi-page list before it is given up as unstable.
 const MAX_READS: u32 = 4;
@@ -20,10 +19,13 @@ const MAX_READS: u32 = 4;
 const EMPTY_REREADS: u32 = 3;
 
 /// How a list's records are told apart: by `field` (repository name, pull id, ...).
-pub fn key_of(field: &'static str) -> impl Fn(&Value) -> Option<String> {
-    move |record| match record.get(field)? {
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+pub fn key_of(field: &'static str) -> impl Fn(&RawItem) -> Option<String> {
+    move |record| {
+        let raw = record.field(field)?;
+        // A string by its value (escapes decoded), anything else by its text.
+        serde_json::from_str::<String>(raw.get())
+            .ok()
+            .or_else(|| Some(raw.get().to_string()))
     }
 }
 
@@ -36,7 +38,7 @@ pub struct Rereads {
     pub recovered: u64,
 }
 
-pub struct StableListing<'a, K: Fn(&Value) -> Option<String>> {
+pub struct StableListing<'a, K: Fn(&RawItem) -> Option<String>> {
     client: &'a CodecovClient,
     owner: &'a str,
     path: &'a str,
@@ -56,7 +58,7 @@ pub struct StableListing<'a, K: Fn(&Value) -> Option<String>> {
     pub rereads: Rereads,
 }
 
-impl<'a, K: Fn(&Value) -> Option<String>> StableListing<'a, K> {
+impl<'a, K: Fn(&RawItem) -> Option<String>> StableListing<'a, K> {
     pub fn new(
         client: &'a CodecovClient,
         owner: &'a str,
@@ -90,7 +92,7 @@ impl<'a, K: Fn(&Value) -> Option<String>> StableListing<'a, K> {
     }
 
     /// The next records not delivered before; `None` once the list is settled.
-    pub async fn next(&mut self) -> Result<Option<Vec<Value>>, CodecovError> {
+    pub async fn next(&mut self) -> Result<Option<Vec<RawItem>>, CodecovError> {
         while !self.done {
             let mut listed = self
                 .client
@@ -160,10 +162,7 @@ impl<'a, K: Fn(&Value) -> Option<String>> StableListing<'a, K> {
     /// Codecov has answered with an empty repository list during outages. The
     /// first page is read again, with the retry policy's backoff, before an
     /// empty list is believed.
-    async fn confirm_empty_first_page(
-        &self,
-        empty: super::client::ListPage,
-    ) -> Result<super::client::ListPage, CodecovError> {
+    async fn confirm_empty_first_page(&self, empty: ListPage) -> Result<ListPage, CodecovError> {
         let policy = &self.client.settings().retry;
         let mut listed = empty;
         for attempt in 0..EMPTY_REREADS {

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod coverage;
+mod default_branch;
 pub mod kinds;
 pub mod listing;
 pub mod payload;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::runtime::plugin::{FetchError, PageStream, Plugin, WebhookItem};
@@ -26,6 +28,7 @@ pub struct CodecovPlugin {
     /// The `coverage` resource's `followBranches`, as the last resync read it:
     /// webhooks carry no selector, so they follow the mapping's last reading.
     follow_all_branches: AtomicBool,
+    default_branches: default_branch::DefaultBranches,
 }
 
 impl CodecovPlugin {
@@ -33,6 +36,7 @@ impl CodecovPlugin {
         Ok(CodecovPlugin {
             client: Arc::new(CodecovClient::new(settings)?),
             follow_all_branches: AtomicBool::new(false),
+            default_branches: Default::default(),
         })
     }
 
@@ -77,16 +81,19 @@ impl Plugin for CodecovPlugin {
         stream
     }
 
-    fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &Value) -> bool {
+    fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &[u8]) -> bool {
         webhook::is_codecov_webhook(headers, body)
     }
 
-    fn webhook_items<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>> {
+    fn webhook_items<'a>(
+        &'a self,
+        bodies: &'a [&'a RawValue],
+    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>> {
         let follow_all = self.follow_all_branches.load(Ordering::Relaxed);
-        webhook::items(&self.client, body, follow_all).boxed()
+        webhook::batch_items(&self.client, &self.default_branches, bodies, follow_all).boxed()
     }
 
-    fn event_order(&self, body: &Value) -> Option<i64> {
-        webhook::head_order(body)
+    fn event_order(&self, body: &RawValue) -> Option<i64> {
+        webhook::Notice::read(body).head_order()
     }
 }

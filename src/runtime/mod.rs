@@ -8,6 +8,7 @@ pub mod live_events;
 pub mod mapping;
 pub mod plugin;
 pub mod port_app_config;
+pub mod raw_item;
 pub mod resync;
 pub mod settings;
 pub mod sync_feed;

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+pub use super::raw_item::RawItem;
+
 /// One page of raw items, as the source returned them.
-pub type Page = Vec<Value>;
+pub type Page = Vec<RawItem>;
 
 /// A part of a kind that could not be fetched (an owner, a repository). The
 /// runtime treats the kind as incomplete and so deletes nothing for it.
@@ -131,8 +134,9 @@ impl PageSender {
     }
 }
 
-/// The kind a webhook item belongs to, and the item.
-pub type WebhookItem = (String, Value);
+/// The kind a webhook item belongs to, and the item as JSON text (a payload
+/// that is itself an item reaches the mapper as it arrived, never re-encoded).
+pub type WebhookItem = (String, RawItem);
 
 pub trait Plugin: Send + Sync + 'static {
     /// The integration type, the spec's `type`.
@@ -145,17 +149,24 @@ pub trait Plugin: Send + Sync + 'static {
     fn fetch(self: Arc<Self>, kind: &str, selector: &Map<String, Value>) -> PageStream;
 
     /// Whether a webhook request came from this source (headers lower-cased).
-    fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &Value) -> bool;
+    /// `body` is JSON the server has already checked; it is read here without
+    /// building a document, as most requests are accepted and parsed later.
+    fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &[u8]) -> bool;
 
-    /// The raw items a webhook body stands for. Items that need a further
-    /// call to the source may fail alone; the others still count.
-    fn webhook_items<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Vec<Result<WebhookItem, FetchError>>>;
+    /// The raw items each of a batch of webhook bodies stands for, in the
+    /// bodies' order (a batch lets the source read what they share at once).
+    /// Items that need a further call to the source may fail alone; the
+    /// others still count.
+    fn webhook_items<'a>(
+        &'a self,
+        bodies: &'a [&'a RawValue],
+    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>>;
 
     /// Where what a webhook body describes stands in the source's own history
     /// (e.g. its head commit's time in microseconds). For one entity the event
     /// with the greatest order wins, whatever order events arrived, were
     /// replayed or retried in. `None`: arrival order decides.
-    fn event_order(&self, _body: &Value) -> Option<i64> {
+    fn event_order(&self, _body: &RawValue) -> Option<i64> {
         None
     }
 }
@@ -165,11 +176,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn raw(items: &[Value]) -> Page {
+        items.iter().map(RawItem::from_value).collect()
+    }
+
     #[tokio::test]
     async fn deliveries_arrive_in_order_and_empty_pages_are_skipped() {
         let (tx, mut rx) = PageStream::channel();
         tokio::spawn(async move {
-            tx.page(vec![json!(1)]).await;
+            tx.page(raw(&[json!(1)])).await;
             tx.page(vec![]).await;
             tx.error(FetchError {
                 kind: "k".into(),
@@ -180,9 +195,9 @@ mod tests {
             tx.held(json!({"name": "r"}), "403: not activated").await;
             tx.held_part(json!({"repo": "r"}), "404: gone").await;
             tx.note("listing re-read once").await;
-            tx.page(vec![json!(2), json!(3)]).await;
+            tx.page(raw(&[json!(2), json!(3)])).await;
         });
-        assert_eq!(rx.next().await, Some(Delivery::Page(vec![json!(1)])));
+        assert_eq!(rx.next().await, Some(Delivery::Page(raw(&[json!(1)]))));
         assert!(matches!(rx.next().await, Some(Delivery::Incomplete(e)) if e.scope == "owner a"));
         assert!(matches!(rx.next().await, Some(Delivery::Held(h)) if h.reason == "403: not activated"));
         assert!(matches!(rx.next().await, Some(Delivery::HeldPart(h)) if h.reason == "404: gone"));
@@ -190,7 +205,7 @@ mod tests {
             rx.next().await,
             Some(Delivery::Note("listing re-read once".into()))
         );
-        assert_eq!(rx.next().await, Some(Delivery::Page(vec![json!(2), json!(3)])));
+        assert_eq!(rx.next().await, Some(Delivery::Page(raw(&[json!(2), json!(3)]))));
         assert_eq!(rx.next().await, None);
     }
 }

@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::plugin::{Delivery, PageStream, Plugin, WebhookItem};
+use super::plugin::{Delivery, PageStream, Plugin, RawItem, WebhookItem};
 use super::resync::progress::Progress;
 use super::resync::{Deletion, KindReport, ResyncReport};
 use crate::port::{KIND_EXAMPLES_LIMIT, PortClient};
@@ -373,7 +373,7 @@ impl Plugin for ExampleTap {
                     Delivery::Page(items) => {
                         if let Some(gathered) = &mut examples {
                             let wanted = KIND_EXAMPLES_LIMIT - gathered.len();
-                            gathered.extend(items.iter().take(wanted).cloned());
+                            gathered.extend(items.iter().take(wanted).map(RawItem::to_value));
                             if gathered.len() == KIND_EXAMPLES_LIMIT {
                                 send(examples.take().unwrap_or_default());
                             }
@@ -391,15 +391,19 @@ impl Plugin for ExampleTap {
         stream
     }
 
-    fn recognises_webhook(&self, headers: &std::collections::BTreeMap<String, String>, body: &Value) -> bool {
+    fn recognises_webhook(&self, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> bool {
         self.inner.recognises_webhook(headers, body)
     }
 
     fn webhook_items<'a>(
         &'a self,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Vec<Result<WebhookItem, super::plugin::FetchError>>> {
-        self.inner.webhook_items(body)
+        bodies: &'a [&'a serde_json::value::RawValue],
+    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, super::plugin::FetchError>>>> {
+        self.inner.webhook_items(bodies)
+    }
+
+    fn event_order(&self, body: &serde_json::value::RawValue) -> Option<i64> {
+        self.inner.event_order(body)
     }
 }
 

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use indexmap::IndexMap;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::host::{Host, MappingInForce, compile};
@@ -83,8 +83,8 @@ impl LiveEvents {
     }
 
     /// Accepts an event: once this returns its number, the event is on disk.
-    pub async fn accept(&self, raw: Vec<u8>, body: Value) -> Result<u64, AppendError> {
-        let seq = self.journal.append(raw).await?;
+    pub async fn accept(&self, body: bytes::Bytes) -> Result<u64, AppendError> {
+        let seq = self.journal.append(body.to_vec()).await?;
         if !self.queue.push(seq, body) {
             metrics().count_event("spilled");
         }
@@ -171,19 +171,21 @@ pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
     live.publish();
 }
 
-/// The batch's bodies, those that spilled read back from the journal.
-fn bodies(journal: &Journal, batch: Vec<Queued>) -> Vec<(u64, Value)> {
+/// The batch's bodies, those that spilled read back from the journal; JSON
+/// text checked, not parsed (the plugin and the mapper read what they need).
+fn bodies(journal: &Journal, batch: Vec<Queued>) -> Vec<(u64, Box<RawValue>)> {
     let mut events = Vec::with_capacity(batch.len());
+    let mut parse = |seq: u64, bytes: &[u8]| match serde_json::from_slice(bytes) {
+        Ok(body) => events.push((seq, body)),
+        Err(e) => set_aside(journal, seq, true, format!("the stored body is not JSON: {e}")),
+    };
     for Queued { seq, body } in batch {
         if let Some(body) = body {
-            events.push((seq, body));
+            parse(seq, &body);
             continue;
         }
         match journal.read(seq) {
-            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(body) => events.push((seq, body)),
-                Err(e) => set_aside(journal, seq, true, format!("the stored body is not JSON: {e}")),
-            },
+            Ok(Some(bytes)) => parse(seq, &bytes),
             // Applied or discarded meanwhile.
             Ok(None) => {}
             Err(e) => {
@@ -264,9 +266,10 @@ async fn write_batch(
     journal: &Journal,
     config: &MappingInForce,
     mappers: &[ResourceMapper],
-    events: Vec<(u64, Value)>,
+    events: Vec<(u64, Box<RawValue>)>,
 ) {
-    let items = join_all(events.iter().map(|(_, body)| host.plugin.webhook_items(body))).await;
+    let bodies: Vec<&RawValue> = events.iter().map(|(_, body)| &**body).collect();
+    let items = host.plugin.webhook_items(&bodies).await;
     let mut outcomes: Vec<Outcome> = events
         .iter()
         .map(|(seq, body)| Outcome {
@@ -291,7 +294,7 @@ async fn write_batch(
                 }
             };
             for mapper in mappers.iter().filter(|m| m.kind() == kind) {
-                let mapped = mapper.map_json(&raw);
+                let mapped = mapper.map_raw(raw.raw());
                 for error in &mapped.errors {
                     outcomes[i].poison.push(format!("{kind}: {error}"));
                 }
@@ -306,7 +309,7 @@ async fn write_batch(
                     })
                     .collect();
                 if changes.is_empty() && mapped.errors.is_empty() && mapped.skipped > 0 {
-                    changes.extend(mapper.identity(&raw).map(|id| (id, Change::Delete)));
+                    changes.extend(mapper.identity(raw.raw()).map(|id| (id, Change::Delete)));
                 }
                 for (id, change) in changes {
                     let key = entity_key(&id.0, &id.1);

@@ -6,13 +6,14 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::Value;
+use bytes::Bytes;
 use tokio::sync::Notify;
 
-/// One accepted event: its journal number and, unless it spilled, its body.
+/// One accepted event: its journal number and, unless it spilled, its body
+/// as it arrived (parsed when processed; a spilled one is read back first).
 pub struct Queued {
     pub seq: u64,
-    pub body: Option<Value>,
+    pub body: Option<Bytes>,
 }
 
 pub struct EventQueue {
@@ -44,7 +45,7 @@ impl EventQueue {
     }
 
     /// Queues an accepted event; returns false when its body spilled.
-    pub fn push(&self, seq: u64, body: Value) -> bool {
+    pub fn push(&self, seq: u64, body: Bytes) -> bool {
         let kept = {
             let mut inner = self.lock();
             let kept = inner.in_memory < self.capacity;
@@ -125,20 +126,23 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn body(n: u8) -> Bytes {
+        Bytes::from(vec![b'0' + n])
+    }
 
     #[tokio::test]
     async fn bodies_past_the_bound_spill_and_order_holds() {
         let queue = EventQueue::new(2);
-        assert!(queue.push(1, json!(1)));
-        assert!(queue.push(2, json!(2)));
-        assert!(!queue.push(3, json!(3)), "the third body spills");
+        assert!(queue.push(1, body(1)));
+        assert!(queue.push(2, body(2)));
+        assert!(!queue.push(3, body(3)), "the third body spills");
         queue.push_stored([4]);
         let batch = queue.take(10, Duration::from_millis(1)).await.expect("events");
         let seen: Vec<(u64, bool)> = batch.iter().map(|q| (q.seq, q.body.is_some())).collect();
         assert_eq!(seen, [(1, true), (2, true), (3, false), (4, false)]);
         assert_eq!(queue.spilled(), 1);
-        assert!(queue.push(5, json!(5)), "taking frees room in memory");
+        assert!(queue.push(5, body(5)), "taking frees room in memory");
         queue.close();
         assert_eq!(
             queue.take(10, Duration::from_millis(1)).await.map(|b| b.len()),

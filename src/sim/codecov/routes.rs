@@ -360,11 +360,26 @@ async fn list_repos(State(sim): State<Arc<CodecovSim>>, scope: Scope, list: List
     } else {
         &owner.repos[..]
     };
-    let repos: Vec<&Repo> = listed
-        .iter()
+    // `names` narrows by exact name; the records are sorted by name, so a
+    // lookup per name keeps a bulk lookup cheap on a large owner.
+    let candidates: Vec<&Repo> = if names.is_empty() {
+        listed.iter().collect()
+    } else {
+        let mut named: Vec<&Repo> = names
+            .iter()
+            .filter_map(|n| {
+                let at = listed.partition_point(|r| r.name.as_str() < *n);
+                listed.get(at).filter(|r| r.name == *n)
+            })
+            .collect();
+        named.sort_by_key(|r| r.repoid);
+        named.dedup_by_key(|r| r.repoid);
+        named
+    };
+    let repos: Vec<&Repo> = candidates
+        .into_iter()
         .filter(|r| list.member || !r.private)
         .filter(|r| active.is_none_or(|a| r.active == a))
-        .filter(|r| names.is_empty() || names.contains(&r.name.as_str()))
         .filter(|r| search.is_none_or(|s| r.name.contains(s)))
         .collect();
     // `Repository.Meta.ordering = ["-repoid"]`: newest first, so a repository

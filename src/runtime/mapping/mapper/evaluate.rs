@@ -27,12 +27,11 @@ impl ResourceMapper {
     /// (blueprint, identifier) when both compute to non-empty strings. Live
     /// events use it to delete the entity of an item the selector now leaves
     /// out. `None` with `itemsToParse` (one item, many entities).
-    pub fn identity(&self, item: &Value) -> Option<(String, String)> {
+    pub fn identity(&self, item: &RawValue) -> Option<(String, String)> {
         if self.items_to_parse.is_some() {
             return None;
         }
-        let raw = RawValue::from_string(item.to_string()).ok()?;
-        let input = LazyItem::new(&raw);
+        let input = LazyItem::new(item);
         let mut eval =
             |_: &str, program: &JqProgram| program.first(&input).ok().flatten().unwrap_or(Value::Null);
         let identifier = eval_field(&self.identifier, "identifier", &mut eval);

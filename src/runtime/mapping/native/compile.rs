@@ -235,6 +235,28 @@ fn path_node(base: &Term<&str>, parts: &[(Part<Term<&str>>, Opt)], scope: &mut V
         .collect();
     Some(match (base, keys) {
         (Node::Id, Some(keys)) => Node::Keys(keys),
+        // `.a.b[f].c`: the constant head is read lazily too, so the item is
+        // not built whole for the rest (whose indices still see the input).
+        (Node::Id, None) => {
+            let head = out
+                .iter()
+                .take_while(|(part, optional)| {
+                    !optional && matches!(part, PathPart::Index(Node::Const(Value::String(_))))
+                })
+                .count();
+            if head == 0 {
+                return Some(Node::Path(Box::new(Node::Id), out));
+            }
+            let rest = out.split_off(head);
+            let keys = out
+                .into_iter()
+                .filter_map(|(part, _)| match part {
+                    PathPart::Index(Node::Const(Value::String(k))) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            Node::Path(Box::new(Node::Keys(keys)), rest)
+        }
         (base, _) => Node::Path(Box::new(base), out),
     })
 }

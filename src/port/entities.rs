@@ -280,11 +280,15 @@ impl PortClient {
         blueprint: &str,
         before: Option<&str>,
     ) -> Result<Vec<String>, PortError> {
-        let entities = self.owned_entities(blueprint, before, &[]).await?;
-        Ok(entities
-            .iter()
-            .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string))
-            .collect())
+        let mut identifiers = Vec::new();
+        self.each_owned_page(blueprint, before, &[], |page| {
+            identifiers.extend(
+                page.iter()
+                    .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string)),
+            );
+        })
+        .await?;
+        Ok(identifiers)
     }
 
     /// As `owned_identifiers`, each entity with its identifier and the
@@ -295,6 +299,21 @@ impl PortClient {
         before: Option<&str>,
         include: &[&str],
     ) -> Result<Vec<Value>, PortError> {
+        let mut entities = Vec::new();
+        self.each_owned_page(blueprint, before, include, |page| entities.extend(page))
+            .await?;
+        Ok(entities)
+    }
+
+    /// As `owned_entities`, a page (up to 1,000 entities) at a time, so a
+    /// caller that keeps a little of each never holds them all as documents.
+    pub async fn each_owned_page(
+        &self,
+        blueprint: &str,
+        before: Option<&str>,
+        include: &[&str],
+        mut each: impl FnMut(Vec<Value>),
+    ) -> Result<(), PortError> {
         let settings = &self.settings;
         let fragments = super::ownership::datasource_fragments(
             &settings.integration_type,
@@ -310,19 +329,18 @@ impl PortClient {
         let query = json!({"combinator": "and", "rules": rules});
         let mut fields = vec!["$identifier"];
         fields.extend_from_slice(include);
-        let mut entities = Vec::new();
         let mut from: Option<String> = None;
         loop {
             let page = self
                 .search_page(blueprint, &query, &fields, 1000, from.as_deref())
                 .await?;
-            entities.extend(page.entities);
+            each(page.entities);
             match page.next {
                 Some(next) if from.as_deref() != Some(next.as_str()) => from = Some(next),
                 _ => break,
             }
         }
-        Ok(entities)
+        Ok(())
     }
 
     /// Deletes by identifier, at most 100 per request as Port allows. With

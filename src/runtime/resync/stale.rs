@@ -119,12 +119,35 @@ impl Guard<'_> {
                 return Ok((Deletion::Skipped { reason }, None));
             }
             let relation_names: Vec<&str> = targets.keys().map(String::as_str).collect();
-            let all = match self.port.owned_entities(name, None, &relation_names).await {
-                Ok(all) => all,
+            // Page by page: each entity is kept as its key and relations only,
+            // never the whole owned set as documents.
+            let first = owned.len();
+            let listed = self
+                .port
+                .each_owned_page(name, None, &relation_names, |page| {
+                    for entity in &page {
+                        let Some(id) = identifier(entity) else {
+                            continue;
+                        };
+                        let key = (name.to_string(), id);
+                        let relations = entity.get("relations").and_then(Value::as_object);
+                        if let Some(part) = parts.iter().find(|p| p.holds(name, relations)) {
+                            held.entry(key.clone()).or_insert_with(|| part.reason.clone());
+                        }
+                        owned.push(Owned {
+                            before_cutoff: false,
+                            relates_to: relates_to(entity, &targets),
+                            key,
+                        });
+                    }
+                })
+                .await;
+            match listed {
+                Ok(()) => {}
                 Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => return Ok((skipped(&format!("listing owned {name} entities"), &e), None)),
-            };
-            if all.is_empty() {
+            }
+            if owned.len() == first {
                 continue;
             }
             let older: HashSet<String> = match self.port.owned_identifiers(name, Some(cutoff)).await {
@@ -132,20 +155,8 @@ impl Guard<'_> {
                 Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => return Ok((skipped(&format!("listing stale {name} entities"), &e), None)),
             };
-            for entity in &all {
-                let Some(id) = identifier(entity) else {
-                    continue;
-                };
-                let key = (name.to_string(), id);
-                let relations = entity.get("relations").and_then(Value::as_object);
-                if let Some(part) = parts.iter().find(|p| p.holds(name, relations)) {
-                    held.entry(key.clone()).or_insert_with(|| part.reason.clone());
-                }
-                owned.push(Owned {
-                    before_cutoff: older.contains(&key.1),
-                    relates_to: relates_to(entity, &targets),
-                    key,
-                });
+            for entity in &mut owned[first..] {
+                entity.before_cutoff = older.contains(&entity.key.1);
             }
         }
         let plan = plan::plan_deletion(&DeletionInput {

@@ -99,10 +99,11 @@ fn map_one(mapper: &ResourceMapper, item: &Value) -> Value {
 /// documents for the assertions.
 async fn webhook_items(plugin: &CodecovPlugin, payload: &Value) -> Vec<Result<(String, Value), FetchError>> {
     let raw = serde_json::value::to_raw_value(payload).expect("payload as text");
-    let mut batch = plugin.webhook_items(&[raw.as_ref()]).await;
+    let mut batch = plugin.webhook_events(&[raw.as_ref()]).await;
     assert_eq!(batch.len(), 1, "one answer per body");
     batch
         .remove(0)
+        .items
         .into_iter()
         .map(|item| item.map(|(kind, raw)| (kind, raw.to_value())))
         .collect()

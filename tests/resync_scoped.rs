@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use ocean_codecov::harness;
 use ocean_codecov::port::{Entity, PortClient, UpsertOptions};
 use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
-use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, RawItem, WebhookItem};
+use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, RawItem, WebhookEvent};
 use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
 use ocean_codecov::runtime::resync::plan::{Kept, Verdict};
 use ocean_codecov::runtime::resync::progress::Quiet;
@@ -81,11 +81,11 @@ impl Plugin for Scripted {
         false
     }
 
-    fn webhook_items<'a>(
+    fn webhook_events<'a>(
         &'a self,
         bodies: &'a [&'a serde_json::value::RawValue],
-    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>> {
-        Box::pin(async { vec![Vec::new(); bodies.len()] })
+    ) -> BoxFuture<'a, Vec<WebhookEvent>> {
+        Box::pin(async { vec![WebhookEvent::default(); bodies.len()] })
     }
 }
 

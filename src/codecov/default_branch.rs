@@ -64,10 +64,12 @@ impl DefaultBranches {
         for (owner, names) in wanted {
             for chunk in names.chunks(NAMES_PER_REQUEST) {
                 let path = client.repos_path(owner, &[]);
-                let mut query: Vec<(&str, String)> = chunk.iter().map(|n| ("names", n.to_string())).collect();
-                query.push(("page_size", NAMES_PER_REQUEST.to_string()));
-                match client.get(owner, &path, &query).await {
-                    Ok(page) => self.remember_listed(owner, chunk, &page),
+                let query: Vec<(&str, String)> = chunk.iter().map(|n| ("names", n.to_string())).collect();
+                match client
+                    .list_page::<Value>(owner, &path, &query, 1, NAMES_PER_REQUEST as u32)
+                    .await
+                {
+                    Ok(page) => self.remember_listed(owner, chunk, &page.results),
                     Err(e) => tracing::debug!(
                         owner,
                         "reading default branches in bulk: {e}; each event reads its own"
@@ -77,12 +79,7 @@ impl DefaultBranches {
         }
     }
 
-    fn remember_listed(&self, owner: &str, asked: &[&str], page: &Value) {
-        let records = page
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
+    fn remember_listed(&self, owner: &str, asked: &[&str], records: &[Value]) {
         for record in records {
             let Some(name) = record.get("name").and_then(Value::as_str) else {
                 continue;

@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::runtime::plugin::{FetchError, PageStream, Plugin, WebhookItem};
+use crate::runtime::plugin::{FetchError, PageStream, Plugin, WebhookEvent};
 pub use client::{CodecovClient, CodecovError};
 pub use kinds::{KINDS, Kind, KindSelector};
 pub use settings::{CodecovSettings, Rounding, Service};
@@ -85,15 +85,8 @@ impl Plugin for CodecovPlugin {
         webhook::is_codecov_webhook(headers, body)
     }
 
-    fn webhook_items<'a>(
-        &'a self,
-        bodies: &'a [&'a RawValue],
-    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>> {
+    fn webhook_events<'a>(&'a self, bodies: &'a [&'a RawValue]) -> BoxFuture<'a, Vec<WebhookEvent>> {
         let follow_all = self.follow_all_branches.load(Ordering::Relaxed);
-        webhook::batch_items(&self.client, &self.default_branches, bodies, follow_all).boxed()
-    }
-
-    fn event_order(&self, body: &RawValue) -> Option<i64> {
-        webhook::Notice::read(body).head_order()
+        webhook::batch_events(&self.client, &self.default_branches, bodies, follow_all).boxed()
     }
 }

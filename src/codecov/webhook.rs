@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::client::CodecovClient;
 use super::default_branch::DefaultBranches;
-use crate::runtime::plugin::{FetchError, WebhookItem};
+use crate::runtime::plugin::{FetchError, WebhookEvent, WebhookItem};
 use crate::runtime::raw_item::RawItem;
 
 /// The top-level members the shape check reads, borrowed from the body; the
@@ -147,14 +147,15 @@ async fn coverage_item(
     Ok(None)
 }
 
-/// The raw items of a batch of payloads, in order; the default branches of
-/// the repositories they name are read first, together.
-pub async fn batch_items(
+/// What each of a batch of payloads stands for, in order: its head commit's
+/// time and its raw items. The default branches of the repositories they name
+/// are read first, together.
+pub async fn batch_events(
     client: &CodecovClient,
     branches: &DefaultBranches,
     bodies: &[&RawValue],
     follow_all: bool,
-) -> Vec<Vec<Result<WebhookItem, FetchError>>> {
+) -> Vec<WebhookEvent> {
     let notices: Vec<Notice> = bodies.iter().map(|body| Notice::read(body)).collect();
     if !follow_all {
         let repos: Vec<(&str, &str)> = notices
@@ -163,10 +164,12 @@ pub async fn batch_items(
             .collect();
         branches.read_missing(client, &repos).await;
     }
-    let each = bodies
-        .iter()
-        .zip(&notices)
-        .map(|(body, notice)| items(client, branches, body, notice, follow_all));
+    let each = bodies.iter().zip(&notices).map(|(body, notice)| async move {
+        WebhookEvent {
+            order: notice.head_order(),
+            items: items(client, branches, body, notice, follow_all).await,
+        }
+    });
     join_all(each).await
 }
 

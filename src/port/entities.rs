@@ -291,22 +291,10 @@ impl PortClient {
         Ok(identifiers)
     }
 
-    /// As `owned_identifiers`, each entity with its identifier and the
-    /// properties or relations named in `include`.
-    pub async fn owned_entities(
-        &self,
-        blueprint: &str,
-        before: Option<&str>,
-        include: &[&str],
-    ) -> Result<Vec<Value>, PortError> {
-        let mut entities = Vec::new();
-        self.each_owned_page(blueprint, before, include, |page| entities.extend(page))
-            .await?;
-        Ok(entities)
-    }
-
-    /// As `owned_entities`, a page (up to 1,000 entities) at a time, so a
-    /// caller that keeps a little of each never holds them all as documents.
+    /// The blueprint's entities this integration wrote, as `owned_identifiers`
+    /// finds them, each with its identifier and the properties or relations
+    /// named in `include`: a page (up to 1,000 entities) at a time, so a caller
+    /// that keeps a little of each never holds them all as documents.
     pub async fn each_owned_page(
         &self,
         blueprint: &str,

@@ -138,6 +138,19 @@ impl PageSender {
 /// that is itself an item reaches the mapper as it arrived, never re-encoded).
 pub type WebhookItem = (String, RawItem);
 
+/// What one webhook body stands for, read from it once.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEvent {
+    /// Where what the body describes stands in the source's own history
+    /// (e.g. its head commit's time in microseconds). For one entity the event
+    /// with the greatest order wins, whatever order events arrived, were
+    /// replayed or retried in. `None`: arrival order decides.
+    pub order: Option<i64>,
+    /// Its raw items. Items that need a further call to the source may fail
+    /// alone; the others still count.
+    pub items: Vec<Result<WebhookItem, FetchError>>,
+}
+
 pub trait Plugin: Send + Sync + 'static {
     /// The integration type, the spec's `type`.
     fn name(&self) -> &'static str;
@@ -153,22 +166,9 @@ pub trait Plugin: Send + Sync + 'static {
     /// building a document, as most requests are accepted and parsed later.
     fn recognises_webhook(&self, headers: &BTreeMap<String, String>, body: &[u8]) -> bool;
 
-    /// The raw items each of a batch of webhook bodies stands for, in the
-    /// bodies' order (a batch lets the source read what they share at once).
-    /// Items that need a further call to the source may fail alone; the
-    /// others still count.
-    fn webhook_items<'a>(
-        &'a self,
-        bodies: &'a [&'a RawValue],
-    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, FetchError>>>>;
-
-    /// Where what a webhook body describes stands in the source's own history
-    /// (e.g. its head commit's time in microseconds). For one entity the event
-    /// with the greatest order wins, whatever order events arrived, were
-    /// replayed or retried in. `None`: arrival order decides.
-    fn event_order(&self, _body: &RawValue) -> Option<i64> {
-        None
-    }
+    /// What each of a batch of webhook bodies stands for, in the bodies'
+    /// order (a batch lets the source read what they share at once).
+    fn webhook_events<'a>(&'a self, bodies: &'a [&'a RawValue]) -> BoxFuture<'a, Vec<WebhookEvent>>;
 }
 
 #[cfg(test)]

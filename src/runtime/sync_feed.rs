@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::plugin::{Delivery, PageStream, Plugin, RawItem, WebhookItem};
+use super::plugin::{Delivery, PageStream, Plugin, RawItem, WebhookEvent};
 use super::resync::progress::Progress;
 use super::resync::{Deletion, KindReport, ResyncReport};
 use crate::port::{KIND_EXAMPLES_LIMIT, PortClient};
@@ -395,15 +395,11 @@ impl Plugin for ExampleTap {
         self.inner.recognises_webhook(headers, body)
     }
 
-    fn webhook_items<'a>(
+    fn webhook_events<'a>(
         &'a self,
         bodies: &'a [&'a serde_json::value::RawValue],
-    ) -> BoxFuture<'a, Vec<Vec<Result<WebhookItem, super::plugin::FetchError>>>> {
-        self.inner.webhook_items(bodies)
-    }
-
-    fn event_order(&self, body: &serde_json::value::RawValue) -> Option<i64> {
-        self.inner.event_order(body)
+    ) -> BoxFuture<'a, Vec<WebhookEvent>> {
+        self.inner.webhook_events(bodies)
     }
 }
 

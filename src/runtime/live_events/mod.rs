@@ -269,22 +269,24 @@ async fn write_batch(
     events: Vec<(u64, Box<RawValue>)>,
 ) {
     let bodies: Vec<&RawValue> = events.iter().map(|(_, body)| &**body).collect();
-    let items = host.plugin.webhook_items(&bodies).await;
+    let read = host.plugin.webhook_events(&bodies).await;
     let mut outcomes: Vec<Outcome> = events
         .iter()
-        .map(|(seq, body)| Outcome {
+        .zip(&read)
+        .map(|((seq, _), event)| Outcome {
             seq: *seq,
-            order: host.plugin.event_order(body),
+            order: event.order,
             poison: Vec::new(),
             failures: Vec::new(),
             marks: Vec::new(),
         })
         .collect();
     drop(events);
+    let items = read.into_iter().map(|event| event.items);
     // Entity key → (the event whose change wins, its blueprint and identifier, the change).
     let mut chosen: IndexMap<String, (usize, (String, String), Change)> = IndexMap::new();
     let mut superseded = 0usize;
-    for (i, results) in items.into_iter().enumerate() {
+    for (i, results) in items.enumerate() {
         for result in results {
             let (kind, raw) = match result {
                 Ok(item) => item,

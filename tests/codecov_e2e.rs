@@ -8,12 +8,15 @@ use ocean_codecov::sim::codecov::data::Dataset;
 use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::Value;
+use std::time::Duration;
 
 /// Both simulators (reached through `World` as `world.port_sim` and so on) and
 /// the installation's identifier.
 struct World {
     sims: Simulators,
     identifier: String,
+    /// When the last run ended: see [`World::run`].
+    last_run: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::ops::Deref for World {
@@ -31,11 +34,19 @@ async fn world_with(config: CodecovSimConfig) -> World {
     World {
         sims,
         identifier: "codecov-e2e".into(),
+        last_run: std::sync::Mutex::new(None),
     }
 }
 
 impl World {
     async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Finished {
+        // Port's `Date` has whole seconds, so a resync's cutoff lags Port by
+        // under one: what the last run wrote must be older than this one's start,
+        // or it is (rightly) never stale.
+        let ended = *self.last_run.lock().expect("lock");
+        if let Some(wait) = ended.and_then(|at| Duration::from_millis(1_100).checked_sub(at.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
         let mut env = self
             .sims
             .env(&self.identifier)
@@ -45,9 +56,12 @@ impl World {
         for (name, value) in extra_env {
             env = env.var(*name, *value);
         }
-        env.run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+        let finished = env
+            .run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
             .await
-            .expect("the binary runs")
+            .expect("the binary runs");
+        *self.last_run.lock().expect("lock") = Some(std::time::Instant::now());
+        finished
     }
 
     async fn resync(&self) -> Finished {
@@ -786,8 +800,16 @@ async fn a_403_repository_is_held_and_the_rest_reconciles() {
         "held as it was"
     );
     let removed_id = format!("github/{owner}/{removed}");
-    assert!(world.entity("codecov_coverage", &removed_id).is_none());
-    assert!(world.entity("codecov_repository", &removed_id).is_none());
+    assert!(
+        world.entity("codecov_coverage", &removed_id).is_none(),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        world.entity("codecov_repository", &removed_id).is_none(),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Point 3: a repository removed from Codecov between the listing and the

@@ -76,6 +76,14 @@ pub struct Metrics {
     pub journal_bytes: Gauge,
     /// Live events kept after failing (dead letters, poison included).
     pub dead_letters: Gauge,
+    /// Schedule ticks that fell while a resync ran (each waits; none aborts it).
+    pub scheduled_ticks_absorbed: Counter,
+    /// 1 while the mapping in Port does not load (see `ocean_live_events_waiting_for_mapping`).
+    pub mapping_invalid: Gauge,
+    /// Accepted live events waiting for a mapping that compiles.
+    pub events_waiting_for_mapping: Gauge,
+    /// Heartbeats sent to Port during resyncs, by outcome.
+    pub heartbeats: Family<Outcome, Counter>,
 }
 
 impl Metrics {
@@ -94,6 +102,10 @@ impl Metrics {
             ocean_success: Family::default(),
             journal_bytes: Gauge::default(),
             dead_letters: Gauge::default(),
+            scheduled_ticks_absorbed: Counter::default(),
+            mapping_invalid: Gauge::default(),
+            events_waiting_for_mapping: Gauge::default(),
+            heartbeats: Family::default(),
             registry: Registry::default(),
         };
         registry.register("ocean_resyncs", "Resyncs by outcome", metrics.resyncs.clone());
@@ -151,6 +163,26 @@ impl Metrics {
             "live_event_dead_letters",
             "Live events kept after failing, retried with backoff (poison ones wait for an operator)",
             metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "ocean_scheduled_resync_ticks_absorbed",
+            "Schedule ticks that fell while a resync ran: they wait for it (never abort it), one resync follows",
+            metrics.scheduled_ticks_absorbed.clone(),
+        );
+        registry.register(
+            "ocean_mapping_invalid",
+            "1 while the mapping in Port does not load (the last valid one stays in force; with none, live events wait in the journal)",
+            metrics.mapping_invalid.clone(),
+        );
+        registry.register(
+            "ocean_live_events_waiting_for_mapping",
+            "Accepted live events waiting for a mapping that compiles",
+            metrics.events_waiting_for_mapping.clone(),
+        );
+        registry.register(
+            "ocean_resync_heartbeats",
+            "Heartbeats sent to Port while a resync runs, by outcome",
+            metrics.heartbeats.clone(),
         );
         Metrics { registry, ..metrics }
     }

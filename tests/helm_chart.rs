@@ -441,7 +441,7 @@ fn every_rendered_workload_starts_with_the_settings_its_values_mean() {
     assert_eq!(env["OCEAN__PORT__CLIENT_ID"], "my-client-id");
     let s = settings(env, what);
     assert_eq!(s.listener, ListenerKind::Polling);
-    assert_eq!(s.scheduled_resync_interval, Some(360));
+    assert_eq!(s.scheduled_resync_interval.map(|i| i.minutes), Some(360.0));
     assert_eq!(s.integration_config["codecovOwners"], json!(["my-org"]));
     assert_eq!(s.integration_config["codecovToken"], "my-codecov-token");
 
@@ -478,7 +478,7 @@ fn every_rendered_workload_starts_with_the_settings_its_values_mean() {
     let s = settings(env, what);
     assert_eq!(s.listener, ListenerKind::WebhooksOnly);
     assert_eq!(s.http_port, 9000);
-    assert_eq!(s.scheduled_resync_interval, Some(120));
+    assert_eq!(s.scheduled_resync_interval.map(|i| i.minutes), Some(120.0));
     assert!(!s.initialize_port_resources);
     assert_eq!(s.integration_identifier, "codecov-prod");
     assert_eq!(s.integration_config["codecovPageSize"], json!(200));
@@ -587,7 +587,7 @@ fn port_charts_environment_is_read_as_intended() {
         "OCEAN__EVENT_LISTENER's type, brokers ignored"
     );
     assert!(s.resync_on_start);
-    assert_eq!(s.scheduled_resync_interval, Some(360));
+    assert_eq!(s.scheduled_resync_interval.map(|i| i.minutes), Some(360.0));
     assert_eq!(s.port_base_url, "https://api.getport.io");
     assert_eq!(s.port_client_id, "my-client-id");
     assert_eq!(s.integration_identifier, "my-codecov-integration");

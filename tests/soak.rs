@@ -16,7 +16,8 @@ fn env_number(name: &str, default: u64) -> u64 {
 fn schedules_under_faults_lose_nothing_and_delete_nothing_wrongly() {
     let first = env_number("SOAK_SEED", 1);
     let schedules = env_number("SOAK_SCHEDULES", 50);
-    let totals = match soak(first, schedules, 4, |_| {}) {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_ocean-codecov"));
+    let totals = match soak(first, schedules, 4, Some(binary), |_| {}) {
         Ok(totals) => totals,
         Err(violation) => panic!("{violation}"),
     };
@@ -33,6 +34,10 @@ fn schedules_under_faults_lose_nothing_and_delete_nothing_wrongly() {
         totals.live_deletes,
         totals.entities_checked
     );
+    eprintln!(
+        "{} schedule ticks absorbed, {} stops during a resync, {} runs with a broken mapping",
+        totals.ticks_absorbed, totals.stops, totals.broken_mappings
+    );
     assert_eq!(totals.schedules, schedules);
     // The run must have exercised what it claims to: faults on both sides,
     // failed resyncs that withheld deletion, real deletions that were allowed.
@@ -44,6 +49,10 @@ fn schedules_under_faults_lose_nothing_and_delete_nothing_wrongly() {
         // Mapping edits in Port and the live deletes they lead to.
         assert!(totals.resources_removed > 0);
         assert!(totals.live_deletes > 0);
+        // Schedules shorter than resyncs, stops during resyncs, broken mappings in Port.
+        assert!(totals.ticks_absorbed > 0);
+        assert!(totals.stops > 0);
+        assert!(totals.broken_mappings > 0);
     }
     assert!(totals.entities_checked > 0);
 }

@@ -17,9 +17,12 @@ use crate::secret::Secret;
 
 #[derive(clap::Args)]
 pub struct ResyncBenchArgs {
-    /// Repositories in the simulated Codecov owner.
+    /// Repositories in all, spread evenly over `--owners`.
     #[arg(long, default_value_t = 100_000)]
     repos: usize,
+    /// Codecov owners (organisations) the repositories belong to.
+    #[arg(long, default_value_t = 1)]
+    owners: usize,
     /// Codecov API page size the integration asks for.
     #[arg(long, default_value_t = 100)]
     page_size: u32,
@@ -53,6 +56,8 @@ struct CodecovReads {
 
 struct Pass {
     codecov: CodecovReads,
+    /// The resync's own line on what it kept for the deletion phase.
+    deletion_state: Option<String>,
     seconds: f64,
     peak_rss_mib: Option<f64>,
     requests: BTreeMap<String, usize>,
@@ -66,7 +71,8 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
     let started = Instant::now();
     // Under faults, short backoffs keep the run about the integration, not its sleeps.
     let base_delay = if args.fault_rate > 0.0 { "20" } else { "500" };
-    let env = IntegrationEnv::new(port_url, codecov_url, &["owner-1".into()], "bench-codecov")
+    let owners: Vec<String> = (1..=args.owners.max(1)).map(|n| format!("owner-{n}")).collect();
+    let env = IntegrationEnv::new(port_url, codecov_url, &owners, "bench-codecov")
         .var("OCEAN__RETRY__BASE_DELAY_MS", base_delay)
         .field("codecovPageSize", args.page_size.to_string());
     let output = Command::new(exe)
@@ -78,6 +84,10 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
         .context("running resync --once")?;
     let seconds = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let deletion_state = stderr
+        .lines()
+        .find(|l| l.starts_with("deletion state: "))
+        .map(str::to_string);
     let peak_rss_mib = stderr.lines().find_map(|l| {
         l.strip_prefix("peak RSS ")?
             .strip_suffix(" MiB")?
@@ -95,6 +105,7 @@ fn resync_pass(port_url: &str, codecov_url: &str, args: &ResyncBenchArgs) -> any
         .collect();
     Ok(Pass {
         codecov: CodecovReads::default(),
+        deletion_state,
         seconds,
         peak_rss_mib,
         requests: BTreeMap::new(),
@@ -138,9 +149,12 @@ async fn codecov_reads(codecov_url: &str) -> anyhow::Result<CodecovReads> {
 }
 
 pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
-    let repos = args.repos.to_string();
+    let owners = args.owners.max(1);
+    let repos = args.repos.div_ceil(owners).to_string();
+    let owner_count = owners.to_string();
     println!(
-        "resync benchmark: {} repositories, kinds {}, Codecov page size {}, fault rate {}, coverage totals from {}",
+        "resync benchmark: {} repositories over {owners} owner(s), kinds {}, Codecov page size {}, fault rate {}, \
+         coverage totals from {}",
         args.repos,
         args.kinds.join(","),
         args.page_size,
@@ -159,7 +173,14 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
         ]
     };
     let mut codecov_args = CODECOV_SIM_ON_LOOPBACK.to_vec();
-    codecov_args.extend(["--owners", "1", "--repos-per-owner", &repos, "--seed", "5"]);
+    codecov_args.extend([
+        "--owners",
+        &owner_count,
+        "--repos-per-owner",
+        &repos,
+        "--seed",
+        "5",
+    ]);
     let report_lines = args.report_lines.map(|n| n.to_string());
     if let Some(lines) = &report_lines {
         codecov_args.extend(["--report-lines", lines.as_str()]);
@@ -231,6 +252,9 @@ pub fn run(args: &ResyncBenchArgs) -> anyhow::Result<ExitCode> {
             println!("  {count:>7}  {route}");
         }
         for line in &pass.mapping {
+            println!("  {line}");
+        }
+        if let Some(line) = &pass.deletion_state {
             println!("  {line}");
         }
         println!(

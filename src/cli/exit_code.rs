@@ -10,6 +10,9 @@
 //!   ran: a retry soon can help.
 //! - 78 (`CONFIG`, EX_CONFIG): bad settings or mapping, or credentials Port
 //!   refuses: a retry cannot help.
+//! - 143 / 130: SIGTERM / SIGINT stopped a ONCE run part-way (128 + the
+//!   signal): it deleted nothing and reported `aborted` to Port; the Job fails
+//!   (a pod evicted is ignored by the Job's policy, and runs again).
 
 use crate::port::PortError;
 use crate::runtime::host::HostError;
@@ -42,6 +45,7 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
             HostError::NoValidMapping(_)
             | HostError::BadDefault(_)
             | HostError::Resync(ResyncError::EmptyMapping) => CONFIG,
+            HostError::StoppedBeforeItsReport => INCOMPLETE,
         };
     }
     if let Some(port) = error.downcast_ref::<PortError>() {

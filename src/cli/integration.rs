@@ -10,10 +10,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::runtime;
-use crate::lifecycle::{Running, shutdown_signal};
+use crate::lifecycle::{Running, StopSignals};
 use crate::runtime::event_listener;
 use crate::runtime::host::Host;
 use crate::runtime::resync::progress::Bars;
+use crate::runtime::resync::progress::LogLines;
 use crate::runtime::resync::{Deletion, ResyncReport};
 use crate::runtime::settings::ListenerKind;
 use crate::wiring::host;
@@ -28,7 +29,8 @@ pub struct SailArgs {
 #[derive(Args)]
 pub struct ResyncArgs {
     /// Run one resync and exit: 0 when it succeeded, 1 when it was incomplete, 75 when Port
-    /// could not be reached (a retry can help), 78 for bad settings (the ONCE listener's codes).
+    /// could not be reached (a retry can help), 78 for bad settings, 143 / 130 when SIGTERM /
+    /// Ctrl-C stopped it (the ONCE listener's codes).
     #[arg(long)]
     once: bool,
     /// Print what a resync would create, update and delete, per blueprint; write nothing.
@@ -50,20 +52,49 @@ pub fn resync(args: ResyncArgs) -> anyhow::Result<ExitCode> {
             host.set_up().await?;
         }
         let progress = Bars::for_stderr();
-        let report = host.resync(progress.as_ref(), args.dry_run).await;
+        let outcome = event_listener::once::run(&host, progress.as_ref(), args.dry_run).await;
         if !args.dry_run {
-            crate::logging::flush(&host.port).await;
+            flush_logs(&host).await;
         }
-        let report = report?;
-        if args.dry_run {
-            print_plan(&report);
+        if let (Ok(report), true) = (&outcome.result, args.dry_run) {
+            print_plan(report);
         }
-        summarise(&report);
-        Ok(if report.succeeded() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
+        exit_for(outcome)
+    })
+}
+
+/// The last log lines to Port, within a bound: a stop's budget is short.
+async fn flush_logs(host: &Host) {
+    let bound = std::time::Duration::from_secs(5);
+    if tokio::time::timeout(bound, crate::logging::flush(&host.port))
+        .await
+        .is_err()
+    {
+        tracing::warn!("the last log lines did not reach Port within {bound:?}");
+    }
+}
+
+/// A ONCE run's exit code: the signal's when one stopped it part-way
+/// (README: exit codes), else the resync's.
+fn exit_for(outcome: event_listener::once::OnceOutcome) -> anyhow::Result<ExitCode> {
+    if let Ok(report) = &outcome.result {
+        summarise(report);
+    }
+    if let Some(signal) = outcome.stopped_by {
+        if let Err(e) = &outcome.result {
+            eprintln!("error: {e}");
+        }
+        eprintln!(
+            "stopped by {signal:?} before the resync's end: exit {}",
+            signal.exit_code()
+        );
+        return Ok(ExitCode::from(signal.exit_code()));
+    }
+    let report = outcome.result?;
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 
@@ -78,7 +109,7 @@ pub fn sail(args: SailArgs) -> anyhow::Result<ExitCode> {
         let outcome = sail_with(&host).await;
         if let Some(shipper) = shipper {
             shipper.abort();
-            crate::logging::flush(&host.port).await;
+            flush_logs(&host).await;
         }
         outcome
     })
@@ -91,13 +122,8 @@ async fn sail_with(host: &Arc<Host>) -> anyhow::Result<ExitCode> {
             tracing::error!("{e}");
         }
         if host.settings.listener == ListenerKind::Once {
-            let report = event_listener::once::run(host).await?;
-            summarise(&report);
-            return Ok(if report.succeeded() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            let outcome = event_listener::once::run(host, &LogLines, false).await;
+            return exit_for(outcome);
         }
         let local = tokio::task::LocalSet::new();
         local.run_until(serve_and_listen(host.clone())).await
@@ -114,6 +140,8 @@ async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
                 settings.http_host, settings.http_port
             )
         })?;
+    // Caught before any resync starts, so a stop always finds it listening.
+    let mut signals = StopSignals::install();
     let running = Running::start(host.clone(), addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -130,9 +158,14 @@ async fn serve_and_listen(host: Arc<Host>) -> anyhow::Result<ExitCode> {
         settings.journal_max_bytes / (1024 * 1024)
     );
     tracing::info!(listener = ?settings.listener, "sailing; SIGTERM or Ctrl-C stops");
-    shutdown_signal().await;
-    tracing::info!("stopping: no new events; draining the accepted ones");
+    let signal = signals.recv().await;
+    tracing::info!(
+        ?signal,
+        budget_secs = settings.shutdown_grace_secs,
+        "stopping: no new events; draining the accepted ones; a running resync stops at its next page"
+    );
     running.stop(&host).await;
+    // Nothing accepted is lost (the journal keeps what did not drain): an orderly stop.
     Ok(ExitCode::SUCCESS)
 }
 
@@ -182,6 +215,14 @@ pub(crate) fn summarise(report: &ResyncReport) {
         }
     };
     eprintln!("{deletion}");
+    let (keys, bytes) = report.seen_state;
+    if keys > 0 {
+        eprintln!(
+            "deletion state: {keys} entities produced, kept in {:.1} KiB ({:.1} bytes per entity)",
+            bytes as f64 / 1024.0,
+            bytes as f64 / keys as f64
+        );
+    }
     if let Some(peak) = crate::bench::peak_rss_bytes() {
         eprintln!("peak RSS {:.1} MiB", crate::bench::mib(peak));
     }

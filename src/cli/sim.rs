@@ -41,6 +41,9 @@ pub struct FaultArgs {
     /// `Retry-After` seconds sent with an injected 429; 0 sends none.
     #[arg(long, default_value_t = 1)]
     retry_after: u64,
+    /// Requests served at once at most, the rest queued (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    max_in_flight: usize,
 }
 
 impl FaultArgs {
@@ -56,6 +59,7 @@ impl FaultArgs {
             latency_ms: self.latency_ms,
             retry_after_secs: self.retry_after,
             spike_ms: self.spike_ms,
+            max_in_flight: self.max_in_flight,
             ..Default::default()
         })
     }

@@ -90,6 +90,14 @@ impl PortClient {
         self.send(&call).await.map(|_| ())
     }
 
+    /// Tells Port a resync is alive (`POST .../heartbeat` with its event id),
+    /// as Ocean 0.56 does every `status_heartbeat_interval_seconds` while one runs.
+    pub async fn post_heartbeat(&self, event_id: &str) -> Result<(), PortError> {
+        let url = format!("{}/heartbeat", self.ingest_urls().await?.metrics);
+        let call = Call::new(Method::POST, url).json(&json!({ "eventId": event_id }))?;
+        self.send(&call).await.map(|_| ())
+    }
+
     /// Reports one kind's results (`PUT .../syncMetrics/resync/{eventId}/kind/{kindIdentifier}`).
     pub async fn put_kind_sync_metrics(&self, kind: &Value) -> Result<(), PortError> {
         let field = |name: &str| kind.get(name).and_then(Value::as_str).unwrap_or_default();

@@ -88,17 +88,28 @@ async fn resync(State(state): State<ServerState>, headers: HeaderMap, RawQuery(q
     reply(StatusCode::ACCEPTED, "", "")
 }
 
+/// Ready means "can accept webhooks": the server is up and the journal open.
+/// A mapping that does not compile keeps the pod Ready (webhooks are
+/// journaled and wait for a valid one; Codecov never resends a webhook), and
+/// the body says so. Not ready once a stop has begun.
 async fn ready(State(state): State<ServerState>) -> Response {
-    // Ready once a mapping has loaded from Port: events can be mapped.
-    if state.host.current_mapping().is_some() {
-        reply(StatusCode::OK, "", "")
-    } else {
-        reply(
+    if state.host.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return reply(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the mapping has not loaded from Port yet",
-        )
+            "stopping",
+            "the integration is stopping",
+        );
     }
+    let mapping = if state.host.current_mapping().is_some() {
+        "in force"
+    } else {
+        "none valid yet: webhooks are journaled and mapped once the mapping in Port compiles"
+    };
+    (
+        StatusCode::OK,
+        axum::Json(json!({"ok": true, "mapping": mapping})),
+    )
+        .into_response()
 }
 
 async fn metrics() -> Response {

@@ -25,10 +25,15 @@ impl InjectedFault {
     }
 }
 
+/// Below this a body is never "too large" (an injected 413 passes).
+const SMALLEST_TOO_LARGE: usize = 1024;
+
 /// Far above any documented limit: bodies are read whole, then measured.
 const READ_CAP: usize = 64 * 1024 * 1024;
 
-pub struct Exchange {
+pub struct Exchange<'a> {
+    /// Held until the reply is sent: the request's place under `maxInFlight`.
+    _in_flight: super::faults::InFlight<'a>,
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body_len: usize,
@@ -40,7 +45,7 @@ pub struct Exchange {
 }
 
 /// Reads the request, waits the configured latency and draws this request's fault.
-pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange {
+pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange<'_> {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, READ_CAP).await.unwrap_or_default();
     let entry = LoggedRequest {
@@ -59,7 +64,13 @@ pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange
         },
         reply_body: None,
     };
-    let (fault, latency, retry_after) = faults.next();
+    let in_flight = faults.enter().await;
+    let (mut fault, latency, retry_after) = faults.next();
+    // A service refuses a body as too large only when it is large: a small
+    // request (a token, a resync state) answers normally instead.
+    if fault == Fault::Status(413) && body.len() < SMALLEST_TOO_LARGE {
+        fault = Fault::Pass;
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -67,6 +78,7 @@ pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange
     let mut request = Request::from_parts(parts.clone(), Body::from(body.clone()));
     request.extensions_mut().insert(InjectedFault(fault));
     Exchange {
+        _in_flight: in_flight,
         uri: parts.uri,
         headers: parts.headers,
         body_len: body.len(),
@@ -77,7 +89,7 @@ pub async fn begin(request: Request, faults: &Faults, capture: bool) -> Exchange
     }
 }
 
-impl Exchange {
+impl Exchange<'_> {
     /// The request, rebuilt for the route handler; a second call gets an empty one.
     pub fn take_request(&mut self) -> Request {
         self.request.take().unwrap_or_default()

@@ -98,6 +98,9 @@ pub struct FaultConfig {
     pub retry_after_secs: u64,
     /// The latency a `slow` fault adds.
     pub spike_ms: u64,
+    /// Requests served at once at most; the rest wait their turn, as behind a
+    /// server's worker pool (0: no cap).
+    pub max_in_flight: usize,
     /// Seeds the draws, so a run's faults can be replayed; random when absent.
     pub seed: Option<u64>,
 }
@@ -106,6 +109,21 @@ pub struct Faults {
     config: Mutex<FaultConfig>,
     rng: Mutex<StdRng>,
     injected: Mutex<BTreeMap<String, u64>>,
+    in_flight: Mutex<usize>,
+    turn: tokio::sync::Notify,
+}
+
+/// A request's place among those served at once; freed when dropped.
+pub struct InFlight<'a> {
+    faults: &'a Faults,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.faults.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        *in_flight = in_flight.saturating_sub(1);
+        self.faults.turn.notify_waiters();
+    }
 }
 
 impl Default for Faults {
@@ -127,6 +145,25 @@ impl Faults {
             rng: Mutex::new(rng_for(&config)),
             config: Mutex::new(config),
             injected: Mutex::default(),
+            in_flight: Mutex::new(0),
+            turn: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Waits until fewer than `maxInFlight` requests are being served, then takes a place.
+    pub async fn enter(&self) -> InFlight<'_> {
+        loop {
+            let turn = self.turn.notified();
+            {
+                let cap = self.lock().max_in_flight;
+                let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if cap == 0 || *in_flight < cap {
+                    *in_flight += 1;
+                    return InFlight { faults: self };
+                }
+            }
+            // A place freed, or the cap changed, wakes every waiter; 50 ms bounds a missed wake.
+            let _ = tokio::time::timeout(Duration::from_millis(50), turn).await;
         }
     }
 
@@ -279,6 +316,21 @@ mod tests {
         faults.next();
         let counted: Vec<(String, u64)> = faults.injected().into_iter().collect();
         assert_eq!(counted, [("503".to_string(), 1), ("slow".to_string(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn no_more_than_max_in_flight_are_served_at_once() {
+        let faults = Faults::new(FaultConfig {
+            max_in_flight: 2,
+            ..FaultConfig::default()
+        });
+        let first = faults.enter().await;
+        let _second = faults.enter().await;
+        let third = tokio::time::timeout(Duration::from_millis(100), faults.enter()).await;
+        assert!(third.is_err(), "a third waits while two are served");
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_secs(30), faults.enter()).await;
+        assert!(third.is_ok(), "a freed place lets it in");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod chaos;
 pub mod mapping_edits;
 mod schedule;
 pub mod setup;
+mod stops;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,6 +58,12 @@ pub struct SoakTotals {
     pub selectors_narrowed: u64,
     /// Deletions a webhook made at once, of an entity the selector left out.
     pub live_deletes: u64,
+    /// Schedule ticks that fell during a resync (each waited; none aborted it).
+    pub ticks_absorbed: u64,
+    /// Stops while a resync ran: the binary SIGTERMed, or the server stopped as SIGTERM stops it.
+    pub stops: u64,
+    /// Runs of the binary with a mapping in Port that does not compile.
+    pub broken_mappings: u64,
 }
 
 impl SoakTotals {
@@ -101,6 +108,9 @@ impl SoakTotals {
         self.resources_removed += other.resources_removed;
         self.selectors_narrowed += other.selectors_narrowed;
         self.live_deletes += other.live_deletes;
+        self.ticks_absorbed += other.ticks_absorbed;
+        self.stops += other.stops;
+        self.broken_mappings += other.broken_mappings;
         for (kind, n) in other.faults {
             *self.faults.entry(kind).or_default() += n;
         }
@@ -110,10 +120,13 @@ impl SoakTotals {
 /// Runs `count` schedules from `first_seed`, `parallel` at a time (each on
 /// its own thread: they mostly wait on retries), calling `done` after each.
 /// Stops at the first violation; the lowest failing seed is reported.
+/// `binary` is this project's binary, for rounds that run and SIGTERM it
+/// (none: those rounds are left out).
 pub fn soak(
     first_seed: u64,
     count: u64,
     parallel: usize,
+    binary: Option<&std::path::Path>,
     done: impl Fn(&SoakTotals) + Sync,
 ) -> Result<SoakTotals, Violation> {
     let next = AtomicU64::new(first_seed);
@@ -133,7 +146,7 @@ pub fn soak(
                         return;
                     }
                     let mut mine = SoakTotals::default();
-                    match schedule::run(seed, &mut mine) {
+                    match schedule::run(seed, &mut mine, binary) {
                         Ok(()) => {
                             mine.schedules = 1;
                             let mut all = totals.lock().unwrap_or_else(|p| p.into_inner());
@@ -174,7 +187,8 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let outcome = soak(first, count, args.parallel, |totals| {
+    let binary = std::env::current_exe().ok();
+    let outcome = soak(first, count, args.parallel, binary.as_deref(), |totals| {
         bar.set_message(format!(
             "{} resyncs, {} faults",
             totals.resyncs,
@@ -216,6 +230,10 @@ fn print_totals(totals: &SoakTotals, secs: f64) {
             .map(|(kind, n)| format!("{kind} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "lifecycle: {} schedule ticks absorbed by running resyncs (none aborted), {} stops during a resync, {} runs with a broken mapping in Port; Port's state after every round: completed, aborted or failed",
+        totals.ticks_absorbed, totals.stops, totals.broken_mappings
     );
     println!(
         "checked: {} deletions ({} of them live deletes by a webhook) against Codecov's records and the mapping in force, {} entities against the expected catalog; 0 lost, 0 spurious deletions",

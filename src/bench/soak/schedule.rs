@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{self, Catalog};
 use super::mapping_edits::{self, Key};
-use super::{SoakTotals, Violation, chaos, setup};
+use super::{SoakTotals, Violation, chaos, setup, stops};
 use crate::lifecycle::Running;
 use crate::runtime::host::{Host, HostError};
 use crate::runtime::resync::progress::Quiet;
@@ -37,12 +38,12 @@ const FOREIGN: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub fn run(seed: u64, totals: &mut SoakTotals) -> Result<(), Violation> {
+pub fn run(seed: u64, totals: &mut SoakTotals, binary: Option<&Path>) -> Result<(), Violation> {
     let mut journal = Vec::new();
     let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => {
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, schedule(seed, totals, &mut journal))
+            local.block_on(&runtime, schedule(seed, totals, binary, &mut journal))
         }
         Err(e) => Err(format!("starting a runtime: {e}")),
     };
@@ -127,6 +128,37 @@ fn fetched_and_wrote_everything(report: &Result<ResyncReport, HostError>) -> boo
         .is_ok_and(|r| r.kinds.iter().all(KindReport::reconcilable))
 }
 
+/// What explains a round's deletions.
+enum Planned {
+    /// The resyncs' own plans (empty: none may delete, but a webhook's live delete).
+    Known(BTreeSet<Key>),
+    /// A run of the binary that finished on its own: its plan is not at hand,
+    /// so only the safety rules are checked.
+    Unknown,
+}
+
+impl Planned {
+    /// What `report` planned; a plan without a whole fetch is a violation.
+    fn of(report: &ResyncReport) -> Result<Planned, String> {
+        let planned: BTreeSet<Key> = report
+            .deletion_plan
+            .iter()
+            .flat_map(|plan| plan.to_delete())
+            .flat_map(|(blueprint, ids)| {
+                ids.into_iter()
+                    .map(move |id| (blueprint.to_string(), id.to_string()))
+            })
+            .collect();
+        if !planned.is_empty() && !report.kinds.iter().all(KindReport::reconcilable) {
+            return Err(format!(
+                "a resync that did not fetch and write everything planned {} deletions",
+                planned.len()
+            ));
+        }
+        Ok(Planned::Known(planned))
+    }
+}
+
 struct World {
     port: Arc<PortSim>,
     codecov: Arc<CodecovSim>,
@@ -138,6 +170,8 @@ struct World {
     removed_a_resource: bool,
     /// Repositories (`owner/name`) the narrowed coverage selector leaves out.
     left_out: Vec<String>,
+    /// Latency Codecov keeps between rounds too (a schedule on the clock).
+    latency_ms: u64,
 }
 
 impl World {
@@ -224,7 +258,11 @@ impl World {
 
     fn disarm(&self) {
         self.port.faults().set(FaultConfig::default());
-        self.codecov.faults().set(FaultConfig::default());
+        self.codecov.faults().set(FaultConfig {
+            latency_ms: self.latency_ms,
+            max_in_flight: usize::from(self.latency_ms > 0),
+            ..FaultConfig::default()
+        });
         for owner in &self.owners {
             self.codecov.break_owner(owner, None);
         }
@@ -241,28 +279,29 @@ impl World {
         when: &str,
         totals: &mut SoakTotals,
     ) -> Result<(), String> {
+        let planned = match report {
+            Ok(report) => Planned::of(report)?,
+            Err(_) => Planned::Known(BTreeSet::new()),
+        };
+        self.check_planned(&planned, None, &failures(report), when, totals)
+            .await
+    }
+
+    /// As `check_deletions`, for deletions that `planned` explains; with
+    /// `before`, the catalog before this round's changes: then only an entity
+    /// Codecov had all along must never go (a resync that started before the
+    /// changes saw the old state).
+    async fn check_planned(
+        &self,
+        planned: &Planned,
+        before: Option<&Catalog>,
+        failures: &str,
+        when: &str,
+        totals: &mut SoakTotals,
+    ) -> Result<(), String> {
         let deleted = self.port.take_deletions();
         if deleted.is_empty() {
             return Ok(());
-        }
-        let planned: BTreeSet<Key> = match report {
-            Ok(report) => report
-                .deletion_plan
-                .iter()
-                .flat_map(|plan| plan.to_delete())
-                .flat_map(|(blueprint, ids)| {
-                    ids.into_iter()
-                        .map(move |id| (blueprint.to_string(), id.to_string()))
-                })
-                .collect(),
-            Err(_) => BTreeSet::new(),
-        };
-        if !planned.is_empty() && !fetched_and_wrote_everything(report) {
-            return Err(format!(
-                "{when}: a resync that did not fetch and write everything planned {} deletions: {}",
-                planned.len(),
-                failures(report)
-            ));
         }
         let deselected = self.deselected();
         let expected = self.expected().await?;
@@ -272,11 +311,14 @@ impl World {
                     "{when}: deleted {blueprint} {identifier}, which the integration does not own"
                 ));
             }
-            if expected.contains_key(key) {
+            if expected.contains_key(key) && before.is_none_or(|b| b.contains_key(key)) {
                 return Err(format!(
                     "{when}: deleted {blueprint} {identifier}, which Codecov still has (under the mapping in force)"
                 ));
             }
+            let Planned::Known(planned) = planned else {
+                continue;
+            };
             if planned.contains(key) {
                 continue;
             }
@@ -286,13 +328,27 @@ impl World {
             }
             if planned.is_empty() {
                 return Err(format!(
-                    "{when}: deleted {blueprint} {identifier}, which no resync planned and no webhook deselected: {}",
-                    failures(report)
+                    "{when}: deleted {blueprint} {identifier}, which no resync planned and no webhook deselected: {failures}"
                 ));
             }
         }
         totals.deletions += deleted.len() as u64;
         Ok(())
+    }
+
+    /// Port's resync state after a round: never a dead `running`.
+    fn state_is_final(&self, when: &str) -> Result<String, String> {
+        let status = self
+            .port
+            .integration(IDENTIFIER)
+            .and_then(|i| i["resyncState"]["status"].as_str().map(String::from))
+            .unwrap_or_default();
+        match status.as_str() {
+            "completed" | "aborted" | "failed" => Ok(status),
+            other => Err(format!(
+                "{when}: Port's resync state is {other:?}, not completed, aborted or failed"
+            )),
+        }
     }
 
     fn count_faults(&self, totals: &mut SoakTotals) {
@@ -307,13 +363,31 @@ impl World {
     }
 }
 
-async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>) -> Result<(), String> {
+/// Latency every Codecov answer takes in a schedule on the clock, one at a
+/// time: a resync then outlasts the schedule's 1 s interval.
+const ON_CLOCK_LATENCY_MS: u64 = 25;
+
+async fn schedule(
+    seed: u64,
+    totals: &mut SoakTotals,
+    binary: Option<&Path>,
+    journal: &mut Vec<String>,
+) -> Result<(), String> {
     let mut rng = SplitMix(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x50A4);
+    // A second stream for what the soak added later, so earlier seeds replay as they did.
+    let mut lifecycle_rng = SplitMix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC10C);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let (owners, repos) = (1 + rng.below(3) as usize, 2 + rng.below(6) as usize);
     let page_size = 2 + rng.below(4);
+    // One schedule in four runs its resyncs on a clock shorter than they take.
+    let on_clock = lifecycle_rng.below(4) == 0;
     journal.push(format!(
-        "{owners} owner(s) x {repos} repositories, Codecov page size {page_size}"
+        "{owners} owner(s) x {repos} repositories, Codecov page size {page_size}{}",
+        if on_clock {
+            ", resyncs on a 1 s schedule that each outlasts"
+        } else {
+            ""
+        }
     ));
     let (codecov_served, codecov) =
         CodecovSim::start(CodecovSimConfig::generated(owners, repos, seed), loopback)
@@ -337,22 +411,42 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
         mapping: None,
         removed_a_resource: false,
         left_out: Vec::new(),
+        latency_ms: if on_clock { ON_CLOCK_LATENCY_MS } else { 0 },
     };
-    let host = Arc::new(world.host(&port_served.url()).map_err(|e| format!("{e:#}"))?);
+    world.disarm();
+    let port_url = port_served.url();
+    let host = Arc::new(world.host(&port_url).map_err(|e| format!("{e:#}"))?);
     host.set_up().await.map_err(|e| format!("set-up: {e}"))?;
     setup::allow_any_deletion_share(&host, &world.port, IDENTIFIER).await?;
     plant_foreign(&world.port)?;
-    let running = Running::start(host.clone(), loopback)
-        .await
-        .map_err(|e| format!("starting the integration's server: {e}"))?;
-    let webhook_url = format!("{}/integration/webhook", running.url());
+    // On the clock, the integration runs its own resyncs, started anew each round.
+    let clock_host = if on_clock {
+        let env = world
+            .env(&port_url)
+            .var("OCEAN__SCHEDULED_RESYNC_INTERVAL", "0.01");
+        Some(Arc::new(env.host().map_err(|e| format!("{e:#}"))?))
+    } else {
+        None
+    };
+    let mut running = Some(
+        Running::start(host.clone(), loopback)
+            .await
+            .map_err(|e| format!("starting the integration's server: {e}"))?,
+    )
+    .filter(|_| !on_clock);
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
         .map_err(|e| e.to_string())?;
+    let mut stopped_a_run = false;
 
     let rounds = 2 + rng.below(4);
     for round in 1..=rounds {
+        let before = if on_clock && round > 1 {
+            Some(world.expected().await?)
+        } else {
+            None
+        };
         if round > 1 {
             for _ in 0..1 + rng.below(3) {
                 let change = chaos::change(&world.codecov, &mut rng);
@@ -363,11 +457,34 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
                 .edit_mapping(&host, &mut rng, round, totals, journal)
                 .await?;
         }
-        let armed = chaos::arm(&mut rng, &world.owners);
+        let mut armed = chaos::arm(&mut rng, &world.owners);
         journal.push(format!(
             "round {round}: Port faults {:?} at {}, Codecov faults {:?} at {}, vanished owner {:?}",
             armed.port.kinds, armed.port.rate, armed.codecov.kinds, armed.codecov.rate, armed.vanished
         ));
+        let stop_round = binary.is_some() && !on_clock && !stopped_a_run && lifecycle_rng.below(3) == 0;
+        // Half the stopped runs meet a mapping in Port that does not compile (put there before the faults).
+        let broken = if stop_round && lifecycle_rng.below(2) == 0 {
+            let config = world
+                .port
+                .integration(IDENTIFIER)
+                .map(|i| i["config"].clone())
+                .ok_or("no integration config in Port")?;
+            world
+                .put_mapping(&port_url, &stops::broken(&config), "breaking the mapping")
+                .await?;
+            journal.push(format!(
+                "round {round}: the mapping in Port broken for a run of the binary"
+            ));
+            Some(config)
+        } else {
+            None
+        };
+        if stop_round || on_clock {
+            // Slow enough that the resync is still running when the stop (or the next tick) comes.
+            armed.codecov.latency_ms += ON_CLOCK_LATENCY_MS;
+            armed.codecov.max_in_flight = 1;
+        }
         world.port.faults().set(armed.port);
         world.codecov.faults().set(armed.codecov);
         if let Some((owner, status)) = &armed.vanished {
@@ -376,28 +493,80 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
         }
         let mut payloads = chaos::webhooks(&world.codecov, &mut rng);
         payloads.extend(world.left_out_webhooks());
-        let (report, accepted) = tokio::join!(
-            host.resync(&Quiet, false),
-            post_all(&http, &webhook_url, payloads)
-        );
-        world.disarm();
-        totals.resyncs += 1;
-        totals.webhooks += accepted?;
-        if !fetched_and_wrote_everything(&report) {
-            totals.failed_resyncs += 1;
+        let when = format!("round {round}");
+        if let Some(clock_host) = &clock_host {
+            let accepted = world
+                .round_on_the_clock(
+                    clock_host,
+                    &http,
+                    payloads,
+                    before.as_ref(),
+                    &when,
+                    totals,
+                    journal,
+                )
+                .await?;
+            totals.webhooks += accepted;
+        } else if let (true, Some(exe), Some(live)) = (stop_round, binary, running.as_ref()) {
+            stopped_a_run = true;
+            let webhook_url = format!("{}/integration/webhook", live.url());
+            let run_env = world.env(&port_url);
+            let (run, accepted) = tokio::join!(
+                stops::sigterm_a_run(exe, &run_env, &world.port, IDENTIFIER),
+                post_all(&http, &webhook_url, payloads)
+            );
+            world.disarm();
+            if let Some(config) = &broken {
+                world
+                    .put_mapping(&port_url, config, "mending the mapping")
+                    .await?;
+            }
+            let run = run?;
+            totals.webhooks += accepted?;
+            totals.stops += u64::from(run.signalled);
+            totals.broken_mappings += u64::from(broken.is_some());
+            totals.resyncs += 1;
+            journal.push(format!(
+                "round {round}: the run exited {:?}, Port shows {}",
+                run.exit, run.status
+            ));
+            run.consistent().map_err(|e| format!("{when}: {e}"))?;
+            let planned = if run.may_have_deleted() {
+                Planned::Unknown
+            } else {
+                Planned::Known(BTreeSet::new())
+            };
+            world
+                .check_planned(&planned, None, "the run was stopped", &when, totals)
+                .await?;
+        } else if let Some(live) = running.as_ref() {
+            let webhook_url = format!("{}/integration/webhook", live.url());
+            let (report, accepted) = tokio::join!(
+                host.resync(&Quiet, false),
+                post_all(&http, &webhook_url, payloads)
+            );
+            world.disarm();
+            totals.resyncs += 1;
+            totals.webhooks += accepted?;
+            if !fetched_and_wrote_everything(&report) {
+                totals.failed_resyncs += 1;
+            }
+            journal.push(format!(
+                "round {round}: resync done; failures: {}",
+                failures(&report)
+            ));
+            world.check_deletions(&report, &when, totals).await?;
         }
-        journal.push(format!(
-            "round {round}: resync done; failures: {}",
-            failures(&report)
-        ));
-        world
-            .check_deletions(&report, &format!("round {round}"), totals)
-            .await?;
+        world.state_is_final(&when)?;
         foreign_intact(&world.port)?;
     }
 
-    running.stop(&host).await;
+    if let Some(live) = running.take() {
+        live.stop(&host).await;
+    }
     host.stopping.store(false, Ordering::SeqCst);
+    world.latency_ms = 0;
+    world.disarm();
     journal.push("faults off, live events drained, one clean resync".into());
     // Port's `Date` has whole seconds, so a resync's cutoff lags Port by under
     // one: what the last round wrote must be older than the clean resync.
@@ -410,6 +579,9 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
             "the clean resync after the faults failed: {}",
             failures(&report)
         ));
+    }
+    if world.state_is_final("the end")? != "completed" {
+        return Err("after the clean resync Port's resync state is not completed".into());
     }
     let expected = world.expected().await?;
     let actual = catalog::owned_by(&world.port, IDENTIFIER);
@@ -426,7 +598,115 @@ async fn schedule(seed: u64, totals: &mut SoakTotals, journal: &mut Vec<String>)
     world.count_faults(totals);
     port_served.shutdown().await;
     codecov_served.shutdown().await;
-    // The schedule's scratch journal (a failing one keeps it, for a look).
+    // The schedule's scratch journals (a failing one keeps them, for a look).
     let _ = std::fs::remove_dir_all(&host.settings.journal_path);
+    if let Some(clock_host) = &clock_host {
+        let _ = std::fs::remove_dir_all(&clock_host.settings.journal_path);
+    }
     Ok(())
+}
+
+impl World {
+    /// A round on the clock: the integration's server and schedule run (a
+    /// tick every second, each resync longer), webhooks arrive, and the
+    /// round waits for a resync that started after its changes; then the
+    /// integration is stopped (as SIGTERM stops it), often mid-resync.
+    /// Every resync of the round is checked: none aborted by a tick, their
+    /// plans explain the deletions, Port's state is true after the stop.
+    #[allow(clippy::too_many_arguments)]
+    async fn round_on_the_clock(
+        &self,
+        host: &Arc<Host>,
+        http: &reqwest::Client,
+        payloads: Vec<Value>,
+        before: Option<&Catalog>,
+        when: &str,
+        totals: &mut SoakTotals,
+        journal: &mut Vec<String>,
+    ) -> Result<u64, String> {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        host.stopping.store(false, Ordering::SeqCst);
+        let running = Running::start(host.clone(), loopback)
+            .await
+            .map_err(|e| format!("{when}: starting the integration's server: {e}"))?;
+        let mut ran = running.resyncs().watch();
+        let webhook_url = format!("{}/integration/webhook", running.url());
+        // The first resync of a fresh server starts after the round's changes.
+        let waited = async {
+            match tokio::time::timeout(Duration::from_secs(120), ran.recv()).await {
+                Ok(Ok(resync)) => Ok(vec![resync]),
+                Ok(Err(e)) => Err(format!("{when}: hearing of resyncs: {e}")),
+                Err(_) => Err(format!("{when}: no resync ran on the schedule within 120 s")),
+            }
+        };
+        let (seen, accepted) = tokio::join!(waited, post_all(http, &webhook_url, payloads));
+        let mut seen = seen?;
+        let absorbed = running.resyncs().ticks_absorbed();
+        let was_running = running.stop(host).await;
+        // The resync the stop cut short reports too.
+        while let Ok(resync) = ran.try_recv() {
+            seen.push(resync);
+        }
+        self.disarm();
+        totals.ticks_absorbed += absorbed;
+        totals.stops += u64::from(was_running);
+        totals.resyncs += seen.len() as u64;
+        let mut planned = BTreeSet::new();
+        for resync in &seen {
+            let report = match &resync.outcome {
+                Ok(report) => report,
+                Err(e) => {
+                    totals.failed_resyncs += 1;
+                    journal.push(format!("{when}: resync {} failed: {e}", resync.number));
+                    continue;
+                }
+            };
+            if report.stopped == Some("a newer resync was requested") {
+                return Err(format!(
+                    "{when}: a schedule tick aborted resync {}",
+                    resync.number
+                ));
+            }
+            if !report.kinds.iter().all(KindReport::reconcilable) {
+                totals.failed_resyncs += 1;
+            }
+            if let Planned::Known(keys) = Planned::of(report).map_err(|e| format!("{when}: {e}"))? {
+                planned.extend(keys);
+            }
+        }
+        journal.push(format!(
+            "{when}: {} resync(s) on the clock, {absorbed} tick(s) absorbed, stopped {}",
+            seen.len(),
+            if was_running {
+                "mid-resync"
+            } else {
+                "between resyncs"
+            }
+        ));
+        self.check_planned(&Planned::Known(planned), before, "on the clock", when, totals)
+            .await?;
+        accepted
+    }
+
+    /// The settings of the soak's integration, for another host or a run of the binary.
+    fn env(&self, port_url: &str) -> crate::harness::IntegrationEnv {
+        setup::env(
+            port_url,
+            &self.codecov_url,
+            &self.owners,
+            self.page_size,
+            IDENTIFIER,
+        )
+    }
+
+    /// Puts `config` as the mapping in Port (a user's edit in its UI; faults off).
+    async fn put_mapping(&self, port_url: &str, config: &Value, what: &str) -> Result<(), String> {
+        let client = self.host(port_url).map_err(|e| format!("{e:#}"))?;
+        client
+            .port
+            .patch_integration_config(config)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{what}: {e}"))
+    }
 }

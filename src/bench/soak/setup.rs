@@ -15,13 +15,23 @@ pub fn integration(
     page_size: u64,
     identifier: &str,
 ) -> anyhow::Result<Host> {
+    env(port_url, codecov_url, owners, page_size, identifier).host()
+}
+
+/// The settings `integration` builds its host from, for a run of the binary too.
+pub fn env(
+    port_url: &str,
+    codecov_url: &str,
+    owners: &[String],
+    page_size: u64,
+    identifier: &str,
+) -> IntegrationEnv {
     IntegrationEnv::new(port_url, codecov_url, owners, identifier)
         .var("OCEAN__INTEGRATION__TYPE", "codecov")
         .var("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOKS_ONLY")
         .fast_retries(2, 6)
         .var("OCEAN__RETRY__MAX_TOTAL_WAIT_SECS", "10")
         .field("codecovPageSize", page_size.to_string())
-        .host()
 }
 
 /// The catalogs here are small, so one change can be most of one; the

@@ -8,11 +8,11 @@ use super::ResyncQueue;
 use crate::runtime::host::Host;
 
 /// Starts polling; the first resync is asked for at once when `resync_on_start`.
-pub fn start(host: &Arc<Host>, queue: &Arc<ResyncQueue>) {
+pub fn start(host: &Arc<Host>, queue: &Arc<ResyncQueue>) -> Option<tokio::task::AbortHandle> {
     if host.settings.resync_on_start {
         queue.request();
     }
-    tokio::spawn(poll_resync_requests(host.clone(), queue.clone()));
+    Some(tokio::spawn(poll_resync_requests(host.clone(), queue.clone())).abort_handle())
 }
 
 /// Asks for a resync whenever Port's UI has recorded a newer resync request.

@@ -1,17 +1,17 @@
 //! Scheduled resyncs, with any listener (`OCEAN__SCHEDULED_RESYNC_INTERVAL`).
+//! A tick never aborts a running resync: see `queue`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::ResyncQueue;
 
-/// Asks for a resync every `minutes`.
-pub async fn schedule(minutes: u64, queue: Arc<ResyncQueue>) {
-    // Settings refuse an interval whose seconds overflow; saturating keeps this total anyway.
-    let every = Duration::from_secs(minutes.saturating_mul(60));
+/// Ticks every `every`; a tick missed while the process was busy is not made up.
+pub async fn schedule(every: Duration, queue: Arc<ResyncQueue>) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        queue.request();
+        queue.tick();
     }
 }

@@ -7,7 +7,7 @@ use crate::runtime::host::Host;
 /// Says what this listener does, since it starts no task of its own.
 pub fn start(host: &Host) {
     tracing::info!(
-        scheduled_every_minutes = ?host.settings.scheduled_resync_interval,
+        scheduled_every_minutes = ?host.settings.scheduled_resync_interval.map(|i| i.minutes),
         "webhooks only: resyncs run on POST /resync or the schedule, none at start"
     );
 }

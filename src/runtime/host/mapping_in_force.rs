@@ -125,6 +125,7 @@ impl Host {
                     ));
                 };
                 let active = Arc::new(config);
+                self.mapping_fault_cleared();
                 *self.mapping.write().unwrap_or_else(|p| p.into_inner()) = Some(Loaded {
                     text,
                     config: active.clone(),
@@ -142,7 +143,38 @@ impl Host {
     }
 
     fn keep_last(&self, fault: String) -> Result<Arc<MappingInForce>, HostError> {
-        tracing::error!("the mapping in Port is invalid; the last valid mapping stays in force:\n{fault}");
-        self.current_mapping().ok_or(HostError::NoValidMapping(fault))
+        crate::metrics::metrics().mapping_invalid.set(1);
+        // Said once per distinct fault: the mapping is read again often while it stays wrong.
+        let new = {
+            let mut last = self.mapping_fault.lock().unwrap_or_else(|p| p.into_inner());
+            let new = last.as_deref() != Some(fault.as_str());
+            *last = Some(fault.clone());
+            new
+        };
+        let in_force = self.current_mapping();
+        if new {
+            match in_force {
+                Some(_) => tracing::error!(
+                    "the mapping in Port is invalid; the last valid mapping stays in force:\n{fault}"
+                ),
+                None => tracing::error!(
+                    "the mapping in Port is invalid and no earlier one is in force: live events wait in the \
+                     journal and resyncs fail until it is fixed:\n{fault}"
+                ),
+            }
+        }
+        in_force.ok_or(HostError::NoValidMapping(fault))
+    }
+
+    fn mapping_fault_cleared(&self) {
+        crate::metrics::metrics().mapping_invalid.set(0);
+        let was = self
+            .mapping_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if was.is_some() {
+            tracing::info!("the mapping in Port is valid again and in force");
+        }
     }
 }

@@ -33,6 +33,10 @@ pub struct Host {
     pub defaults: Defaults,
     /// The last mapping that compiled; an invalid edit in Port leaves it in force.
     mapping: RwLock<Option<Loaded>>,
+    /// How the last resync ended, as reported to Port.
+    last_status: std::sync::Mutex<Option<&'static str>>,
+    /// Why the mapping in Port does not load, while it does not (said once per fault).
+    mapping_fault: std::sync::Mutex<Option<String>>,
     /// Set on shutdown: a running resync stops before its deletion phase.
     pub stopping: std::sync::atomic::AtomicBool,
     /// When the process started: scheduled resyncs fall on this grid (as Ocean's).
@@ -51,6 +55,10 @@ pub enum HostError {
     BadDefault(String),
     #[error(transparent)]
     Resync(#[from] ResyncError),
+    #[error(
+        "the process was asked to stop and the resync did not reach its next page in time; Port was told it was aborted"
+    )]
+    StoppedBeforeItsReport,
 }
 
 impl Host {
@@ -61,6 +69,8 @@ impl Host {
             plugin,
             defaults,
             mapping: RwLock::new(None),
+            mapping_fault: Default::default(),
+            last_status: Default::default(),
             stopping: Default::default(),
             started_at: jiff::Timestamp::now(),
             held_back_refused: Default::default(),

@@ -18,13 +18,14 @@ fn now() -> String {
     Timestamp::now().to_string()
 }
 
-/// The next time on the schedule's grid (every `minutes` from `start`) after
+/// The next time on the schedule's grid (every `every` from `start`) after
 /// `now`; none past the last representable instant (the interval is the user's).
-pub fn next_occurrence(start: Timestamp, minutes: u64, now: Timestamp) -> Option<Timestamp> {
-    let every = i64::try_from(minutes.max(1)).ok()?.checked_mul(60)?;
-    let elapsed = now.duration_since(start).as_secs().max(0);
+pub fn next_occurrence(start: Timestamp, every: std::time::Duration, now: Timestamp) -> Option<Timestamp> {
+    let every = i64::try_from(every.as_millis().max(1)).ok()?;
+    let elapsed = now.duration_since(start).as_millis().max(0);
+    let elapsed = i64::try_from(elapsed).ok()?;
     let ahead = (elapsed / every).checked_add(1)?.checked_mul(every)?;
-    start.checked_add(SignedDuration::from_secs(ahead)).ok()
+    start.checked_add(SignedDuration::from_millis(ahead)).ok()
 }
 
 impl Host {
@@ -40,7 +41,7 @@ impl Host {
                 .and_then(|h| serde_json::to_value(h).ok())
                 .unwrap_or(Value::Null);
         }
-        let refused = match self.port.patch_resync_state(&with_reasons).await {
+        let refused = match self.patch_state_persistently(&with_reasons).await {
             Ok(_) => return,
             Err(e)
                 if with_reasons.get("heldBack").is_some()
@@ -58,15 +59,74 @@ impl Host {
             "Port refused the resync state with what was held back ({refused}); sending Ocean's fields only \
              (the reasons stay in the log and the summary)"
         );
-        if let Err(e) = self.port.patch_resync_state(&state).await {
+        if let Err(e) = self.patch_state_persistently(&state).await {
             tracing::warn!("could not report the resync state to Port: {e}");
         }
+    }
+
+    /// How this process's last resync ended, as it told Port.
+    pub fn last_reported_status(&self) -> Option<&'static str> {
+        *self.last_status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends a state; an end state (not `running`) that fails for another
+    /// reason than a refused body is tried again a few times over about 3 s,
+    /// since a lost one leaves Port showing `running` until the next resync.
+    async fn patch_state_persistently(&self, state: &Value) -> Result<Value, crate::port::PortError> {
+        let ends = state.get("status").and_then(Value::as_str) != Some("running");
+        let mut pause = std::time::Duration::from_millis(500);
+        let mut tries = if ends { 4 } else { 1 };
+        loop {
+            tries -= 1;
+            match self.port.patch_resync_state(state).await {
+                Err(e)
+                    if tries > 0
+                        && !matches!(e.status().map(|s| s.as_u16()), Some(400 | 401 | 403 | 422)) =>
+                {
+                    tracing::warn!(
+                        "reporting the resync's end to Port failed, trying again in {pause:?}: {e}"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Reports `aborted` with `reason` when Port shows a resync of this
+    /// integration as running (as Ocean's signal handler does): for a stop
+    /// that cannot wait for the running resync to report for itself.
+    pub async fn report_aborted_if_running(&self, reason: &str) {
+        let state = match self.port.get_integration().await {
+            Ok(integration) => integration.and_then(|i| i.get("resyncState").cloned()),
+            Err(e) => {
+                tracing::warn!("could not read the resync state from Port to mark it aborted: {e}");
+                return;
+            }
+        };
+        let Some(state) = state.filter(|s| s.get("status").and_then(Value::as_str) == Some("running")) else {
+            return;
+        };
+        let held_back = HeldBackReport {
+            deletion_skipped: Some(format!("{reason}; nothing is deleted")),
+            ..HeldBackReport::default()
+        };
+        self.report_state(
+            json!({"status": "aborted", "lastResyncStart": state.get("lastResyncStart").cloned().unwrap_or(Value::Null),
+                "lastResyncEnd": now(), "nextResync": self.next_resync(),
+                "intervalInMinuets": self.settings.scheduled_resync_interval.map(|i| i.to_json())}),
+            Some(held_back),
+        )
+        .await;
+        *self.last_status.lock().unwrap_or_else(|p| p.into_inner()) = Some("aborted");
+        tracing::warn!("the running resync was reported aborted: {reason}");
     }
 
     /// When the next scheduled resync falls, if there is a schedule.
     fn next_resync(&self) -> Value {
         match self.settings.scheduled_resync_interval {
-            Some(minutes) => next_occurrence(self.started_at, minutes, Timestamp::now())
+            Some(interval) => next_occurrence(self.started_at, interval.duration(), Timestamp::now())
                 .map_or(Value::Null, |at| json!(at.to_string())),
             None => Value::Null,
         }
@@ -94,7 +154,7 @@ impl Host {
             shutdown: &self.stopping,
             superseded,
         };
-        let interval = self.settings.scheduled_resync_interval;
+        let interval = self.settings.scheduled_resync_interval.map(|i| i.to_json());
         let started = std::time::Instant::now();
         // Sent again at the end, as Ocean's updater does: each report is the whole state.
         let started_at = now();
@@ -157,7 +217,14 @@ impl Host {
             outcome
         };
         let outcome = match &feed {
-            Some(feed) => tokio::join!(work, feed.deliver(&self.port)).0,
+            Some(feed) => {
+                let delivered = async { tokio::join!(work, feed.deliver(&self.port)).0 };
+                let every = std::time::Duration::from_secs(self.settings.status_heartbeat_interval_secs);
+                tokio::select! {
+                    outcome = delivered => outcome,
+                    never = heartbeat(&self.port, &feed.event_id, every) => match never {},
+                }
+            }
             None => work.await,
         };
         record_metrics(&outcome, started.elapsed());
@@ -168,6 +235,7 @@ impl Host {
                 Err(_) if stop.stop_reason().is_some() => "aborted",
                 _ => "failed",
             };
+            *self.last_status.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
             let held_back = match &outcome {
                 Ok(report) => HeldBackReport::of(report),
                 Err(e) => HeldBackReport::failed(&e.to_string()),
@@ -187,6 +255,33 @@ impl Host {
             .await;
         }
         outcome
+    }
+}
+
+/// Tells Port every `every` that the resync `event_id` is alive, as Ocean
+/// 0.56 does, until dropped (when the resync ends). A failed beat is logged;
+/// the resync goes on.
+async fn heartbeat(
+    port: &crate::port::PortClient,
+    event_id: &str,
+    every: std::time::Duration,
+) -> std::convert::Infallible {
+    let metrics = crate::metrics::metrics();
+    loop {
+        let outcome = match port.post_heartbeat(event_id).await {
+            Ok(()) => "sent",
+            Err(e) => {
+                tracing::warn!("the resync heartbeat to Port failed: {e}");
+                "failed"
+            }
+        };
+        metrics
+            .heartbeats
+            .get_or_create(&crate::metrics::Outcome {
+                outcome: outcome.into(),
+            })
+            .inc();
+        tokio::time::sleep(every).await;
     }
 }
 
@@ -257,10 +352,15 @@ mod tests {
     fn the_next_resync_falls_on_the_schedules_grid() {
         let start = Timestamp::from_second(1_000_000).expect("a time");
         let at = |secs: i64| start + SignedDuration::from_secs(secs);
-        assert_eq!(next_occurrence(start, 60, at(0)), Some(at(3600)));
-        assert_eq!(next_occurrence(start, 60, at(3599)), Some(at(3600)));
-        assert_eq!(next_occurrence(start, 60, at(3600)), Some(at(7200)));
-        assert_eq!(next_occurrence(start, 15, at(2000)), Some(at(2700)));
-        assert_eq!(next_occurrence(start, u64::MAX / 60_000, at(0)), None);
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        assert_eq!(next_occurrence(start, minutes(60), at(0)), Some(at(3600)));
+        assert_eq!(next_occurrence(start, minutes(60), at(3599)), Some(at(3600)));
+        assert_eq!(next_occurrence(start, minutes(60), at(3600)), Some(at(7200)));
+        assert_eq!(next_occurrence(start, minutes(15), at(2000)), Some(at(2700)));
+        assert_eq!(
+            next_occurrence(start, std::time::Duration::from_secs(30), at(40)),
+            Some(at(60))
+        );
+        assert_eq!(next_occurrence(start, minutes(u64::MAX / 60_000), at(0)), None);
     }
 }

@@ -122,6 +122,10 @@ pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
             }
             live.publish();
         }
+        // No mapping compiles: events stay queued (and journaled) until one does.
+        if host.current_mapping().is_none() && !wait_for_mapping(&host, &live).await {
+            break;
+        }
         let Some(batch) = live.queue.take(batch_max, RETRY_SCAN).await else {
             break;
         };
@@ -135,17 +139,11 @@ pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
                 tracing::warn!("re-reading the mapping for live events: {e}");
             }
         }
-        if host.current_mapping().is_none() {
-            // None loaded yet (Port was unreachable at start): try again before setting events aside.
-            refreshed = Instant::now();
-            if let Err(e) = host.refresh_mapping(false).await {
-                tracing::warn!("reading the mapping for live events: {e}");
-            }
-        }
         let Some(mapping) = host.current_mapping() else {
+            // Only a mapping in force is ever replaced, never removed: this cannot happen.
             tracing::error!(
                 events = events.len(),
-                "no valid mapping is in force; these live events wait as dead letters"
+                "no mapping is in force; these live events wait as dead letters"
             );
             for (seq, _) in &events {
                 set_aside(&live.journal, *seq, false, "no valid mapping is in force".into());
@@ -169,6 +167,47 @@ pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
         }
     }
     live.publish();
+}
+
+/// How often the mapping is read again while none compiles.
+const MAPPING_RETRY: Duration = Duration::from_secs(5);
+/// How often the wait for a mapping is said in the log.
+const WAITING_LOG: Duration = Duration::from_secs(60);
+
+/// Waits until a mapping that compiles is in force, reading Port's every
+/// `MAPPING_RETRY`, while accepted events wait in the queue and the journal.
+/// False when the queue closed meanwhile (a stop): the events stay in the
+/// journal for the next start.
+async fn wait_for_mapping(host: &Host, live: &LiveEvents) -> bool {
+    let mut said: Option<Instant> = None;
+    loop {
+        if let Err(e) = host.refresh_mapping(false).await {
+            tracing::debug!("reading the mapping for live events: {e}");
+        }
+        if host.current_mapping().is_some() {
+            metrics().events_waiting_for_mapping.set(0);
+            if said.is_some() {
+                tracing::info!(
+                    events = live.queue.len(),
+                    "a valid mapping is in force: mapping the waiting live events"
+                );
+            }
+            return true;
+        }
+        let waiting = live.queue.len();
+        metrics().events_waiting_for_mapping.set(waiting as i64);
+        if said.is_none_or(|at| at.elapsed() >= WAITING_LOG) {
+            said = Some(Instant::now());
+            tracing::error!(
+                events = waiting,
+                "no valid mapping is in force: live events are accepted and journaled, and wait; they are mapped \
+                 once the mapping in Port compiles (the faults are in the log line above and in Port's resync state)"
+            );
+        }
+        if live.queue.closed_after(MAPPING_RETRY).await {
+            return false;
+        }
+    }
 }
 
 /// The batch's bodies, those that spilled read back from the journal; JSON

@@ -82,6 +82,21 @@ impl EventQueue {
         self.ready.notify_one();
     }
 
+    /// Waits up to `wait`; true once the queue is closed (checked at least every 50 ms).
+    pub async fn closed_after(&self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self.lock().closed {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().items.len()
     }

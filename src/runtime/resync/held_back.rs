@@ -163,6 +163,7 @@ mod tests {
             plan: Default::default(),
             deletion_plan: plan,
             stopped: None,
+            seen_state: (0, 0),
         }
     }
 

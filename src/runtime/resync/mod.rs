@@ -4,7 +4,9 @@
 //! integration owns that the resync no longer produced.
 
 mod compare;
+pub mod deletion_plan;
 pub mod held_back;
+pub mod seen;
 /// Whether an entity is this integration's: Port's `$datasource` rules, with the Port client.
 pub use crate::port::ownership;
 pub mod plan;
@@ -166,6 +168,8 @@ pub struct ResyncReport {
     /// Every owned entity this resync did not produce, and what became of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_plan: Option<DeletionPlan>,
+    /// What the resync kept to tell stale entities: (keys, heap bytes).
+    pub seen_state: (usize, usize),
 }
 
 impl ResyncReport {
@@ -229,6 +233,19 @@ impl StopSignal for std::sync::atomic::AtomicBool {
     }
 }
 
+/// How often a resync waiting for a page asks whether it should stop.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Resolves with the reason once `stop` says stop.
+async fn stop_requested(stop: &dyn StopSignal) -> &'static str {
+    loop {
+        if let Some(reason) = stop.stop_reason() {
+            return reason;
+        }
+        tokio::time::sleep(STOP_POLL).await;
+    }
+}
+
 fn rfc3339(at: SystemTime) -> String {
     jiff::Timestamp::try_from(at)
         .map(|t| t.to_string())
@@ -256,7 +273,7 @@ struct State {
 
 impl State {
     fn hold(&mut self, report: &mut KindReport, blueprint: &str, identifier: &str, reason: String) {
-        self.seen.add(blueprint, identifier.to_string());
+        self.seen.add(blueprint, identifier);
         report.hold(blueprint, identifier, || reason.clone());
         self.held
             .insert((blueprint.to_string(), identifier.to_string()), reason);
@@ -367,6 +384,7 @@ impl Resync<'_> {
             kinds,
             deletion,
             stopped,
+            seen_state: (state.seen.len(), state.seen.heap_bytes()),
             plan: state.plan,
             deletion_plan,
         })
@@ -386,7 +404,16 @@ impl Resync<'_> {
         };
         self.progress.kind_started(kind);
         let mut pages = self.plugin.clone().fetch(kind, selector);
-        while let Some(delivery) = pages.next().await {
+        loop {
+            // A stop is heard while the next page is still being read, not only once it arrives.
+            let delivery = tokio::select! {
+                delivery = pages.next() => delivery,
+                reason = stop_requested(self.stop) => {
+                    report.fetch_errors.push(format!("stopped part-way: {reason}"));
+                    break;
+                }
+            };
+            let Some(delivery) = delivery else { break };
             if let Some(reason) = self.stop.stop_reason() {
                 report.fetch_errors.push(format!("stopped part-way: {reason}"));
                 break;
@@ -482,7 +509,7 @@ impl Resync<'_> {
         }
         for (blueprint, identifier) in page.unchanged {
             report.unchanged += 1;
-            state.seen.add(&blueprint, identifier);
+            state.seen.add(&blueprint, &identifier);
         }
         if self.dry_run {
             for (entities, create) in [(&page.create, true), (&page.update, false)] {
@@ -497,7 +524,7 @@ impl Resync<'_> {
                     } else {
                         slot.update.push(identifier.clone());
                     }
-                    state.seen.add(&entity.blueprint, identifier);
+                    state.seen.add(&entity.blueprint, &identifier);
                 }
             }
             return Ok(());
@@ -514,11 +541,11 @@ impl Resync<'_> {
             } else {
                 report.updated += 1
             }
-            state.seen.add(&landed.blueprint, landed.identifier);
+            state.seen.add(&landed.blueprint, &landed.identifier);
         }
         for failure in outcome.failed {
             // Kept out of deletion whatever happens: a failed write is not a stale entity.
-            state.seen.add(&failure.blueprint, failure.identifier.clone());
+            state.seen.add(&failure.blueprint, &failure.identifier);
             if missing_related(&failure)
                 && let Some(entity) = batch.iter().find(|e| {
                     e.blueprint == failure.blueprint && e.identifier.as_str() == Some(&failure.identifier)

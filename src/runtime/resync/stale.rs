@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::plan::{self, DeletionInput, DeletionPlan, HeldPart, Key, Owned, Seen};
+use super::deletion_plan::{DeletionPlan, DeletionPlanner, OwnedEntity};
+use super::plan::{HeldPart, Key, Seen};
 use super::{BlueprintPlan, ResyncError};
 use crate::port::{PortClient, PortError};
 
@@ -57,25 +58,35 @@ fn relation_targets(blueprint: &Value) -> HashMap<String, String> {
 }
 
 /// Where an entity's relations (as Port's search returns them) point.
-fn relates_to(entity: &Value, targets: &HashMap<String, String>) -> Vec<Key> {
+fn relates_to<'a>(entity: &'a Value, targets: &'a HashMap<String, String>) -> Vec<(&'a str, &'a str)> {
     let mut out = Vec::new();
     let relations = entity.get("relations").and_then(Value::as_object);
     for (name, value) in relations.into_iter().flatten() {
         let Some(target) = targets.get(name) else {
             continue;
         };
-        let ids: Vec<&str> = match value {
-            Value::String(id) => vec![id.as_str()],
-            Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        out.extend(ids.into_iter().map(|id| (target.clone(), id.to_string())));
+        match value {
+            Value::String(id) => out.push((target.as_str(), id.as_str())),
+            Value::Array(ids) => out.extend(
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(|id| (target.as_str(), id)),
+            ),
+            _ => {}
+        }
     }
     out
 }
 
-fn identifier(entity: &Value) -> Option<String> {
-    entity.get("identifier")?.as_str().map(String::from)
+/// Whether Port last wrote the entity before `cutoff`, by its `updatedAt`.
+/// Unknown (no date, or none Port could give) counts as written since: such
+/// an entity is never stale.
+fn written_before(entity: &Value, cutoff: Option<jiff::Timestamp>) -> bool {
+    let updated = entity
+        .get("updatedAt")
+        .and_then(Value::as_str)
+        .and_then(|at| at.parse::<jiff::Timestamp>().ok());
+    matches!((updated, cutoff), (Some(updated), Some(cutoff)) if updated < cutoff)
 }
 
 impl Guard<'_> {
@@ -99,9 +110,11 @@ impl Guard<'_> {
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => return Ok((skipped("listing Port's blueprints", &e), None)),
         };
-        let mut owned: Vec<Owned> = Vec::new();
-        let mut held = held.clone();
-        for blueprint in &blueprints {
+        let cutoff_at: Option<jiff::Timestamp> = cutoff.parse().ok();
+        let mut planner = DeletionPlanner::new(seen, held, mapped, self.threshold);
+        // Targets first, so a kept entity's relation finds its target already decided.
+        let ordered = crate::port::order_by_relations(&blueprints);
+        for blueprint in &ordered {
             let Some(name) = blueprint.get("identifier").and_then(Value::as_str) else {
                 continue;
             };
@@ -118,54 +131,38 @@ impl Guard<'_> {
                 );
                 return Ok((Deletion::Skipped { reason }, None));
             }
-            let relation_names: Vec<&str> = targets.keys().map(String::as_str).collect();
-            // Page by page: each entity is kept as its key and relations only,
-            // never the whole owned set as documents.
-            let first = owned.len();
+            let mut fields: Vec<&str> = vec!["$updatedAt"];
+            fields.extend(targets.keys().map(String::as_str));
+            // Page by page: each entity is decided as it passes, never held as a document.
             let listed = self
                 .port
-                .each_owned_page(name, None, &relation_names, |page| {
+                .each_owned_page(name, None, &fields, |page| {
                     for entity in &page {
-                        let Some(id) = identifier(entity) else {
+                        let Some(id) = entity.get("identifier").and_then(Value::as_str) else {
                             continue;
                         };
-                        let key = (name.to_string(), id);
                         let relations = entity.get("relations").and_then(Value::as_object);
-                        if let Some(part) = parts.iter().find(|p| p.holds(name, relations)) {
-                            held.entry(key.clone()).or_insert_with(|| part.reason.clone());
-                        }
-                        owned.push(Owned {
-                            before_cutoff: false,
+                        let held_with_part = parts
+                            .iter()
+                            .find(|p| p.holds(name, relations))
+                            .map(|p| p.reason.as_str());
+                        planner.add(&OwnedEntity {
+                            blueprint: name,
+                            identifier: id,
+                            before_cutoff: written_before(entity, cutoff_at),
                             relates_to: relates_to(entity, &targets),
-                            key,
+                            held_with_part,
                         });
                     }
                 })
                 .await;
             match listed {
-                Ok(()) => {}
+                Ok(()) => planner.blueprint_done(name),
                 Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => return Ok((skipped(&format!("listing owned {name} entities"), &e), None)),
             }
-            if owned.len() == first {
-                continue;
-            }
-            let older: HashSet<String> = match self.port.owned_identifiers(name, Some(cutoff)).await {
-                Ok(older) => older.into_iter().collect(),
-                Err(e) if e.is_fatal() => return Err(e.into()),
-                Err(e) => return Ok((skipped(&format!("listing stale {name} entities"), &e), None)),
-            };
-            for entity in &mut owned[first..] {
-                entity.before_cutoff = older.contains(&entity.key.1);
-            }
         }
-        let plan = plan::plan_deletion(&DeletionInput {
-            owned: &owned,
-            seen,
-            held: &held,
-            mapped_blueprints: mapped,
-            threshold: self.threshold,
-        });
+        let plan = planner.finish();
         let deletion = self.apply(&plan, &blueprints, report_plan).await?;
         Ok((deletion, Some(plan)))
     }

@@ -33,6 +33,8 @@ pub const VARIABLES: &[&str] = &[
     "OCEAN__EVENT_LISTENER__INTERVAL",
     "OCEAN__EVENT_LISTENER__RESYNC_ON_START",
     "OCEAN__SCHEDULED_RESYNC_INTERVAL",
+    "OCEAN__STATUS_HEARTBEAT_INTERVAL_SECONDS",
+    "OCEAN__SHUTDOWN_GRACE_SECONDS",
     "OCEAN__INITIALIZE_PORT_RESOURCES",
     "OCEAN__HTTP__HOST",
     "OCEAN__HTTP__PORT",
@@ -92,8 +94,15 @@ pub struct Settings {
     /// Seconds between polls of Port's resync requests (POLLING).
     pub polling_interval_secs: u64,
     pub resync_on_start: bool,
-    /// Minutes between scheduled resyncs, with any listener.
-    pub scheduled_resync_interval: Option<u64>,
+    /// Time between scheduled resyncs, with any listener
+    /// (`OCEAN__SCHEDULED_RESYNC_INTERVAL`, in minutes).
+    pub scheduled_resync_interval: Option<ResyncInterval>,
+    /// Seconds between heartbeats to Port while a resync runs (Ocean 0.56's
+    /// `OCEAN__STATUS_HEARTBEAT_INTERVAL_SECONDS`, default 10).
+    pub status_heartbeat_interval_secs: u64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take in all, to fit the pod's
+    /// `terminationGracePeriodSeconds` (`OCEAN__SHUTDOWN_GRACE_SECONDS`; ours).
+    pub shutdown_grace_secs: u64,
     pub initialize_port_resources: bool,
     pub http_host: String,
     pub http_port: u16,
@@ -119,6 +128,61 @@ pub struct Settings {
     pub journal_path: std::path::PathBuf,
     /// Most disk the journal may take; past it webhooks are refused with 507.
     pub journal_max_bytes: u64,
+}
+
+/// A stop's whole budget by default: inside Kubernetes' default grace period
+/// of 30 s, with room for the kubelet's own margin.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 25;
+
+/// The schedule's interval: minutes, as Ocean's `OCEAN__SCHEDULED_RESYNC_INTERVAL`.
+/// Ocean takes whole minutes; a decimal (`0.5`) is accepted here too, for
+/// intervals under a minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResyncInterval {
+    /// As the user gave it (reported to Port as `intervalInMinuets`).
+    pub minutes: f64,
+}
+
+/// Longest interval accepted: about 1,900 years, far past any timer's need.
+const MAX_INTERVAL_MINUTES: f64 = 1e9;
+
+impl ResyncInterval {
+    /// `None` when unset or 0 (no schedule); a fault for anything but a positive number.
+    fn read(value: Option<String>, errors: &mut Vec<SettingError>) -> Option<ResyncInterval> {
+        let value = value?;
+        let fault = |message: String| SettingError {
+            variable: variable(&["scheduled_resync_interval"]),
+            message,
+        };
+        match value.trim().parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(minutes) if minutes.is_finite() && minutes > 0.0 && minutes <= MAX_INTERVAL_MINUTES => {
+                Some(ResyncInterval { minutes })
+            }
+            Ok(minutes) if minutes > MAX_INTERVAL_MINUTES => {
+                errors.push(fault(format!("{minutes} minutes is too long an interval")));
+                None
+            }
+            _ => {
+                errors.push(fault(format!("must be a number of minutes, got {value:?}")));
+                None
+            }
+        }
+    }
+
+    pub fn duration(&self) -> std::time::Duration {
+        // At least 1 s: a timer of 0 would spin.
+        std::time::Duration::from_secs_f64((self.minutes * 60.0).max(1.0))
+    }
+
+    /// The interval as Port's `intervalInMinuets` carries it: whole minutes as an integer.
+    pub fn to_json(&self) -> Value {
+        if self.minutes.fract() == 0.0 {
+            Value::from(self.minutes as u64)
+        } else {
+            Value::from(self.minutes)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,6 +250,7 @@ impl Settings {
                 ),
             });
         }
+        let scheduled = ResyncInterval::read(text(&tree, &["scheduled_resync_interval"]), &mut errors);
         let listener = match listener::read(&tree, vars, &mut errors) {
             Ok(listener) => listener,
             // A listener this host cannot run is the one fault shown, so the start fails with one line.
@@ -203,8 +268,10 @@ impl Settings {
                 }),
             }
         };
-        let scheduled = number(&["scheduled_resync_interval"], None).filter(|m| *m > 0);
         let client_timeout_secs = number(&["client_timeout"], None).filter(|s| *s > 0);
+        let heartbeat_secs = number(&["status_heartbeat_interval_seconds"], Some(10)).unwrap_or(10);
+        let shutdown_grace_secs = number(&["shutdown_grace_seconds"], Some(DEFAULT_SHUTDOWN_GRACE_SECS))
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
         // Ocean's `APPLICATION__PORT`, when this project's own variable is not set.
         let application_port = match (text(&tree, &["http", "port"]), vars.get("APPLICATION__PORT")) {
             (None, Some(port)) => Some(port.trim().parse::<u64>().map_err(|_| port.clone())),
@@ -240,17 +307,6 @@ impl Settings {
             });
         }
         let integration_config = spec::integration_fields(&tree, spec, &mut errors);
-        // Minutes become seconds (and milliseconds in timers): refuse what cannot.
-        let scheduled = scheduled.filter(|minutes| {
-            let fits = minutes.checked_mul(60_000).is_some();
-            if !fits {
-                errors.push(SettingError {
-                    variable: variable(&["scheduled_resync_interval"]),
-                    message: format!("{minutes} minutes is too long an interval"),
-                });
-            }
-            fits
-        });
         let ocean = ocean_extras::read(&tree, vars, &mut errors);
         if listener.kind == ListenerKind::Webhook && ocean.app_host.is_none() {
             errors.push(SettingError {
@@ -258,6 +314,18 @@ impl Settings {
                 message: "is required with the WEBHOOK listener: the URL Port calls to ask for a resync \
                           (OCEAN__BASE_URL also serves)"
                     .into(),
+            });
+        }
+        if heartbeat_secs == 0 {
+            errors.push(SettingError {
+                variable: variable(&["status_heartbeat_interval_seconds"]),
+                message: "must be at least 1 (seconds)".into(),
+            });
+        }
+        if shutdown_grace_secs == 0 {
+            errors.push(SettingError {
+                variable: variable(&["shutdown_grace_seconds"]),
+                message: "must be at least 1 (seconds)".into(),
             });
         }
         if journal_max_mb == 0 {
@@ -292,6 +360,8 @@ impl Settings {
             polling_interval_secs: listener.polling_interval_secs,
             resync_on_start: listener.resync_on_start,
             scheduled_resync_interval: scheduled,
+            status_heartbeat_interval_secs: heartbeat_secs,
+            shutdown_grace_secs,
             initialize_port_resources: initialize,
             http_host: text(&tree, &["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
             http_port,
@@ -416,7 +486,10 @@ configurations:
         pairs.push(("OCEAN__SCHEDULED_RESYNC_INTERVAL", "30"));
         let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
         assert_eq!(settings.listener, ListenerKind::Once);
-        assert_eq!(settings.scheduled_resync_interval, Some(30));
+        assert_eq!(
+            settings.scheduled_resync_interval,
+            Some(ResyncInterval { minutes: 30.0 })
+        );
         assert_eq!(settings.integration_config["owners"], json!(["a", "b"]));
         assert_eq!(settings.integration_config["apiUrl"], "https://api.example.com");
         assert_eq!(settings.port_base_url, "https://api.getport.io");

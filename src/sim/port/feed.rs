@@ -19,7 +19,9 @@ use serde_json::{Map, Value, json};
 
 use super::refusal::{Refusal, invalid, json_object};
 use super::store::rfc3339;
-use super::{INTEGRATION_KIND_EXAMPLES, LOG_INGEST, METRICS_INGEST, METRICS_KIND_INGEST, PortSim};
+use super::{
+    INTEGRATION_KIND_EXAMPLES, LOG_INGEST, METRICS_HEARTBEAT, METRICS_INGEST, METRICS_KIND_INGEST, PortSim,
+};
 
 /// What the simulator has been sent, per integration.
 #[derive(Default)]
@@ -32,6 +34,8 @@ pub struct FeedRecords {
     pub sync_metrics: BTreeMap<String, BTreeMap<(String, String), Value>>,
     /// Which integration an ingest id belongs to.
     pub ingest_ids: BTreeMap<String, String>,
+    /// Heartbeats per ingest id: (event id, when received), in arrival order.
+    pub heartbeats: BTreeMap<String, Vec<(String, jiff::Timestamp)>>,
 }
 
 pub fn routes() -> Router<Arc<PortSim>> {
@@ -40,7 +44,9 @@ pub fn routes() -> Router<Arc<PortSim>> {
         .route(LOG_INGEST, post(post_logs))
         .route(METRICS_INGEST, post(post_sync_metrics))
         .route(METRICS_KIND_INGEST, put(put_kind_sync_metrics))
+        .route(METRICS_HEARTBEAT, post(post_heartbeat))
         .route("/_admin/examples", get(admin_examples))
+        .route("/_admin/heartbeats", get(admin_heartbeats))
         .route("/_admin/logs", get(admin_logs))
         .route("/_admin/sync-metrics", get(admin_sync_metrics))
 }
@@ -273,6 +279,49 @@ async fn put_kind_sync_metrics(
     integration_of(&sim, &ingest_id)?;
     record(&sim, &ingest_id, kind);
     ok()
+}
+
+/// A running resync's heartbeat: `{"eventId": "..."}` and nothing else, as Ocean sends it.
+async fn post_heartbeat(
+    State(sim): State<Arc<PortSim>>,
+    Path(ingest_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let body = json_object(&body)?;
+    if let Some(extra) = body.keys().find(|k| k.as_str() != "eventId") {
+        return Err(invalid(format!(
+            "body must NOT have additional property \"{extra}\""
+        )));
+    }
+    let Some(event_id) = body
+        .get("eventId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+    else {
+        return Err(invalid("body must have required property 'eventId' (a string)"));
+    };
+    integration_of(&sim, &ingest_id)?;
+    sim.feed()
+        .heartbeats
+        .entry(ingest_id)
+        .or_default()
+        .push((event_id.to_string(), jiff::Timestamp::now()));
+    ok()
+}
+
+/// Every heartbeat received: `{integration: [{eventId, receivedAt}]}`.
+async fn admin_heartbeats(State(sim): State<Arc<PortSim>>) -> Response {
+    let feed = sim.feed();
+    let mut out = Map::new();
+    for (ingest_id, beats) in &feed.heartbeats {
+        let integration = feed.ingest_ids.get(ingest_id).cloned().unwrap_or_default();
+        let list: Vec<Value> = beats
+            .iter()
+            .map(|(event_id, at)| json!({"eventId": event_id, "receivedAt": rfc3339(*at)}))
+            .collect();
+        out.insert(integration, json!(list));
+    }
+    axum::Json(Value::Object(out)).into_response()
 }
 
 /// Every kind's examples: `{integration: {kind: [items]}}`.

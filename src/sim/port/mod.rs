@@ -49,6 +49,7 @@ pub const LOG_INGEST: &str = "/logs/integration/{ingestId}";
 pub const METRICS_INGEST: &str = "/metrics/integration/{ingestId}/syncMetrics";
 pub const METRICS_KIND_INGEST: &str =
     "/metrics/integration/{ingestId}/syncMetrics/resync/{eventId}/kind/{kindIdentifier}";
+pub const METRICS_HEARTBEAT: &str = "/metrics/integration/{ingestId}/heartbeat";
 
 /// Every route the simulator serves, with the path as Port's spec writes it.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -72,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", LOG_INGEST),
     ("POST", METRICS_INGEST),
     ("PUT", METRICS_KIND_INGEST),
+    ("POST", METRICS_HEARTBEAT),
 ];
 
 /// Routes Ocean uses that Port's public spec leaves out, with where they are documented.
@@ -110,6 +112,11 @@ pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[
         "PUT",
         METRICS_KIND_INGEST,
         "one kind's sync metrics, as Ocean puts them to metricAttributes.ingestUrl",
+    ),
+    (
+        "POST",
+        METRICS_HEARTBEAT,
+        "a running resync's heartbeat, as Ocean 0.56's metrics heartbeat posts it to metricAttributes.ingestUrl",
     ),
 ];
 

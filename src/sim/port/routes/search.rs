@@ -106,7 +106,13 @@ pub(super) async fn search(
             more = true;
             break;
         }
-        page.push(project(&entity.to_json(), &include));
+        // Meta-properties (`$updatedAt`, ...) come when asked for by name, as Port's include does.
+        let whole = if include.is_empty() {
+            entity.to_json()
+        } else {
+            view
+        };
+        page.push(project(&whole, &include));
         last = identifier.clone();
     }
     let mut reply = json!({"ok": true, "entities": page});

@@ -79,5 +79,14 @@ user="$(buildah inspect --format '{{.OCIv1.Config.User}}' localhost/ocean-codeco
 cmd="$(buildah inspect --format '{{.OCIv1.Config.Cmd}}' localhost/ocean-codecov:ci)"
 buildah rm "$container" >/dev/null
 echo "ok   image localhost/ocean-codecov:ci: $version, user $user, command $cmd"
-[ "$version" = "ocean-codecov $(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)" ]
+[ "$version" = "ocean-codecov $(grep -m1 '^version' Cargo.toml | cut -d'"' -f2) (production build: no simulators, benchmarks or fuzz entry points)" ]
 [ "$user" = "nonroot:nonroot" ]
+# No code of the test rig is linked in: its source paths (in panic locations) are absent.
+binary="$CACHE/target/release/ocean-codecov"
+for rig in crates/ocean-sim/ crates/ocean-testkit/; do
+  if grep -qaF "$rig" "$binary"; then
+    echo "FAIL the image's binary carries code of $rig"
+    exit 1
+  fi
+done
+echo "ok   the image's binary carries no test rig (no code of crates/ocean-sim or crates/ocean-testkit)"

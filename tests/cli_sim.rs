@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use ocean_codecov::harness::{CODECOV_SIM_ON_LOOPBACK, Process, spawn_announcing};
+use ocean_testkit::harness::{CODECOV_SIM_ON_LOOPBACK, Process, spawn_announcing};
 
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ async fn the_codecov_simulator_runs_as_a_process() {
     args.extend(["--owners", "1", "--repos-per-owner", "3"]);
     let (_child, url) = spawn_sim(&args);
     let http = reqwest::Client::new();
-    let token = format!("Bearer {}", ocean_codecov::sim::codecov::DEFAULT_TOKEN);
+    let token = format!("Bearer {}", ocean_sim::codecov::DEFAULT_TOKEN);
 
     let page: Value = http
         .get(format!("{url}/api/v2/github/owner-1/repos"))
@@ -145,7 +145,7 @@ async fn the_webhook_sender_posts_as_codecov_does() {
             }
         }),
     );
-    let served = ocean_codecov::sim::serve("127.0.0.1:0".parse().expect("loopback"), app)
+    let served = ocean_sim::serve("127.0.0.1:0".parse().expect("loopback"), app)
         .await
         .expect("binds");
     let to = format!("{}/hook", served.url());

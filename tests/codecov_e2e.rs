@@ -3,10 +3,10 @@
 //! repository names, megabyte commit details, reports not there yet, flags
 //! marked deleted, totals from a commit at least an hour old.
 
-use ocean_codecov::harness::{self, Finished, Simulators};
-use ocean_codecov::sim::codecov::data::Dataset;
-use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_sim::codecov::data::Dataset;
+use ocean_sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::{self, Finished, Simulators};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -197,7 +197,7 @@ async fn a_coverage_resync_never_downloads_commit_details() {
     assert!(details.is_empty(), "commit details were read: {details:?}");
     let covered = world.identifiers("codecov_coverage").len();
     assert!(covered > 0);
-    let read_under = |log: &[ocean_codecov::sim::request_log::LoggedRequest], routes: &[&str]| -> usize {
+    let read_under = |log: &[ocean_sim::request_log::LoggedRequest], routes: &[&str]| -> usize {
         log.iter()
             .filter(|r| routes.iter().any(|route| r.path.contains(route)))
             .map(|r| r.reply_bytes)

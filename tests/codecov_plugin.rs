@@ -7,16 +7,16 @@ mod common;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use ocean_codecov::codecov::{CodecovPlugin, CodecovSettings, Rounding, Service};
-use ocean_codecov::retry::RetryPolicy;
-use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
-use ocean_codecov::runtime::plugin::{Delivery, FetchError, Plugin};
-use ocean_codecov::runtime::port_app_config;
-use ocean_codecov::secret::Secret;
-use ocean_codecov::sim::Served;
-use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
-use ocean_codecov::sim::faults::{Fault, FaultConfig};
+use codecov::{CodecovPlugin, CodecovSettings, Rounding, Service};
+use ocean_host::mapping::{JqOptions, ResourceMapper};
+use ocean_host::plugin::{Delivery, FetchError, Plugin};
+use ocean_host::port_app_config;
+use ocean_sim::Served;
+use ocean_sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_sim::faults::{Fault, FaultConfig};
+use ocean_support::retry::RetryPolicy;
+use ocean_support::secret::Secret;
 use serde_json::{Map, Value, json};
 
 async fn start(config: CodecovSimConfig) -> (Served, Arc<CodecovSim>) {

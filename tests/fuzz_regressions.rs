@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ocean_codecov::fuzzing;
+use ocean_testkit::fuzzing;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

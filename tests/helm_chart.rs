@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ocean_codecov::runtime::settings::{
+use ocean_host::settings::{
     IntegrationSpec, ListenerKind, NOT_USED, Settings, VARIABLES, integration_variable,
 };
 use serde::Deserialize;
@@ -660,8 +660,8 @@ fn port_charts_default_listener_stops_the_binary_with_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_charts_cronjob_runs_a_resync_against_the_simulators() {
-    use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
-    use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+    use ocean_sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+    use ocean_sim::port::{PortSim, PortSimConfig};
 
     let loopback = "127.0.0.1:0".parse().expect("loopback");
     let (port, port_sim) = PortSim::start(PortSimConfig::default(), loopback)

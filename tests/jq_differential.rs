@@ -5,7 +5,7 @@
 //! mapping corpus (`tests/data/mapping-corpus/`) over the inputs derived from
 //! its kind's base items; and the jq 1.6 corners of `tests/data/jq-corners.jsonl`.
 
-use ocean_codecov::bench::corpus::{self, Outcome, engine_outcomes};
+use ocean_testkit::bench::corpus::{self, Outcome, engine_outcomes};
 use serde_json::Value;
 
 const EXPRESSIONS: &str = include_str!("data/jq-differential-expressions.txt");

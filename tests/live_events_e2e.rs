@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ocean_codecov::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
-use ocean_codecov::sim::codecov::CodecovSimConfig;
-use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::faults::{Fault, FaultConfig};
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_sim::codecov::CodecovSimConfig;
+use ocean_sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_sim::faults::{Fault, FaultConfig};
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
 use serde_json::{Value, json};
 
 const SECRET: &str = "live-s3cret";

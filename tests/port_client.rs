@@ -6,14 +6,14 @@ mod common;
 use std::collections::{BTreeSet, VecDeque};
 
 use common::*;
-use ocean_codecov::harness::port_requests;
-use ocean_codecov::port::{PortClient, PortSettings, UpsertOptions};
-use ocean_codecov::secret::Secret;
-use ocean_codecov::sim::faults::{Fault, FaultConfig};
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_port::{PortClient, PortSettings, UpsertOptions};
+use ocean_sim::faults::{Fault, FaultConfig};
+use ocean_sim::port::PortSimConfig;
+use ocean_support::secret::Secret;
+use ocean_testkit::harness::port_requests;
 use serde_json::{Value, json};
 
-fn identifiers_in_sim(sim: &ocean_codecov::sim::port::PortSim) -> Vec<String> {
+fn identifiers_in_sim(sim: &ocean_sim::port::PortSim) -> Vec<String> {
     sim.entities("codecov_coverage")
         .iter()
         .filter_map(|e| e["identifier"].as_str().map(String::from))

@@ -5,11 +5,11 @@
 mod common;
 
 use common::*;
-use ocean_codecov::port::KIND_EXAMPLES_LIMIT;
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_port::KIND_EXAMPLES_LIMIT;
+use ocean_sim::port::PortSimConfig;
 use serde_json::{Value, json};
 
-async fn admin(served: &ocean_codecov::sim::Served, route: &str) -> Value {
+async fn admin(served: &ocean_sim::Served, route: &str) -> Value {
     reqwest::get(format!("{}/_admin/{route}", served.url()))
         .await
         .expect("admin route answers")

@@ -7,9 +7,9 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use ocean_codecov::port::UpsertOptions;
-use ocean_codecov::sim::port::{PortSimConfig, ROUTES, ROUTES_OUTSIDE_SPEC};
-use ocean_codecov::sim::request_log::LoggedRequest;
+use ocean_port::UpsertOptions;
+use ocean_sim::port::{PortSimConfig, ROUTES, ROUTES_OUTSIDE_SPEC};
+use ocean_sim::request_log::LoggedRequest;
 use serde_json::{Value, json};
 
 fn spec() -> Value {

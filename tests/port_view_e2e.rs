@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ocean_codecov::harness::{
+use ocean_port::{Entity, UpsertOptions};
+use ocean_sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_sim::faults::FaultConfig;
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::{
     Finished, IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async,
 };
-use ocean_codecov::port::{Entity, UpsertOptions};
-use ocean_codecov::sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
-use ocean_codecov::sim::faults::FaultConfig;
-use ocean_codecov::sim::port::PortSimConfig;
 use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "view-codecov";
@@ -710,7 +710,7 @@ async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
 async fn a_dot_env_file_and_oceans_application_aliases_are_read() {
     let sims = recording_simulators(1, 2).await;
     let port = free_port();
-    let dir = ocean_codecov::runtime::live_events::scratch_journal_dir("dotenv-workdir");
+    let dir = ocean_host::live_events::scratch_journal_dir("dotenv-workdir");
     std::fs::create_dir_all(&dir).expect("a working directory");
     std::fs::write(
         dir.join(".env"),

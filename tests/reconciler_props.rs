@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use ocean_codecov::bench::soak::catalog::{self, Catalog};
-use ocean_codecov::bench::soak::{mapping_edits, setup};
-use ocean_codecov::runtime::resync::progress::Quiet;
-use ocean_codecov::sim::codecov::changes::Change;
-use ocean_codecov::sim::codecov::{CodecovSim, CodecovSimConfig};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_host::resync::progress::Quiet;
+use ocean_sim::codecov::changes::Change;
+use ocean_sim::codecov::{CodecovSim, CodecovSimConfig};
+use ocean_sim::port::{PortSim, PortSimConfig};
+use ocean_testkit::bench::soak::catalog::{self, Catalog};
+use ocean_testkit::bench::soak::{mapping_edits, setup};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

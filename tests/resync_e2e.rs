@@ -6,12 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use ocean_codecov::harness::{Finished, IntegrationEnv, Simulators};
-use ocean_codecov::port::Entity;
-use ocean_codecov::port::{PortClient, UpsertOptions};
-use ocean_codecov::sim::codecov::CodecovSimConfig;
-use ocean_codecov::sim::codecov::data::Dataset;
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_port::Entity;
+use ocean_port::{PortClient, UpsertOptions};
+use ocean_sim::codecov::CodecovSimConfig;
+use ocean_sim::codecov::data::Dataset;
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::{Finished, IntegrationEnv, Simulators};
 use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "e2e-codecov";
@@ -321,13 +321,10 @@ async fn an_entity_written_by_a_live_event_during_the_resync_is_kept() {
         .expect("upsert");
     settle().await;
 
-    world
-        .codecov_sim
-        .faults()
-        .set(ocean_codecov::sim::faults::FaultConfig {
-            latency_ms: 20,
-            ..Default::default()
-        });
+    world.codecov_sim.faults().set(ocean_sim::faults::FaultConfig {
+        latency_ms: 20,
+        ..Default::default()
+    });
     world.port_sim.log().clear();
     let resync = tokio::spawn(world.command(&["resync", "--once"]).output());
     // Wait until the resync is writing, then send a "live event".

@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
-use ocean_codecov::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
-use ocean_codecov::port::{Entity, UpsertOptions};
-use ocean_codecov::sim::codecov::CodecovSimConfig;
-use ocean_codecov::sim::faults::FaultConfig;
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_port::{Entity, UpsertOptions};
+use ocean_sim::codecov::CodecovSimConfig;
+use ocean_sim::faults::FaultConfig;
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
 use serde_json::{Value, json};
 
 const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");

@@ -10,16 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use ocean_codecov::harness;
-use ocean_codecov::port::{Entity, PortClient, UpsertOptions};
-use ocean_codecov::runtime::mapping::{JqOptions, ResourceMapper};
-use ocean_codecov::runtime::plugin::{Delivery, FetchError, PageStream, Plugin, RawItem, WebhookEvent};
-use ocean_codecov::runtime::port_app_config::{self, MappingSource, model::PortAppConfig};
-use ocean_codecov::runtime::resync::plan::{Kept, Verdict};
-use ocean_codecov::runtime::resync::progress::Quiet;
-use ocean_codecov::runtime::resync::{Deletion, Resync, ResyncError, ResyncReport};
-use ocean_codecov::sim::Served;
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_host::mapping::{JqOptions, ResourceMapper};
+use ocean_host::plugin::{Delivery, FetchError, PageStream, Plugin, RawItem, WebhookEvent};
+use ocean_host::port_app_config::{self, MappingSource, model::PortAppConfig};
+use ocean_host::resync::plan::{Kept, Verdict};
+use ocean_host::resync::progress::Quiet;
+use ocean_host::resync::{Deletion, Resync, ResyncError, ResyncReport};
+use ocean_port::{Entity, PortClient, UpsertOptions};
+use ocean_sim::Served;
+use ocean_sim::port::{PortSim, PortSimConfig};
+use ocean_testkit::harness;
 use serde_json::{Map, Value, json};
 
 /// A source that delivers, per kind, what the test scripted for this resync.
@@ -200,7 +200,7 @@ fn assert_deletion_skipped(report: &ResyncReport) {
 }
 
 fn held(item: Value, reason: &str) -> Delivery {
-    Delivery::Held(ocean_codecov::runtime::plugin::HeldItem {
+    Delivery::Held(ocean_host::plugin::HeldItem {
         item,
         reason: reason.into(),
     })
@@ -365,8 +365,9 @@ async fn a_resource_removed_from_the_mapping_leaves_nothing_behind() {
     let plan = report.deletion_plan.expect("a deletion plan");
     assert_eq!(plan.deletions(), 2);
     assert!(
-        plan.decisions.iter().all(|d| d.verdict
-            == Verdict::Delete(ocean_codecov::runtime::resync::plan::Dropped::BlueprintNotMapped)),
+        plan.decisions
+            .iter()
+            .all(|d| d.verdict == Verdict::Delete(ocean_host::resync::plan::Dropped::BlueprintNotMapped)),
         "{plan:?}"
     );
 }
@@ -479,7 +480,7 @@ async fn ports_clock_decides_what_is_older_than_the_resync() {
 
 #[tokio::test]
 async fn an_unreadable_reply_from_port_fails_that_request_only() {
-    use ocean_codecov::sim::faults::{Fault, FaultConfig};
+    use ocean_sim::faults::{Fault, FaultConfig};
     let world = seeded().await;
     world.list_things(&[("a", json!(7)), ("b", json!(1)), ("c", json!(1))]);
     // The resync's calls: the blueprints, the page's lookup, then the bulk upsert, answered 200 but cut short.
@@ -546,7 +547,7 @@ async fn a_deletion_never_cascades_into_an_entity_this_resync_wrote() {
 }
 
 fn held_part(stand_in: Value, reason: &str) -> Delivery {
-    Delivery::HeldPart(ocean_codecov::runtime::plugin::HeldItem {
+    Delivery::HeldPart(ocean_host::plugin::HeldItem {
         item: stand_in,
         reason: reason.into(),
     })

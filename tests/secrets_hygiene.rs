@@ -5,9 +5,9 @@
 
 use std::process::Command;
 
-use ocean_codecov::harness::Simulators;
-use ocean_codecov::sim::codecov::CodecovSimConfig;
-use ocean_codecov::sim::port::PortSimConfig;
+use ocean_sim::codecov::CodecovSimConfig;
+use ocean_sim::port::PortSimConfig;
+use ocean_testkit::harness::Simulators;
 
 const PORT_SECRET: &str = "port-secret-CANARY-7f3a91";
 const CODECOV_TOKEN: &str = "codecov-token-CANARY-52be07";
@@ -98,7 +98,7 @@ async fn refused_run(port_secret: &str, codecov_token: &str) -> (bool, String) {
 
 #[tokio::test]
 async fn a_refused_port_secret_is_reported_without_the_secret() {
-    let (succeeded, output) = refused_run(PORT_SECRET, ocean_codecov::sim::codecov::DEFAULT_TOKEN).await;
+    let (succeeded, output) = refused_run(PORT_SECRET, ocean_sim::codecov::DEFAULT_TOKEN).await;
     assert!(!succeeded, "{output}");
     assert!(
         output.contains("401") || output.to_lowercase().contains("credentials"),

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ocean_codecov::harness::{IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async};
-use ocean_codecov::sim::Served;
-use ocean_codecov::sim::codecov::data::{Dataset, seed_example_payload};
-use ocean_codecov::sim::codecov::{CodecovSimConfig, webhook_payload_for};
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_sim::Served;
+use ocean_sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_sim::codecov::{CodecovSimConfig, webhook_payload_for};
+use ocean_sim::port::{PortSim, PortSimConfig};
+use ocean_testkit::harness::{IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async};
 use serde_json::{Value, json};
 
 const SECRET: &str = "hook-s3cret";
@@ -239,7 +239,7 @@ async fn bad_requests_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn sigterm_drains_every_accepted_event_into_port() {
     let slow_port = PortSimConfig {
-        faults: ocean_codecov::sim::faults::FaultConfig {
+        faults: ocean_sim::faults::FaultConfig {
             latency_ms: 15,
             ..Default::default()
         },

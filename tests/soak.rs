@@ -3,7 +3,7 @@
 //! deletion is checked against Codecov's records, and each schedule ends with
 //! Port equal to the expected catalog. `SOAK_SEED`/`SOAK_SCHEDULES` change the run.
 
-use ocean_codecov::bench::soak::soak;
+use ocean_testkit::bench::soak::soak;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)

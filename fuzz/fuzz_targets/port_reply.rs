@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ocean_codecov::fuzzing::port_reply(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ocean_testkit::fuzzing::port_reply(data));

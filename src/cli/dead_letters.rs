@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::runtime::journal::journal_dir_from_env;
-use crate::runtime::journal::{DeadLetter, Journal, JournalOptions, OpenError, Selection};
+use ocean_host::journal::journal_dir_from_env;
+use ocean_host::journal::{DeadLetter, Journal, JournalOptions, OpenError, Selection};
 
 #[derive(Args)]
 pub struct DeadLettersArgs {
@@ -97,7 +97,7 @@ fn print(letters: &[DeadLetter], json: bool) -> anyhow::Result<()> {
 pub fn run(args: DeadLettersArgs) -> anyhow::Result<ExitCode> {
     let vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     let spec =
-        crate::runtime::settings::IntegrationSpec::parse(crate::wiring::SPEC).map_err(anyhow::Error::msg)?;
+        ocean_host::settings::IntegrationSpec::parse(codecov::wiring::SPEC).map_err(anyhow::Error::msg)?;
     let dir = args
         .journal
         .clone()
@@ -134,11 +134,11 @@ fn over_http(
         format!("http://127.0.0.1:{port}")
     });
     let secret = vars
-        .get(&crate::runtime::settings::integration_variable(
-            crate::wiring::WEBHOOK_SECRET_FIELD,
+        .get(&ocean_host::settings::integration_variable(
+            codecov::wiring::WEBHOOK_SECRET_FIELD,
         ))
         .cloned();
-    let http = crate::http::build_client("ocean-codecov", std::time::Duration::from_secs(30))
+    let http = ocean_support::http::build_client("ocean-codecov", std::time::Duration::from_secs(30))
         .map_err(anyhow::Error::msg)?;
     let runtime = super::runtime()?;
     runtime.block_on(async {

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::value::RawValue;
 
-use crate::runtime::mapping::{JqOptions, ResourceMapper};
-use crate::runtime::port_app_config;
+use ocean_host::mapping::{JqOptions, ResourceMapper};
+use ocean_host::port_app_config;
 
 #[derive(clap::Args)]
 pub struct MapArgs {

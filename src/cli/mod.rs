@@ -1,25 +1,38 @@
 //! Command-line interface: each command parses its flags and calls the library.
 
 mod dead_letters;
-mod exit_code;
 mod integration;
 mod map;
+#[cfg(feature = "rig")]
 mod sandbox;
+#[cfg(feature = "rig")]
 mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::runtime::mapping::JqOptions;
-use crate::runtime::port_app_config::{self, model::PortAppConfig};
+use ocean_host::mapping::JqOptions;
+use ocean_host::port_app_config::{self, model::PortAppConfig};
+
+/// The version, and whether this build carries the test rig (CI checks the
+/// production image's says it does not).
+#[cfg(feature = "rig")]
+const BUILD: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (with the test rig: sandbox, sim, bench)"
+);
+#[cfg(not(feature = "rig"))]
+const BUILD: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (production build: no simulators, benchmarks or fuzz entry points)"
+);
 
 #[derive(Parser)]
 #[command(
     name = "ocean-codecov",
-    version,
+    version = BUILD,
     about = "Keeps Port's software catalog in sync with Codecov"
 )]
 struct Cli {
@@ -38,9 +51,11 @@ enum Command {
     },
     /// Print the JSON Schema of port-app-config.
     Schema,
+    #[cfg(feature = "rig")]
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    #[cfg(feature = "rig")]
     /// Run everything on this machine, no accounts: both simulators and the real integration.
     Sandbox(sandbox::SandboxArgs),
     /// Run the integration: set it up in Port, then resync as the event listener says.
@@ -49,47 +64,64 @@ enum Command {
     Resync(integration::ResyncArgs),
     /// List, replay or discard live events kept after failing (dead letters).
     DeadLetters(dead_letters::DeadLettersArgs),
+    #[cfg(feature = "rig")]
     /// Run a loopback simulator of a service the integration talks to.
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
 
+#[cfg(feature = "rig")]
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Map generated Codecov items with the engine and with the jq binary.
-    Mapping(crate::bench::mapping::MappingBenchArgs),
+    Mapping(ocean_testkit::bench::mapping::MappingBenchArgs),
     /// A full resync of N repositories between the simulators: time, Port requests, peak RSS.
-    Resync(crate::bench::resync::ResyncBenchArgs),
+    Resync(ocean_testkit::bench::resync::ResyncBenchArgs),
     /// Live-event load on a running integration: accepted events/s, latency, end-to-end events/s.
-    Webhook(crate::bench::webhook::WebhookBenchArgs),
+    Webhook(ocean_testkit::bench::webhook::WebhookBenchArgs),
     /// SIGKILLs `sail` several times while webhooks arrive: every accepted event must reach Port.
-    WebhookCrash(crate::bench::webhook::CrashBenchArgs),
+    WebhookCrash(ocean_testkit::bench::webhook::CrashBenchArgs),
     /// Seeded random schedules of resyncs and webhooks under faults on both
     /// simulators, checking every deletion and the final catalog.
-    Soak(crate::bench::soak::SoakArgs),
+    Soak(ocean_testkit::bench::soak::SoakArgs),
+}
+
+impl Command {
+    /// Commands that talk to services log to stderr; the others keep it for their own output.
+    fn talks_to_services(&self) -> bool {
+        match self {
+            Command::Sail(_) | Command::Resync(_) => true,
+            #[cfg(feature = "rig")]
+            Command::Sandbox(_) | Command::Sim(_) => true,
+            _ => false,
+        }
+    }
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    // Commands that talk to services log to stderr; the others keep it for their own output.
-    if matches!(
-        cli.command,
-        Command::Sandbox(_) | Command::Sail(_) | Command::Resync(_) | Command::Sim(_)
-    ) {
-        crate::logging::init();
+    if cli.command.talks_to_services() {
+        ocean_host::logging::init();
     }
     let result = match cli.command {
         Command::Map(args) => map::run(&args),
         Command::Validate { file } => validate(&file),
         Command::Schema => schema(),
-        Command::Bench(BenchCommand::Mapping(args)) => crate::bench::mapping::run(&args),
-        Command::Bench(BenchCommand::Resync(args)) => crate::bench::resync::run(&args),
-        Command::Bench(BenchCommand::Webhook(args)) => crate::bench::webhook::run(&args),
-        Command::Bench(BenchCommand::WebhookCrash(args)) => crate::bench::webhook::crash(&args),
-        Command::Bench(BenchCommand::Soak(args)) => crate::bench::soak::run(&args),
+        #[cfg(feature = "rig")]
+        Command::Bench(BenchCommand::Mapping(args)) => ocean_testkit::bench::mapping::run(&args),
+        #[cfg(feature = "rig")]
+        Command::Bench(BenchCommand::Resync(args)) => ocean_testkit::bench::resync::run(&args),
+        #[cfg(feature = "rig")]
+        Command::Bench(BenchCommand::Webhook(args)) => ocean_testkit::bench::webhook::run(&args),
+        #[cfg(feature = "rig")]
+        Command::Bench(BenchCommand::WebhookCrash(args)) => ocean_testkit::bench::webhook::crash(&args),
+        #[cfg(feature = "rig")]
+        Command::Bench(BenchCommand::Soak(args)) => ocean_testkit::bench::soak::run(&args),
+        #[cfg(feature = "rig")]
         Command::Sandbox(args) => sandbox::run(args),
         Command::Sail(args) => integration::sail(args),
         Command::Resync(args) => integration::resync(args),
+        #[cfg(feature = "rig")]
         Command::Sim(command) => sim::run(command),
         Command::DeadLetters(args) => dead_letters::run(args),
     };
@@ -97,7 +129,7 @@ pub fn run() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit_code::for_error(&e))
+            ExitCode::from(ocean_host::lifecycle::exit_code::for_error(&e))
         }
     }
 }
@@ -128,7 +160,4 @@ fn schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The multi-threaded async runtime the commands that talk to services use.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new().context("starting the async runtime")
-}
+pub(crate) use ocean_host::lifecycle::runtime;

@@ -10,14 +10,14 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use super::integration::summarise;
 use super::runtime;
-use crate::harness::IntegrationEnv;
-use crate::lifecycle::Running;
-use crate::runtime::resync::progress::Bars;
-use crate::sim::codecov::data::seed_example_payload;
-use crate::sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
-use crate::sim::port::{PortSim, PortSimConfig};
+use ocean_host::lifecycle::Running;
+use ocean_host::lifecycle::summary::summarise;
+use ocean_host::resync::progress::Bars;
+use ocean_sim::codecov::data::seed_example_payload;
+use ocean_sim::codecov::{CodecovSim, CodecovSimConfig, DEFAULT_TOKEN};
+use ocean_sim::port::{PortSim, PortSimConfig};
+use ocean_testkit::harness::IntegrationEnv;
 
 #[derive(Args)]
 pub struct SandboxArgs {
@@ -97,7 +97,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 
     println!("\n1. Registering the integration and its blueprints in Port");
     // Log lines go to Port's logs view as in production (APPLICATION__ENABLE_HTTP_LOGGING).
-    let shipping = crate::logging::enable_shipping();
+    let shipping = ocean_host::logging::enable_shipping();
     host.set_up().await?;
     println!("2. Resyncing from Codecov");
     let progress = Bars::for_stderr();
@@ -126,7 +126,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             payloads.push(payload);
         }
     }
-    let sent = crate::sim::webhook_sender::send_all(&hook, &payloads).await?;
+    let sent = ocean_sim::webhook_sender::send_all(&hook, &payloads).await?;
     println!("   {sent} webhook(s) accepted");
 
     if args.serve {
@@ -150,7 +150,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     }
     running.stop(&host).await;
     if shipping {
-        crate::logging::flush(&host.port).await;
+        ocean_host::logging::flush(&host.port).await;
     }
 
     println!("\nIn the Port simulator now:");
@@ -178,7 +178,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 /// What Port's page for the integration would show: its resync state, the
 /// last resync's per-kind sync metrics, the mapping editor's raw examples and
 /// the logs view.
-fn show_integration_page(port_sim: &crate::sim::port::PortSim, identifier: &str) {
+fn show_integration_page(port_sim: &ocean_sim::port::PortSim, identifier: &str) {
     println!("\nWhat Port shows about the integration:");
     if let Some(state) = port_sim
         .integration(identifier)

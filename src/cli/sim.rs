@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use crate::sim::codecov::data::{Dataset, seed_example_payload};
-use crate::sim::codecov::{CodecovSim, CodecovSimConfig, webhook_payload_for};
-use crate::sim::faults::{Fault, FaultConfig};
-use crate::sim::port::{PortSim, PortSimConfig};
+use ocean_sim::codecov::data::{Dataset, seed_example_payload};
+use ocean_sim::codecov::{CodecovSim, CodecovSimConfig, webhook_payload_for};
+use ocean_sim::faults::{Fault, FaultConfig};
+use ocean_sim::port::{PortSim, PortSimConfig};
 
 #[derive(Subcommand)]
 pub enum SimCommand {
@@ -73,7 +73,7 @@ pub struct CodecovSimArgs {
     #[command(flatten)]
     records: RecordArgs,
     /// The API token the simulator accepts.
-    #[arg(long, default_value = crate::sim::codecov::DEFAULT_TOKEN)]
+    #[arg(long, default_value = ocean_sim::codecov::DEFAULT_TOKEN)]
     token: String,
     /// Also serve the repository of Port's documented example payload (owner slanks).
     #[arg(long)]
@@ -165,7 +165,7 @@ fn loopback_only(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_until_ctrl_c(served: crate::sim::Served, what: &str) -> anyhow::Result<ExitCode> {
+async fn serve_until_ctrl_c(served: ocean_sim::Served, what: &str) -> anyhow::Result<ExitCode> {
     eprintln!(
         "{what} simulator listening on {} (admin: {}/_admin/state); Ctrl-C stops it",
         served.url(),
@@ -220,7 +220,7 @@ async fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
     if payloads.is_empty() {
         anyhow::bail!("nothing to send: give --payload FILE, --seed-example or --generate N");
     }
-    let sent = crate::sim::webhook_sender::send_all(&args.to, &payloads).await?;
+    let sent = ocean_sim::webhook_sender::send_all(&args.to, &payloads).await?;
     eprintln!("posted {sent} payload(s) to {}", args.to);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,19 +1,19 @@
 //! Shared set-up for tests that drive the Port client against the simulator;
 //! the harness itself (simulators, settings, the spawned binary) is
-//! `ocean_codecov::harness`.
+//! `ocean_testkit::harness`.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ocean_codecov::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET};
-use ocean_codecov::port::Entity;
-use ocean_codecov::port::{PortClient, PortSettings, RetryPolicy, UpsertOptions, UpsertReport};
-use ocean_codecov::secret::Secret;
-use ocean_codecov::sim::Served;
-use ocean_codecov::sim::faults::FaultConfig;
-use ocean_codecov::sim::port::{PortSim, PortSimConfig};
+use ocean_port::Entity;
+use ocean_port::{PortClient, PortSettings, RetryPolicy, UpsertOptions, UpsertReport};
+use ocean_sim::Served;
+use ocean_sim::faults::FaultConfig;
+use ocean_sim::port::{PortSim, PortSimConfig};
+use ocean_support::secret::Secret;
+use ocean_testkit::harness::{PORT_CLIENT_ID, PORT_CLIENT_SECRET};
 use serde_json::{Value, json};
 
 pub const LOOPBACK: &str = "127.0.0.1:0";
@@ -115,7 +115,7 @@ pub fn coverage_entity(n: usize, size: usize) -> Entity {
 /// What each kind yields for `dataset`'s active repositories, with the
 /// default mapping's blueprint (none for `branch`, which it does not map).
 pub fn expected_per_kind(
-    dataset: &ocean_codecov::sim::codecov::data::Dataset,
+    dataset: &ocean_sim::codecov::data::Dataset,
 ) -> Vec<(&'static str, &'static str, usize)> {
     let active = || {
         dataset
@@ -124,7 +124,7 @@ pub fn expected_per_kind(
             .flat_map(|o| o.repos.iter())
             .filter(|r| r.active)
     };
-    let on_main = |r: &ocean_codecov::sim::codecov::data::Repo| {
+    let on_main = |r: &ocean_sim::codecov::data::Repo| {
         r.commits
             .iter()
             .filter(|c| Some(&c.branch) == r.branch.as_ref())

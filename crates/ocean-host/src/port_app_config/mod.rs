@@ -1,0 +1,177 @@
+//! Loading a mapping (a port-app-config, or Port's webhook mapping) from a
+//! file or from Port, and compiling it, with faults named by file:line:col.
+
+pub mod model;
+pub mod source_map;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::mapping::JqOptions;
+use crate::mapping::mapper::{CompileFault, FieldPaths, ResourceMapper};
+use model::{PortAppConfig, WebhookMapping};
+use source_map::SourceMap;
+
+/// The mapping as written, in either of the two formats users have.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MappingSource {
+    AppConfig(PortAppConfig),
+    /// Port's webhook mapping; input items are `{body, headers, queryParams}`.
+    Webhook(Vec<WebhookMapping>),
+}
+
+/// A mapping ready to run: each resource compiled once.
+pub struct LoadedMapping {
+    pub source: MappingSource,
+    pub mappers: Vec<ResourceMapper>,
+}
+
+impl LoadedMapping {
+    pub fn is_webhook(&self) -> bool {
+        matches!(self.source, MappingSource::Webhook(_))
+    }
+
+    pub fn expression_count(&self) -> usize {
+        self.mappers.iter().map(ResourceMapper::expression_count).sum()
+    }
+}
+
+/// One fault in a mapping, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFault {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// e.g. `resources[0].port.entity.mappings.properties.coverage`
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        if self.path.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every fault found in a mapping, one per line when displayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigFault>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+pub fn load_file(path: &Path, options: JqOptions) -> Result<LoadedMapping, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigFault {
+            file: name.clone(),
+            line: None,
+            column: None,
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })?;
+    parse_str(&text, &name, options)
+}
+
+/// Parses YAML or JSON text; a top-level list is Port's webhook mapping,
+/// an object a port-app-config.
+pub fn parse_str(text: &str, file: &str, options: JqOptions) -> Result<LoadedMapping, ConfigErrors> {
+    let fault = |line, column, path: &str, message: String| ConfigFault {
+        file: file.to_owned(),
+        line,
+        column,
+        path: path.to_owned(),
+        message,
+    };
+    let shape: serde_norway::Value = serde_norway::from_str(text).map_err(|e| {
+        let (line, column) = location(&e);
+        ConfigErrors(vec![fault(line, column, "", e.to_string())])
+    })?;
+    let source = if shape.is_sequence() {
+        serde_norway::from_str(text).map(MappingSource::Webhook)
+    } else {
+        serde_norway::from_str(text).map(MappingSource::AppConfig)
+    }
+    .map_err(|e| {
+        let (line, column) = location(&e);
+        ConfigErrors(vec![fault(line, column, "", without_location(&e))])
+    })?;
+    let map = SourceMap::build(text);
+    compile(source, options).map_err(|faults| {
+        ConfigErrors(
+            faults
+                .into_iter()
+                .map(|f| {
+                    let pos = map.nearest(&f.path).map(|pos| match f.offset {
+                        Some(chars) if map.get(&f.path).is_some() => pos.at_offset(chars),
+                        _ => pos,
+                    });
+                    fault(pos.map(|p| p.line), pos.map(|p| p.column), &f.path, f.message)
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Compiles a mapping that came without a file (the integration's config in Port).
+pub fn compile(source: MappingSource, options: JqOptions) -> Result<LoadedMapping, Vec<CompileFault>> {
+    let mut faults = Vec::new();
+    let resources: Vec<(model::ResourceConfig, FieldPaths)> = match &source {
+        MappingSource::AppConfig(c) => {
+            if !(0.0..=1.0).contains(&c.entity_deletion_threshold) {
+                faults.push(CompileFault {
+                    path: "entityDeletionThreshold".into(),
+                    offset: None,
+                    message: format!("must be between 0 and 1, got {}", c.entity_deletion_threshold),
+                });
+            }
+            let paths = (0..).map(FieldPaths::app_config);
+            c.resources.iter().cloned().zip(paths).collect()
+        }
+        MappingSource::Webhook(list) => {
+            let paths = (0..).map(FieldPaths::webhook);
+            list.iter().map(WebhookMapping::to_resource).zip(paths).collect()
+        }
+    };
+    let mut mappers = Vec::with_capacity(resources.len());
+    for (resource, paths) in &resources {
+        match ResourceMapper::compile(resource, paths, options) {
+            Ok(m) => mappers.push(m),
+            Err(f) => faults.extend(f),
+        }
+    }
+    if faults.is_empty() {
+        Ok(LoadedMapping { source, mappers })
+    } else {
+        Err(faults)
+    }
+}
+
+fn location(e: &serde_norway::Error) -> (Option<usize>, Option<usize>) {
+    match e.location() {
+        Some(l) => (Some(l.line()), Some(l.column())),
+        None => (None, None),
+    }
+}
+
+/// serde_norway appends " at line L column C"; we print the position up front.
+fn without_location(e: &serde_norway::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}

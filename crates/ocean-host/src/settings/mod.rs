@@ -1,0 +1,572 @@
+//! Settings, read as Ocean reads them: `OCEAN__`-prefixed environment
+//! variables with `__` for nesting, over an optional `config.yaml` whose values
+//! may be `{{ from env NAME }}` (see `sources`). The integration's own fields
+//! are checked against `.port/spec.yaml` (see `spec`). Faults name the variable
+//! and what it expects; secrets are never shown.
+
+mod listener;
+mod ocean_extras;
+mod sources;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+pub use listener::{LISTENER_JSON, unsupported_listener_message};
+pub use ocean_extras::OceanExtras;
+use ocean_support::secret::Secret;
+use sources::{read_tree, text, variable};
+pub use spec::{IntegrationSpec, SpecField, integration_variable};
+
+/// Every fixed variable the settings read (the integration's own fields come
+/// from `.port/spec.yaml` as `OCEAN__INTEGRATION__CONFIG__<FIELD_IN_UPPER_SNAKE>`).
+pub const VARIABLES: &[&str] = &[
+    "OCEAN__PORT__CLIENT_ID",
+    "OCEAN__PORT__CLIENT_SECRET",
+    "OCEAN__PORT__BASE_URL",
+    "OCEAN__INTEGRATION__IDENTIFIER",
+    "OCEAN__INTEGRATION__TYPE",
+    "OCEAN__EVENT_LISTENER",
+    "OCEAN__EVENT_LISTENER__TYPE",
+    "OCEAN__EVENT_LISTENER__INTERVAL",
+    "OCEAN__EVENT_LISTENER__RESYNC_ON_START",
+    "OCEAN__SCHEDULED_RESYNC_INTERVAL",
+    "OCEAN__STATUS_HEARTBEAT_INTERVAL_SECONDS",
+    "OCEAN__SHUTDOWN_GRACE_SECONDS",
+    "OCEAN__INITIALIZE_PORT_RESOURCES",
+    "OCEAN__HTTP__HOST",
+    "OCEAN__HTTP__PORT",
+    "OCEAN__RETRY__MAX_ATTEMPTS",
+    "OCEAN__RETRY__BASE_DELAY_MS",
+    "OCEAN__RETRY__MAX_TOTAL_WAIT_SECS",
+    "OCEAN__CLIENT_TIMEOUT",
+    "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS",
+    "OCEAN__SEND_RAW_DATA_EXAMPLES",
+    "OCEAN__BASE_URL",
+    "OCEAN__SSL__PORT__VERIFY",
+    "OCEAN__SSL__THIRD_PARTY__VERIFY",
+    "OCEAN__EVENT_LISTENER__APP_HOST",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "APPLICATION__PORT",
+    "APPLICATION__LOG_LEVEL",
+    "APPLICATION__LOG_FORMAT",
+    "APPLICATION__ENABLE_HTTP_LOGGING",
+    "OCEAN__ACTIONS_PROCESSOR__ENABLED",
+    "OCEAN__JOURNAL__PATH",
+    "OCEAN__JOURNAL__MAX_MB",
+];
+
+/// Variables Port's `port-ocean` chart sets for features this host does not
+/// have (Kafka, multi-process workers, Port's data-streaming and actions
+/// modes, OAuth installs): accepted, logged once at start as not used.
+pub const NOT_USED: &[&str] = &[
+    "OCEAN__PROCESS_EXECUTION_MODE",
+    "OCEAN__LAKEHOUSE_ENABLED",
+    "OCEAN__PROCESSING_MODE",
+    "OCEAN__STREAMING__ENABLED",
+    "OCEAN__CREATE_PORT_RESOURCES_ORIGIN",
+    "OCEAN__OAUTH_ACCESS_TOKEN_FILE_PATH",
+    "OCEAN__LIVE_EVENTS__IS_REDIS_STREAM_CONSUMER_ENABLED",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Once,
+    Polling,
+    WebhooksOnly,
+    /// Ocean's `WEBHOOK` listener: Port calls the integration; here it is served like WEBHOOKS_ONLY.
+    Webhook,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port_base_url: String,
+    pub port_client_id: String,
+    pub port_client_secret: Secret,
+    pub integration_identifier: String,
+    pub integration_type: String,
+    /// The integration's fields (camelCase, as in `.port/spec.yaml`), defaults applied.
+    pub integration_config: Map<String, Value>,
+    pub listener: ListenerKind,
+    /// Seconds between polls of Port's resync requests (POLLING).
+    pub polling_interval_secs: u64,
+    pub resync_on_start: bool,
+    /// Time between scheduled resyncs, with any listener
+    /// (`OCEAN__SCHEDULED_RESYNC_INTERVAL`, in minutes).
+    pub scheduled_resync_interval: Option<ResyncInterval>,
+    /// Seconds between heartbeats to Port while a resync runs (Ocean 0.56's
+    /// `OCEAN__STATUS_HEARTBEAT_INTERVAL_SECONDS`, default 10).
+    pub status_heartbeat_interval_secs: u64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take in all, to fit the pod's
+    /// `terminationGracePeriodSeconds` (`OCEAN__SHUTDOWN_GRACE_SECONDS`; ours).
+    pub shutdown_grace_secs: u64,
+    pub initialize_port_resources: bool,
+    pub http_host: String,
+    pub http_port: u16,
+    /// When set, webhooks and `POST /resync` must carry it. The plugin's wiring
+    /// says which of the integration's fields holds it.
+    pub webhook_secret: Option<Secret>,
+    /// Retry policy for every outgoing call (this project's addition to Ocean's settings).
+    pub retry: ocean_support::retry::RetryPolicy,
+    /// Seconds before one outgoing HTTP request times out (Ocean's `OCEAN__CLIENT_TIMEOUT`).
+    pub client_timeout_secs: Option<u64>,
+    /// Let mappings read the environment with `env` / `$ENV` (Ocean's
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`; on by default, as Ocean; the
+    /// integration's own secrets are never readable, see `redact::is_secret_variable`).
+    pub allow_environment_variables_jq_access: bool,
+    /// Send a few raw items of each kind to Port as mapping examples (`OCEAN__SEND_RAW_DATA_EXAMPLES`).
+    pub send_raw_data_examples: bool,
+    /// The integration's public URL (`OCEAN__BASE_URL`); Ocean registers webhooks with it. Kept
+    /// for the log: the source's webhooks are set up by hand.
+    pub base_url: Option<String>,
+    /// TLS and the WEBHOOK listener's address (Ocean's names and defaults).
+    pub ocean: OceanExtras,
+    /// Where accepted live events wait until they reach Port (`OCEAN__JOURNAL__PATH`).
+    pub journal_path: std::path::PathBuf,
+    /// Most disk the journal may take; past it webhooks are refused with 507.
+    pub journal_max_bytes: u64,
+}
+
+/// A stop's whole budget by default: inside Kubernetes' default grace period
+/// of 30 s, with room for the kubelet's own margin.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 25;
+
+/// The schedule's interval: minutes, as Ocean's `OCEAN__SCHEDULED_RESYNC_INTERVAL`.
+/// Ocean takes whole minutes; a decimal (`0.5`) is accepted here too, for
+/// intervals under a minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResyncInterval {
+    /// As the user gave it (reported to Port as `intervalInMinuets`).
+    pub minutes: f64,
+}
+
+/// Longest interval accepted: about 1,900 years, far past any timer's need.
+const MAX_INTERVAL_MINUTES: f64 = 1e9;
+
+impl ResyncInterval {
+    /// `None` when unset or 0 (no schedule); a fault for anything but a positive number.
+    fn read(value: Option<String>, errors: &mut Vec<SettingError>) -> Option<ResyncInterval> {
+        let value = value?;
+        let fault = |message: String| SettingError {
+            variable: variable(&["scheduled_resync_interval"]),
+            message,
+        };
+        match value.trim().parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(minutes) if minutes.is_finite() && minutes > 0.0 && minutes <= MAX_INTERVAL_MINUTES => {
+                Some(ResyncInterval { minutes })
+            }
+            Ok(minutes) if minutes > MAX_INTERVAL_MINUTES => {
+                errors.push(fault(format!("{minutes} minutes is too long an interval")));
+                None
+            }
+            _ => {
+                errors.push(fault(format!("must be a number of minutes, got {value:?}")));
+                None
+            }
+        }
+    }
+
+    pub fn duration(&self) -> std::time::Duration {
+        // At least 1 s: a timer of 0 would spin.
+        std::time::Duration::from_secs_f64((self.minutes * 60.0).max(1.0))
+    }
+
+    /// The interval as Port's `intervalInMinuets` carries it: whole minutes as an integer.
+    pub fn to_json(&self) -> Value {
+        if self.minutes.fract() == 0.0 {
+            Value::from(self.minutes as u64)
+        } else {
+            Value::from(self.minutes)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct SettingError {
+    /// The environment variable a user would set to fix it.
+    pub variable: String,
+    pub message: String,
+}
+
+/// Every fault found, each naming its variable: one on one line, several one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingErrors(pub Vec<SettingError>);
+
+impl std::fmt::Display for SettingErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "invalid settings: {one}"),
+            all => {
+                write!(f, "invalid settings:")?;
+                for fault in all {
+                    write!(f, "\n  {fault}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SettingErrors {}
+
+impl Settings {
+    /// Reads settings from `vars` (the process environment in production) over
+    /// the optional config file.
+    pub fn load(
+        vars: &BTreeMap<String, String>,
+        config_file: Option<&Path>,
+        spec: &IntegrationSpec,
+    ) -> Result<Settings, SettingErrors> {
+        let mut errors = Vec::new();
+        let tree = read_tree(vars, config_file, &mut errors);
+
+        let mut required = |path: &[&str], what: &str| {
+            text(&tree, path).unwrap_or_else(|| {
+                errors.push(SettingError {
+                    variable: variable(path),
+                    message: format!("is required: {what}"),
+                });
+                String::new()
+            })
+        };
+        let client_id = required(&["port", "client_id"], "the Port client ID (Port → Credentials)");
+        let client_secret = required(
+            &["port", "client_secret"],
+            "the Port client secret (Port → Credentials)",
+        );
+        let identifier = text(&tree, &["integration", "identifier"]).unwrap_or_else(|| spec.kind.clone());
+        let integration_type = text(&tree, &["integration", "type"]).unwrap_or_else(|| spec.kind.clone());
+        if integration_type != spec.kind {
+            errors.push(SettingError {
+                variable: variable(&["integration", "type"]),
+                message: format!(
+                    "this build is the {:?} integration, got {integration_type:?}",
+                    spec.kind
+                ),
+            });
+        }
+        let scheduled = ResyncInterval::read(text(&tree, &["scheduled_resync_interval"]), &mut errors);
+        let listener = match listener::read(&tree, vars, &mut errors) {
+            Ok(listener) => listener,
+            // A listener this host cannot run is the one fault shown, so the start fails with one line.
+            Err(fault) => return Err(SettingErrors(vec![fault])),
+        };
+        let mut number = |path: &[&str], default: Option<u64>| -> Option<u64> {
+            match text(&tree, path) {
+                None => default,
+                Some(v) => v.trim().parse::<u64>().map(Some).unwrap_or_else(|_| {
+                    errors.push(SettingError {
+                        variable: variable(path),
+                        message: format!("must be a whole number, got {v:?}"),
+                    });
+                    default
+                }),
+            }
+        };
+        let client_timeout_secs = number(&["client_timeout"], None).filter(|s| *s > 0);
+        let heartbeat_secs = number(&["status_heartbeat_interval_seconds"], Some(10)).unwrap_or(10);
+        let shutdown_grace_secs = number(&["shutdown_grace_seconds"], Some(DEFAULT_SHUTDOWN_GRACE_SECS))
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+        // Ocean's `APPLICATION__PORT`, when this project's own variable is not set.
+        let application_port = match (text(&tree, &["http", "port"]), vars.get("APPLICATION__PORT")) {
+            (None, Some(port)) => Some(port.trim().parse::<u64>().map_err(|_| port.clone())),
+            _ => None,
+        };
+        let http_port = match &application_port {
+            Some(Ok(port)) => *port,
+            _ => number(&["http", "port"], Some(8000)).unwrap_or(8000),
+        };
+        let journal_max_mb = number(&["journal", "max_mb"], Some(1024)).unwrap_or(1024);
+        let retry_default = ocean_support::retry::RetryPolicy::default();
+        let retry = ocean_support::retry::RetryPolicy {
+            max_attempts: number(
+                &["retry", "max_attempts"],
+                Some(u64::from(retry_default.max_attempts)),
+            )
+            .map_or(retry_default.max_attempts, |n| n.clamp(1, 100) as u32),
+            base_delay: number(&["retry", "base_delay_ms"], None)
+                .map_or(retry_default.base_delay, std::time::Duration::from_millis),
+            max_delay: retry_default.max_delay,
+            max_total_wait: number(&["retry", "max_total_wait_secs"], None)
+                .map_or(retry_default.max_total_wait, std::time::Duration::from_secs),
+        };
+        let mut flag = |path: &[&str], default: bool| sources::flag(&tree, path, default, &mut errors);
+        let initialize = flag(&["initialize_port_resources"], true);
+        // Ocean's default; the integration's own secrets stay out of `env` either way.
+        let allow_env = flag(&["allow_environment_variables_jq_access"], true);
+        let send_raw_data_examples = flag(&["send_raw_data_examples"], true);
+        if let Some(Err(port)) = application_port {
+            errors.push(SettingError {
+                variable: "APPLICATION__PORT".into(),
+                message: format!("must be a whole number, got {port:?}"),
+            });
+        }
+        let integration_config = spec::integration_fields(&tree, spec, &mut errors);
+        let ocean = ocean_extras::read(&tree, vars, &mut errors);
+        if listener.kind == ListenerKind::Webhook && ocean.app_host.is_none() {
+            errors.push(SettingError {
+                variable: variable(&["event_listener", "app_host"]),
+                message: "is required with the WEBHOOK listener: the URL Port calls to ask for a resync \
+                          (OCEAN__BASE_URL also serves)"
+                    .into(),
+            });
+        }
+        if heartbeat_secs == 0 {
+            errors.push(SettingError {
+                variable: variable(&["status_heartbeat_interval_seconds"]),
+                message: "must be at least 1 (seconds)".into(),
+            });
+        }
+        if shutdown_grace_secs == 0 {
+            errors.push(SettingError {
+                variable: variable(&["shutdown_grace_seconds"]),
+                message: "must be at least 1 (seconds)".into(),
+            });
+        }
+        if journal_max_mb == 0 {
+            errors.push(SettingError {
+                variable: variable(&["journal", "max_mb"]),
+                message: "must be at least 1 (MiB)".into(),
+            });
+        }
+        let journal_path = text(&tree, &["journal", "path"]).map_or_else(
+            || crate::journal::default_journal_dir(&identifier),
+            std::path::PathBuf::from,
+        );
+        let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
+            errors.push(SettingError {
+                variable: variable(&["http", "port"]),
+                message: "must be a port number".into(),
+            });
+            8000
+        });
+        if !errors.is_empty() {
+            return Err(SettingErrors(errors));
+        }
+        Ok(Settings {
+            port_base_url: text(&tree, &["port", "base_url"])
+                .unwrap_or_else(|| "https://api.getport.io".into()),
+            port_client_id: client_id,
+            port_client_secret: Secret::new(client_secret),
+            integration_identifier: identifier,
+            integration_type,
+            integration_config,
+            listener: listener.kind,
+            polling_interval_secs: listener.polling_interval_secs,
+            resync_on_start: listener.resync_on_start,
+            scheduled_resync_interval: scheduled,
+            status_heartbeat_interval_secs: heartbeat_secs,
+            shutdown_grace_secs,
+            initialize_port_resources: initialize,
+            http_host: text(&tree, &["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
+            http_port,
+            webhook_secret: None,
+            retry,
+            client_timeout_secs,
+            allow_environment_variables_jq_access: allow_env,
+            send_raw_data_examples,
+            base_url: text(&tree, &["base_url"]),
+            ocean,
+            journal_path,
+            journal_max_bytes: journal_max_mb.saturating_mul(1024 * 1024),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A small plugin's spec: a secret, a URL with a default, a required list.
+    const TEST_SPEC: &str = "type: example
+configurations:
+  - name: apiToken
+    required: true
+    type: string
+    sensitive: true
+    description: the API token
+  - name: apiUrl
+    type: url
+    default: https://api.example.com
+    description: the API's base URL
+  - name: owners
+    required: true
+    type: array
+    description: whose records to sync
+";
+
+    fn spec() -> IntegrationSpec {
+        IntegrationSpec::parse(TEST_SPEC).expect("the test spec parses")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("OCEAN__PORT__CLIENT_ID", "id"),
+            ("OCEAN__PORT__CLIENT_SECRET", "s3cret"),
+            ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "tok3n"),
+            ("OCEAN__INTEGRATION__CONFIG__OWNERS", r#"["a","b"]"#),
+        ]
+    }
+
+    /// What `Settings::load` says of settings it refuses.
+    fn refusal(pairs: &[(&str, &str)]) -> String {
+        Settings::load(&vars(pairs), None, &spec())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn oceans_extra_settings_take_oceans_names_and_defaults() {
+        let settings = Settings::load(&vars(&minimal()), None, &spec()).expect("valid");
+        assert!(settings.allow_environment_variables_jq_access, "Ocean's default");
+        assert!(settings.send_raw_data_examples);
+        assert!(settings.ocean.port_tls.verify);
+        // No bundle was named (a machine's mounted CA directory may still add one).
+        let origin = settings
+            .ocean
+            .port_tls
+            .ca_bundle
+            .as_ref()
+            .map(|(origin, _)| origin.as_str());
+        assert!(
+            !origin.unwrap_or_default().contains("SSL_CERT_FILE"),
+            "{origin:?}"
+        );
+        let mut pairs = minimal();
+        pairs.extend([
+            ("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS", "false"),
+            ("OCEAN__SSL__THIRD_PARTY__VERIFY", "false"),
+            ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK"),
+            ("OCEAN__BASE_URL", "https://integration.example.com/"),
+            ("APPLICATION__PORT", "9000"),
+        ]);
+        let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
+        assert!(!settings.allow_environment_variables_jq_access);
+        assert!(settings.ocean.port_tls.verify && !settings.ocean.source_tls.verify);
+        assert_eq!(
+            settings.ocean.app_host.as_deref(),
+            Some("https://integration.example.com")
+        );
+        assert_eq!(settings.http_port, 9000);
+        let mut pairs = minimal();
+        pairs.extend([
+            ("OCEAN__EVENT_LISTENER__TYPE", "WEBHOOK"),
+            ("OCEAN__ACTIONS_PROCESSOR__ENABLED", "true"),
+        ]);
+        let errors = Settings::load(&vars(&pairs), None, &spec())
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            errors.contains("OCEAN__EVENT_LISTENER__APP_HOST: is required"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__ACTIONS_PROCESSOR__ENABLED: this host does not process Port actions"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn reads_oceans_variables_with_defaults() {
+        let mut pairs = minimal();
+        pairs.push(("OCEAN__EVENT_LISTENER__TYPE", "once"));
+        pairs.push(("OCEAN__SCHEDULED_RESYNC_INTERVAL", "30"));
+        let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
+        assert_eq!(settings.listener, ListenerKind::Once);
+        assert_eq!(
+            settings.scheduled_resync_interval,
+            Some(ResyncInterval { minutes: 30.0 })
+        );
+        assert_eq!(settings.integration_config["owners"], json!(["a", "b"]));
+        assert_eq!(settings.integration_config["apiUrl"], "https://api.example.com");
+        assert_eq!(settings.port_base_url, "https://api.getport.io");
+        assert_eq!(settings.http_port, 8000);
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_interval_too_long_to_count_in_milliseconds_is_refused() {
+        let mut pairs = minimal();
+        let huge = (u64::MAX / 60_000 + 1).to_string();
+        pairs.push(("OCEAN__SCHEDULED_RESYNC_INTERVAL", huge.as_str()));
+        let errors = refusal(&pairs);
+        assert!(errors.contains("OCEAN__SCHEDULED_RESYNC_INTERVAL: "), "{errors}");
+    }
+
+    #[test]
+    fn lists_also_accept_commas() {
+        let mut pairs = minimal();
+        pairs[3] = ("OCEAN__INTEGRATION__CONFIG__OWNERS", "a, b");
+        let settings = Settings::load(&vars(&pairs), None, &spec()).expect("valid");
+        assert_eq!(settings.integration_config["owners"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn faults_name_the_variable_and_hide_secrets() {
+        let pairs = [
+            ("OCEAN__PORT__CLIENT_ID", "id"),
+            ("OCEAN__INTEGRATION__CONFIG__API_URL", "ftp://x"),
+            ("OCEAN__EVENT_LISTENER__TYPE", "SOMETIMES"),
+            ("OCEAN__INTEGRATION__CONFIG__API_TOKEN", "{\"not\": \"a string\"}"),
+        ];
+        let errors = refusal(&pairs);
+        assert!(
+            errors.contains("OCEAN__PORT__CLIENT_SECRET: is required"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__INTEGRATION__CONFIG__API_URL: must be an http(s) URL"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__INTEGRATION__CONFIG__OWNERS: is required"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__EVENT_LISTENER__TYPE: type must be ONCE"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("OCEAN__INTEGRATION__CONFIG__API_TOKEN: must be string, got (hidden)"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn config_yaml_reads_env_templates_and_env_wins() {
+        let dir = std::env::temp_dir().join(format!("ocean-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("config.yaml");
+        std::fs::write(
+            &file,
+            "port:\n  clientId: \"{{ from env MY_ID }}\"\n  clientSecret: file-secret\nintegration:\n  identifier: from-file\n  config:\n    apiToken: t\n    owners: [\"x\"]\n",
+        )
+        .expect("write");
+        let settings = Settings::load(
+            &vars(&[
+                ("MY_ID", "templated"),
+                ("OCEAN__INTEGRATION__IDENTIFIER", "from-env"),
+            ]),
+            Some(&file),
+            &spec(),
+        )
+        .expect("valid");
+        assert_eq!(settings.port_client_id, "templated");
+        assert_eq!(settings.integration_identifier, "from-env");
+        assert_eq!(settings.integration_config["owners"], json!(["x"]));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeSet, VecDeque};
 
 use common::*;
-use ocean_port::{PortClient, PortSettings, UpsertOptions};
+use ocean_port::{OwnedFilter, PortClient, PortSettings, UpsertOptions};
 use ocean_sim::faults::{Fault, FaultConfig};
 use ocean_sim::port::PortSimConfig;
 use ocean_support::secret::Secret;
@@ -307,7 +307,7 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
 
     sim.log().clear();
     let owned = client
-        .owned_identifiers("codecov_coverage", None)
+        .owned_identifiers("codecov_coverage", &OwnedFilter::default())
         .await
         .expect("search");
     assert_eq!(owned, expected_identifiers(2100), "ours only, in three pages");
@@ -315,12 +315,24 @@ async fn owned_entities_are_found_by_datasource_across_pages_and_deleted_in_hund
 
     let cutoff = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1)).to_string();
     let stale = client
-        .owned_identifiers("codecov_coverage", Some(&cutoff))
+        .owned_identifiers(
+            "codecov_coverage",
+            &OwnedFilter {
+                updated_before: Some(&cutoff),
+                ..Default::default()
+            },
+        )
         .await
         .expect("search");
     assert_eq!(stale.len(), 2100);
     let none_before = client
-        .owned_identifiers("codecov_coverage", Some("2000-01-01T00:00:00Z"))
+        .owned_identifiers(
+            "codecov_coverage",
+            &OwnedFilter {
+                updated_before: Some("2000-01-01T00:00:00Z"),
+                ..Default::default()
+            },
+        )
         .await
         .expect("search");
     assert!(none_before.is_empty());

@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
+use ocean_port::OwnedFilter;
 use ocean_port::UpsertOptions;
 use ocean_sim::port::{PortSimConfig, ROUTES, ROUTES_OUTSIDE_SPEC};
 use ocean_sim::request_log::LoggedRequest;
@@ -157,7 +158,13 @@ async fn client_requests_and_simulator_replies_match_ports_spec() {
         .expect_err("422");
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(422));
     let owned = client
-        .owned_identifiers("codecov_coverage", Some("2999-01-01T00:00:00Z"))
+        .owned_identifiers(
+            "codecov_coverage",
+            &OwnedFilter {
+                updated_before: Some("2999-01-01T00:00:00Z"),
+                ..Default::default()
+            },
+        )
         .await
         .expect("search");
     client

@@ -146,6 +146,15 @@ impl EntityFailure {
     }
 }
 
+/// Which of this integration's entities a query asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnedFilter<'a> {
+    /// Only those last updated before this instant (RFC 3339).
+    pub updated_before: Option<&'a str>,
+    /// Only these identifiers (at most 1,000: Port's page).
+    pub identifiers: Option<&'a [&'a str]>,
+}
+
 impl PortClient {
     /// Upserts entities of any blueprints in bulk requests of at most the
     /// configured count and body size. A 413 splits the request in halves down
@@ -272,16 +281,37 @@ impl PortClient {
         })
     }
 
-    /// Identifiers of the blueprint's entities this integration wrote (Port's
-    /// `$datasource` is the writer's User-Agent), optionally only those last
-    /// updated before `before` (RFC 3339).
+    /// The one query for "this integration's entities" (Port's `$datasource`
+    /// is the writer's User-Agent, matched as Ocean's stale-entity search
+    /// matches it), narrowed by `filter`.
+    fn owned_query(&self, filter: &OwnedFilter<'_>) -> Value {
+        let settings = &self.settings;
+        let fragments = super::ownership::datasource_fragments(
+            &settings.integration_type,
+            &settings.integration_identifier,
+        );
+        let mut rules: Vec<Value> = fragments
+            .iter()
+            .map(|fragment| json!({"property": "$datasource", "operator": "contains", "value": fragment}))
+            .collect();
+        if let Some(before) = filter.updated_before {
+            rules.push(json!({"property": "$updatedAt", "operator": "<", "value": before}));
+        }
+        if let Some(identifiers) = filter.identifiers {
+            rules.push(json!({"property": "$identifier", "operator": "in", "value": identifiers}));
+        }
+        json!({"combinator": "and", "rules": rules})
+    }
+
+    /// Identifiers of the blueprint's entities this integration wrote,
+    /// narrowed by `filter` (e.g. those last updated before an instant).
     pub async fn owned_identifiers(
         &self,
         blueprint: &str,
-        before: Option<&str>,
+        filter: &OwnedFilter<'_>,
     ) -> Result<Vec<String>, PortError> {
         let mut identifiers = Vec::new();
-        self.each_owned_page(blueprint, before, &[], |page| {
+        self.each_owned_page(blueprint, filter, &[], |page| {
             identifiers.extend(
                 page.iter()
                     .filter_map(|e| e.get("identifier")?.as_str().map(str::to_string)),
@@ -298,23 +328,11 @@ impl PortClient {
     pub async fn each_owned_page(
         &self,
         blueprint: &str,
-        before: Option<&str>,
+        filter: &OwnedFilter<'_>,
         include: &[&str],
         mut each: impl FnMut(Vec<Value>),
     ) -> Result<(), PortError> {
-        let settings = &self.settings;
-        let fragments = super::ownership::datasource_fragments(
-            &settings.integration_type,
-            &settings.integration_identifier,
-        );
-        let mut rules: Vec<Value> = fragments
-            .iter()
-            .map(|fragment| json!({"property": "$datasource", "operator": "contains", "value": fragment}))
-            .collect();
-        if let Some(before) = before {
-            rules.push(json!({"property": "$updatedAt", "operator": "<", "value": before}));
-        }
-        let query = json!({"combinator": "and", "rules": rules});
+        let query = self.owned_query(filter);
         let mut fields = vec!["$identifier"];
         fields.extend_from_slice(include);
         let mut from: Option<String> = None;

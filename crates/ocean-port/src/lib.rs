@@ -17,7 +17,9 @@ pub use blueprints::order_by_relations;
 pub use client::{
     IngestUrls, PORT_MAX_BODY_BYTES, PORT_MAX_BULK_DELETE, PORT_MAX_BULK_ENTITIES, PortClient, PortSettings,
 };
-pub use entities::{DeleteReport, EntityFailure, Landed, SearchPage, UpsertOptions, UpsertReport};
+pub use entities::{
+    DeleteReport, EntityFailure, Landed, OwnedFilter, SearchPage, UpsertOptions, UpsertReport,
+};
 pub use entity::Entity;
 pub use error::{PortError, PortErrorBody};
 pub use feed::KIND_EXAMPLES_LIMIT;

@@ -3,208 +3,40 @@
 //! Then, only if every kind came through whole, delete the entities this
 //! integration owns that the resync no longer produced.
 
+//!
+//! Files: `report` (what a resync did, per kind), `holds` (entities held
+//! back and why), `stop` (when a running resync stops), `plan` and
+//! `deletion_plan` (the pure decisions), `seen` (what it produced, compact),
+//! `stale` (the guarded deletion), `held_back` (the report sent to Port).
+
 mod compare;
 pub mod deletion_plan;
 pub mod held_back;
-pub mod seen;
-/// Whether an entity is this integration's: Port's `$datasource` rules, with the Port client.
-pub use ocean_port::ownership;
+mod holds;
 pub mod plan;
 pub mod progress;
+mod report;
+pub mod seen;
 mod stale;
+mod stop;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::mapping::ResourceMapper;
-use crate::plugin::{Delivery, HeldItem, Plugin};
+use crate::plugin::{Delivery, Plugin};
 use crate::port_app_config::model::PortAppConfig;
-use ocean_port::{Entity, EntityFailure, PortClient, PortError, UpsertOptions};
-use plan::{DeletionPlan, HeldPart, Kept, Key, PagePlan, Seen, Verdict};
+use holds::{State, count_part_holds, hold_item, hold_part, missing_related, refused};
+use ocean_port::{Entity, PortClient, UpsertOptions};
+use plan::{HeldPart, Key, PagePlan};
 use progress::Progress;
+pub use report::{BlueprintPlan, HeldBack, KindReport, ResyncError, ResyncReport};
 pub use stale::Deletion;
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct KindReport {
-    pub kind: String,
-    pub items: usize,
-    pub entities: usize,
-    /// Items the selector left out.
-    pub skipped: usize,
-    pub mapping_errors: usize,
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    pub upsert_failures: usize,
-    /// Items that mapped to an identifier another item already took this resync.
-    pub duplicates: usize,
-    pub fetch_errors: Vec<String>,
-    /// Entities neither written nor deleted this resync (a held item, a
-    /// property that failed to map, a refused upsert).
-    pub held: usize,
-    /// The first few of them, with the reason.
-    pub held_samples: Vec<HeldBack>,
-    /// Parts of the kind the source could not read (e.g. one repository's
-    /// commits): their entities are held back, the rest reconciles.
-    pub held_parts: usize,
-    /// The first few of them: what the part's entities relate to, and why.
-    pub held_part_samples: Vec<String>,
-    /// Items whose entity could not be told (identifier or blueprint failed
-    /// to map): nothing of the kind is deleted.
-    pub unidentified: usize,
-    /// The source's own lines for the summary.
-    pub notes: Vec<String>,
-    /// The first few mapping and upsert errors, for the log.
-    pub error_samples: Vec<String>,
-    /// Time spent in the mapper over the kind's items (all its JQ), and the
-    /// items' size as the source sent them: the mapping throughput inside a
-    /// real resync.
-    pub mapping_nanos: u64,
-    pub item_bytes: u64,
-}
-
-/// An entity held back from this resync, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HeldBack {
-    pub blueprint: String,
-    pub identifier: String,
-    pub reason: String,
-}
-
-/// Held-back entities named in a report, per kind; the rest are counted.
-const HELD_SAMPLES: usize = 20;
-
-impl KindReport {
-    /// Whether the kind's stale entities may be deleted: every part of it was
-    /// fetched and every item's entity is known (written or held back).
-    pub fn reconcilable(&self) -> bool {
-        self.fetch_errors.is_empty() && self.unidentified == 0
-    }
-
-    /// Whether every item of the kind was fetched, mapped and written.
-    pub fn complete(&self) -> bool {
-        self.reconcilable()
-            && self.mapping_errors == 0
-            && self.upsert_failures == 0
-            && self.held == 0
-            && self.held_parts == 0
-    }
-
-    fn sample(&mut self, message: String) {
-        if self.error_samples.len() < 5 {
-            self.error_samples.push(message);
-        }
-    }
-
-    /// What the kind held back and the source's notes, one line each, for the summary.
-    pub fn held_back_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.notes.clone();
-        if self.held_parts > 0 {
-            lines.push(format!(
-                "{} part(s) not read: their entities are held back (neither written nor deleted)",
-                self.held_parts
-            ));
-        }
-        for part in &self.held_part_samples {
-            lines.push(format!("held part: {part}"));
-        }
-        if self.held > 0 {
-            lines.push(format!(
-                "{} entities held back (neither written nor deleted)",
-                self.held
-            ));
-        }
-        for held in &self.held_samples {
-            lines.push(format!(
-                "held {} {}: {}",
-                held.blueprint, held.identifier, held.reason
-            ));
-        }
-        if self.unidentified > 0 {
-            lines.push(format!(
-                "{} items whose entity could not be told: nothing of this kind is deleted",
-                self.unidentified
-            ));
-        }
-        lines
-    }
-
-    fn hold(&mut self, blueprint: &str, identifier: &str, reason: impl FnOnce() -> String) {
-        self.held += 1;
-        if self.held_samples.len() < HELD_SAMPLES {
-            self.held_samples.push(HeldBack {
-                blueprint: blueprint.to_string(),
-                identifier: identifier.to_string(),
-                reason: reason(),
-            });
-        }
-    }
-}
-
-/// What a resync did (or, in a dry run, would do), per blueprint.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct BlueprintPlan {
-    pub create: Vec<String>,
-    pub update: Vec<String>,
-    pub delete: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResyncReport {
-    /// When the resync began by Port's clock (its `Date` header), if Port said.
-    pub started_at: String,
-    pub kinds: Vec<KindReport>,
-    pub deletion: Deletion,
-    /// Why the resync stopped before its end (shutdown, a newer resync): it deleted nothing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<&'static str>,
-    /// Filled by a dry run only.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub plan: BTreeMap<String, BlueprintPlan>,
-    /// Every owned entity this resync did not produce, and what became of it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deletion_plan: Option<DeletionPlan>,
-    /// What the resync kept to tell stale entities: (keys, heap bytes).
-    pub seen_state: (usize, usize),
-}
-
-impl ResyncReport {
-    pub fn succeeded(&self) -> bool {
-        self.kinds.iter().all(KindReport::complete) && !matches!(self.deletion, Deletion::Failed { .. })
-    }
-
-    /// Entities held back over all kinds.
-    pub fn held(&self) -> usize {
-        self.kinds.iter().map(|k| k.held).sum()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ResyncError {
-    #[error("Port refused this integration's credentials: {0}")]
-    Credentials(PortError),
-    #[error("a call to Port failed: {0}")]
-    Port(PortError),
-    #[error(
-        "the mapping has no resources (Port's integration config lists none): nothing is fetched and nothing \
-         is deleted; add resources to the integration's mapping in Port"
-    )]
-    EmptyMapping,
-}
-
-impl From<PortError> for ResyncError {
-    fn from(error: PortError) -> Self {
-        if error.is_fatal() {
-            ResyncError::Credentials(error)
-        } else {
-            ResyncError::Port(error)
-        }
-    }
-}
+pub use stop::StopSignal;
+use stop::stop_requested;
 
 pub struct Resync<'a> {
     pub plugin: Arc<dyn Plugin>,
@@ -219,33 +51,6 @@ pub struct Resync<'a> {
     pub stop: &'a dyn StopSignal,
 }
 
-/// Why a running resync should stop now, if it should (Ocean aborts a resync
-/// on shutdown and when a newer one is requested).
-pub trait StopSignal: Sync {
-    fn stop_reason(&self) -> Option<&'static str>;
-}
-
-/// The process's shutdown flag.
-impl StopSignal for std::sync::atomic::AtomicBool {
-    fn stop_reason(&self) -> Option<&'static str> {
-        self.load(std::sync::atomic::Ordering::SeqCst)
-            .then_some("the integration is shutting down")
-    }
-}
-
-/// How often a resync waiting for a page asks whether it should stop.
-const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Resolves with the reason once `stop` says stop.
-async fn stop_requested(stop: &dyn StopSignal) -> &'static str {
-    loop {
-        if let Some(reason) = stop.stop_reason() {
-            return reason;
-        }
-        tokio::time::sleep(STOP_POLL).await;
-    }
-}
-
 fn rfc3339(at: SystemTime) -> String {
     jiff::Timestamp::try_from(at)
         .map(|t| t.to_string())
@@ -257,32 +62,6 @@ fn rfc3339(at: SystemTime) -> String {
 struct Deferred {
     kind: usize,
     entity: Entity,
-}
-
-/// What outlives a page.
-#[derive(Default)]
-struct State {
-    seen: Seen,
-    /// Why each held-back entity was held.
-    held: HashMap<Key, String>,
-    /// Parts of kinds not read, with the index of their kind.
-    parts: Vec<(usize, HeldPart)>,
-    plan: BTreeMap<String, BlueprintPlan>,
-    deferred: Vec<Deferred>,
-}
-
-impl State {
-    fn hold(&mut self, report: &mut KindReport, blueprint: &str, identifier: &str, reason: String) {
-        self.seen.add(blueprint, identifier);
-        report.hold(blueprint, identifier, || reason.clone());
-        self.held
-            .insert((blueprint.to_string(), identifier.to_string()), reason);
-    }
-}
-
-/// Port's refusal for a related entity that does not exist (yet).
-fn missing_related(failure: &EntityFailure) -> bool {
-    failure.status == Some(404) && failure.message.to_ascii_lowercase().contains("related")
 }
 
 impl Resync<'_> {
@@ -646,116 +425,5 @@ impl Resync<'_> {
             }
         }
         Some(found)
-    }
-}
-
-/// A refused upsert: counted, and its entity held back (neither written nor deleted).
-fn refused(report: &mut KindReport, state: &mut State, failure: &EntityFailure) {
-    report.upsert_failures += 1;
-    let status = failure
-        .status
-        .map_or_else(|| "unreachable".into(), |s| s.to_string());
-    report.sample(format!(
-        "{} {}: {status} {} {}",
-        failure.blueprint, failure.identifier, failure.error, failure.message
-    ));
-    state.hold(
-        report,
-        &failure.blueprint,
-        &failure.identifier,
-        format!("upsert refused: {status} {} {}", failure.error, failure.message),
-    );
-}
-
-/// A held item protects the entity it stands for; when the mapping cannot
-/// tell which entity that is, the kind cannot be reconciled.
-fn hold_item(mapper: &ResourceMapper, held: &HeldItem, report: &mut KindReport, state: &mut State) {
-    let outcome = mapper.map_json(&held.item);
-    let mut keys: Vec<Key> = Vec::new();
-    // What the source could read may not pass the selector; that entity is then unknown.
-    let mut unknown = outcome.skipped;
-    for entity in outcome.entities {
-        match entity.identifier {
-            Value::String(identifier) => keys.push((entity.blueprint, identifier)),
-            _ => unknown += 1,
-        }
-    }
-    for key in outcome.failed {
-        match key {
-            Some(key) => keys.push(key),
-            None => unknown += 1,
-        }
-    }
-    if keys.is_empty() && unknown == 0 {
-        unknown = 1;
-    }
-    if unknown > 0 {
-        report.unidentified += unknown;
-        report.sample(format!(
-            "a held item ({}) maps to no entity the mapping can name; nothing of the kind is deleted",
-            held.reason
-        ));
-    }
-    for (blueprint, identifier) in keys {
-        tracing::warn!(kind = %report.kind, blueprint, identifier, "held back: {}", held.reason);
-        state.hold(report, &blueprint, &identifier, held.reason.clone());
-    }
-}
-
-/// A held part protects the owned entities of its blueprint that relate to
-/// where its stand-in's relations point; when the mapping gives the stand-in
-/// no relation, the kind cannot be reconciled.
-fn hold_part(
-    index: usize,
-    mapper: &ResourceMapper,
-    held: HeldItem,
-    report: &mut KindReport,
-    state: &mut State,
-) {
-    let Some((blueprint, related)) = mapper
-        .relations_of(&held.item)
-        .filter(|(_, related)| !related.is_empty())
-    else {
-        report.unidentified += 1;
-        report.sample(format!(
-            "a part not read ({}) maps to no relation that tells its entities; nothing of the kind is deleted",
-            held.reason
-        ));
-        return;
-    };
-    let targets: Vec<String> = related.iter().map(|(name, id)| format!("{name} {id}")).collect();
-    let line = format!("{blueprint} related to {}: {}", targets.join(", "), held.reason);
-    tracing::warn!(kind = %report.kind, "part not read, its entities are held back: {line}");
-    report.held_parts += 1;
-    if report.held_part_samples.len() < HELD_SAMPLES {
-        report.held_part_samples.push(line);
-    }
-    state.parts.push((
-        index,
-        HeldPart {
-            blueprint,
-            related,
-            reason: held.reason,
-        },
-    ));
-}
-
-/// Entities a held part kept are counted, and named, with the part's kind.
-fn count_part_holds(planned: &DeletionPlan, state: &State, kinds: &mut [KindReport]) {
-    for decision in &planned.decisions {
-        let Verdict::Keep(Kept::HeldBack { reason }) = &decision.verdict else {
-            continue;
-        };
-        let key = (decision.blueprint.clone(), decision.identifier.clone());
-        if state.held.contains_key(&key) {
-            continue;
-        }
-        let part = state
-            .parts
-            .iter()
-            .find(|(_, p)| p.blueprint == decision.blueprint && &p.reason == reason);
-        if let Some(report) = part.and_then(|(index, _)| kinds.get_mut(*index)) {
-            report.hold(&decision.blueprint, &decision.identifier, || reason.clone());
-        }
     }
 }

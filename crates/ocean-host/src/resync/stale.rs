@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::deletion_plan::{DeletionPlan, DeletionPlanner, OwnedEntity};
 use super::plan::{HeldPart, Key, Seen};
 use super::{BlueprintPlan, ResyncError};
-use ocean_port::{PortClient, PortError};
+use ocean_port::{OwnedFilter, PortClient, PortError};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
@@ -136,7 +136,7 @@ impl Guard<'_> {
             // Page by page: each entity is decided as it passes, never held as a document.
             let listed = self
                 .port
-                .each_owned_page(name, None, &fields, |page| {
+                .each_owned_page(name, &OwnedFilter::default(), &fields, |page| {
                     for entity in &page {
                         let Some(id) = entity.get("identifier").and_then(Value::as_str) else {
                             continue;

@@ -224,157 +224,197 @@ impl Settings {
     ) -> Result<Settings, SettingErrors> {
         let mut errors = Vec::new();
         let tree = read_tree(vars, config_file, &mut errors);
-
-        let mut required = |path: &[&str], what: &str| {
-            text(&tree, path).unwrap_or_else(|| {
-                errors.push(SettingError {
-                    variable: variable(path),
-                    message: format!("is required: {what}"),
-                });
-                String::new()
-            })
+        let mut r = Reader {
+            tree: &tree,
+            vars,
+            errors,
         };
-        let client_id = required(&["port", "client_id"], "the Port client ID (Port → Credentials)");
-        let client_secret = required(
+        let port_client_id = r.required(&["port", "client_id"], "the Port client ID (Port → Credentials)");
+        let port_client_secret = Secret::new(r.required(
             &["port", "client_secret"],
             "the Port client secret (Port → Credentials)",
-        );
-        let identifier = text(&tree, &["integration", "identifier"]).unwrap_or_else(|| spec.kind.clone());
-        let integration_type = text(&tree, &["integration", "type"]).unwrap_or_else(|| spec.kind.clone());
-        if integration_type != spec.kind {
-            errors.push(SettingError {
-                variable: variable(&["integration", "type"]),
-                message: format!(
-                    "this build is the {:?} integration, got {integration_type:?}",
-                    spec.kind
-                ),
-            });
-        }
-        let scheduled = ResyncInterval::read(text(&tree, &["scheduled_resync_interval"]), &mut errors);
-        let listener = match listener::read(&tree, vars, &mut errors) {
+        ));
+        let (integration_identifier, integration_type) = r.identity(spec);
+        let scheduled_resync_interval =
+            ResyncInterval::read(r.text(&["scheduled_resync_interval"]), &mut r.errors);
+        let listener = match listener::read(&tree, vars, &mut r.errors) {
             Ok(listener) => listener,
             // A listener this host cannot run is the one fault shown, so the start fails with one line.
             Err(fault) => return Err(SettingErrors(vec![fault])),
         };
-        let mut number = |path: &[&str], default: Option<u64>| -> Option<u64> {
-            match text(&tree, path) {
-                None => default,
-                Some(v) => v.trim().parse::<u64>().map(Some).unwrap_or_else(|_| {
-                    errors.push(SettingError {
-                        variable: variable(path),
-                        message: format!("must be a whole number, got {v:?}"),
-                    });
-                    default
-                }),
-            }
-        };
-        let client_timeout_secs = number(&["client_timeout"], None).filter(|s| *s > 0);
-        let heartbeat_secs = number(&["status_heartbeat_interval_seconds"], Some(10)).unwrap_or(10);
-        let shutdown_grace_secs = number(&["shutdown_grace_seconds"], Some(DEFAULT_SHUTDOWN_GRACE_SECS))
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
-        // Ocean's `APPLICATION__PORT`, when this project's own variable is not set.
-        let application_port = match (text(&tree, &["http", "port"]), vars.get("APPLICATION__PORT")) {
-            (None, Some(port)) => Some(port.trim().parse::<u64>().map_err(|_| port.clone())),
-            _ => None,
-        };
-        let http_port = match &application_port {
-            Some(Ok(port)) => *port,
-            _ => number(&["http", "port"], Some(8000)).unwrap_or(8000),
-        };
-        let journal_max_mb = number(&["journal", "max_mb"], Some(1024)).unwrap_or(1024);
-        let retry_default = ocean_support::retry::RetryPolicy::default();
-        let retry = ocean_support::retry::RetryPolicy {
-            max_attempts: number(
-                &["retry", "max_attempts"],
-                Some(u64::from(retry_default.max_attempts)),
-            )
-            .map_or(retry_default.max_attempts, |n| n.clamp(1, 100) as u32),
-            base_delay: number(&["retry", "base_delay_ms"], None)
-                .map_or(retry_default.base_delay, std::time::Duration::from_millis),
-            max_delay: retry_default.max_delay,
-            max_total_wait: number(&["retry", "max_total_wait_secs"], None)
-                .map_or(retry_default.max_total_wait, std::time::Duration::from_secs),
-        };
-        let mut flag = |path: &[&str], default: bool| sources::flag(&tree, path, default, &mut errors);
-        let initialize = flag(&["initialize_port_resources"], true);
+        let client_timeout_secs = r.number(&["client_timeout"], None).filter(|s| *s > 0);
+        let status_heartbeat_interval_secs =
+            r.positive(&["status_heartbeat_interval_seconds"], 10, "seconds");
+        let shutdown_grace_secs = r.positive(
+            &["shutdown_grace_seconds"],
+            DEFAULT_SHUTDOWN_GRACE_SECS,
+            "seconds",
+        );
+        let http_port = r.http_port();
+        let retry = r.retry();
         // Ocean's default; the integration's own secrets stay out of `env` either way.
-        let allow_env = flag(&["allow_environment_variables_jq_access"], true);
-        let send_raw_data_examples = flag(&["send_raw_data_examples"], true);
-        if let Some(Err(port)) = application_port {
-            errors.push(SettingError {
-                variable: "APPLICATION__PORT".into(),
-                message: format!("must be a whole number, got {port:?}"),
-            });
-        }
-        let integration_config = spec::integration_fields(&tree, spec, &mut errors);
-        let ocean = ocean_extras::read(&tree, vars, &mut errors);
+        let allow_environment_variables_jq_access = r.flag(&["allow_environment_variables_jq_access"], true);
+        let initialize_port_resources = r.flag(&["initialize_port_resources"], true);
+        let send_raw_data_examples = r.flag(&["send_raw_data_examples"], true);
+        let integration_config = spec::integration_fields(&tree, spec, &mut r.errors);
+        let ocean = ocean_extras::read(&tree, vars, &mut r.errors);
         if listener.kind == ListenerKind::Webhook && ocean.app_host.is_none() {
-            errors.push(SettingError {
-                variable: variable(&["event_listener", "app_host"]),
-                message: "is required with the WEBHOOK listener: the URL Port calls to ask for a resync \
-                          (OCEAN__BASE_URL also serves)"
-                    .into(),
-            });
+            r.fault(
+                &["event_listener", "app_host"],
+                "is required with the WEBHOOK listener: the URL Port calls to ask for a resync \
+                 (OCEAN__BASE_URL also serves)",
+            );
         }
-        if heartbeat_secs == 0 {
-            errors.push(SettingError {
-                variable: variable(&["status_heartbeat_interval_seconds"]),
-                message: "must be at least 1 (seconds)".into(),
-            });
-        }
-        if shutdown_grace_secs == 0 {
-            errors.push(SettingError {
-                variable: variable(&["shutdown_grace_seconds"]),
-                message: "must be at least 1 (seconds)".into(),
-            });
-        }
-        if journal_max_mb == 0 {
-            errors.push(SettingError {
-                variable: variable(&["journal", "max_mb"]),
-                message: "must be at least 1 (MiB)".into(),
-            });
-        }
-        let journal_path = text(&tree, &["journal", "path"]).map_or_else(
-            || crate::journal::default_journal_dir(&identifier),
+        let journal_max_bytes = r
+            .positive(&["journal", "max_mb"], 1024, "MiB")
+            .saturating_mul(1024 * 1024);
+        let journal_path = r.text(&["journal", "path"]).map_or_else(
+            || crate::journal::default_journal_dir(&integration_identifier),
             std::path::PathBuf::from,
         );
-        let http_port = u16::try_from(http_port).unwrap_or_else(|_| {
-            errors.push(SettingError {
-                variable: variable(&["http", "port"]),
-                message: "must be a port number".into(),
-            });
-            8000
-        });
-        if !errors.is_empty() {
-            return Err(SettingErrors(errors));
+        if !r.errors.is_empty() {
+            return Err(SettingErrors(r.errors));
         }
         Ok(Settings {
-            port_base_url: text(&tree, &["port", "base_url"])
+            port_base_url: r
+                .text(&["port", "base_url"])
                 .unwrap_or_else(|| "https://api.getport.io".into()),
-            port_client_id: client_id,
-            port_client_secret: Secret::new(client_secret),
-            integration_identifier: identifier,
+            port_client_id,
+            port_client_secret,
+            integration_identifier,
             integration_type,
             integration_config,
             listener: listener.kind,
             polling_interval_secs: listener.polling_interval_secs,
             resync_on_start: listener.resync_on_start,
-            scheduled_resync_interval: scheduled,
-            status_heartbeat_interval_secs: heartbeat_secs,
+            scheduled_resync_interval,
+            status_heartbeat_interval_secs,
             shutdown_grace_secs,
-            initialize_port_resources: initialize,
-            http_host: text(&tree, &["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
+            initialize_port_resources,
+            http_host: r.text(&["http", "host"]).unwrap_or_else(|| "0.0.0.0".into()),
             http_port,
             webhook_secret: None,
             retry,
             client_timeout_secs,
-            allow_environment_variables_jq_access: allow_env,
+            allow_environment_variables_jq_access,
             send_raw_data_examples,
-            base_url: text(&tree, &["base_url"]),
+            base_url: r.text(&["base_url"]),
             ocean,
             journal_path,
-            journal_max_bytes: journal_max_mb.saturating_mul(1024 * 1024),
+            journal_max_bytes,
         })
+    }
+}
+
+/// Reads settings from the merged tree, collecting every fault (each names
+/// its variable) so a start shows them all at once.
+struct Reader<'a> {
+    tree: &'a Map<String, Value>,
+    vars: &'a BTreeMap<String, String>,
+    errors: Vec<SettingError>,
+}
+
+impl Reader<'_> {
+    fn text(&self, path: &[&str]) -> Option<String> {
+        text(self.tree, path)
+    }
+
+    fn fault(&mut self, path: &[&str], message: impl Into<String>) {
+        self.errors.push(SettingError {
+            variable: variable(path),
+            message: message.into(),
+        });
+    }
+
+    fn required(&mut self, path: &[&str], what: &str) -> String {
+        self.text(path).unwrap_or_else(|| {
+            self.fault(path, format!("is required: {what}"));
+            String::new()
+        })
+    }
+
+    /// A whole number; `default` when unset, or (with a fault) when not a number.
+    fn number(&mut self, path: &[&str], default: Option<u64>) -> Option<u64> {
+        let Some(value) = self.text(path) else {
+            return default;
+        };
+        match value.trim().parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.fault(path, format!("must be a whole number, got {value:?}"));
+                default
+            }
+        }
+    }
+
+    /// A whole number of `unit`, at least 1.
+    fn positive(&mut self, path: &[&str], default: u64, unit: &str) -> u64 {
+        let n = self.number(path, Some(default)).unwrap_or(default);
+        if n == 0 {
+            self.fault(path, format!("must be at least 1 ({unit})"));
+        }
+        n
+    }
+
+    fn flag(&mut self, path: &[&str], default: bool) -> bool {
+        sources::flag(self.tree, path, default, &mut self.errors)
+    }
+
+    /// The integration's identifier and type (this build's type unless set, and only it).
+    fn identity(&mut self, spec: &IntegrationSpec) -> (String, String) {
+        let identifier = self
+            .text(&["integration", "identifier"])
+            .unwrap_or_else(|| spec.kind.clone());
+        let integration_type = self
+            .text(&["integration", "type"])
+            .unwrap_or_else(|| spec.kind.clone());
+        if integration_type != spec.kind {
+            self.fault(
+                &["integration", "type"],
+                format!(
+                    "this build is the {:?} integration, got {integration_type:?}",
+                    spec.kind
+                ),
+            );
+        }
+        (identifier, integration_type)
+    }
+
+    /// `OCEAN__HTTP__PORT`, or Ocean's `APPLICATION__PORT` when ours is not set.
+    fn http_port(&mut self) -> u16 {
+        let port = match (self.text(&["http", "port"]), self.vars.get("APPLICATION__PORT")) {
+            (None, Some(port)) => match port.trim().parse::<u64>() {
+                Ok(port) => port,
+                Err(_) => {
+                    self.errors.push(SettingError {
+                        variable: "APPLICATION__PORT".into(),
+                        message: format!("must be a whole number, got {port:?}"),
+                    });
+                    8000
+                }
+            },
+            _ => self.number(&["http", "port"], Some(8000)).unwrap_or(8000),
+        };
+        u16::try_from(port).unwrap_or_else(|_| {
+            self.fault(&["http", "port"], "must be a port number");
+            8000
+        })
+    }
+
+    fn retry(&mut self) -> ocean_support::retry::RetryPolicy {
+        let default = ocean_support::retry::RetryPolicy::default();
+        ocean_support::retry::RetryPolicy {
+            max_attempts: self
+                .number(&["retry", "max_attempts"], Some(u64::from(default.max_attempts)))
+                .map_or(default.max_attempts, |n| n.clamp(1, 100) as u32),
+            base_delay: self
+                .number(&["retry", "base_delay_ms"], None)
+                .map_or(default.base_delay, std::time::Duration::from_millis),
+            max_delay: default.max_delay,
+            max_total_wait: self
+                .number(&["retry", "max_total_wait_secs"], None)
+                .map_or(default.max_total_wait, std::time::Duration::from_secs),
+        }
     }
 }
 

@@ -142,7 +142,7 @@ impl CodecovClient {
     pub fn new(settings: CodecovSettings) -> Result<Self, CodecovError> {
         let agent = format!("ocean-codecov/{}", env!("CARGO_PKG_VERSION"));
         let http = http::build_client_with(&agent, settings.request_timeout, &settings.tls)
-            .map_err(CodecovError::Setup)?;
+            .map_err(|e| CodecovError::Setup(e.to_string()))?;
         let base = settings.base_url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(CodecovError::Setup(format!(

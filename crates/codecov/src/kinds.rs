@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::client::{CodecovClient, CodecovError};
 use super::listing::{Rereads, StableListing, key_of};
 use super::payload::RepoContext;
+use super::settings::FieldError;
 use ocean_host::plugin::{FetchError, PageSender};
 use ocean_host::raw_item::RawItem;
 
@@ -93,13 +94,14 @@ pub struct KindSelector {
 }
 
 impl KindSelector {
-    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, FieldError> {
         let include_inactive = match fields.get("includeInactive") {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                return Err(format!(
-                    "selector.includeInactive must be true or false, got {other}"
+                return Err(FieldError::new(
+                    "selector.includeInactive",
+                    format!("must be true or false, got {other}"),
                 ));
             }
         };
@@ -108,8 +110,9 @@ impl KindSelector {
             Some(v) => match v.as_u64() {
                 Some(n @ 1..=1000) => n as u32,
                 _ => {
-                    return Err(format!(
-                        "selector.commitsPerRepo must be a whole number from 1 to 1000, got {v}"
+                    return Err(FieldError::new(
+                        "selector.commitsPerRepo",
+                        format!("must be a whole number from 1 to 1000, got {v}"),
                     ));
                 }
             },
@@ -118,8 +121,9 @@ impl KindSelector {
             None => "open".to_string(),
             Some(Value::String(s)) if ["open", "merged", "closed", "all"].contains(&s.as_str()) => s.clone(),
             Some(other) => {
-                return Err(format!(
-                    "selector.pullState must be open, merged, closed or all, got {other}"
+                return Err(FieldError::new(
+                    "selector.pullState",
+                    format!("must be open, merged, closed or all, got {other}"),
                 ));
             }
         };
@@ -135,13 +139,14 @@ impl KindSelector {
 
 /// A selector field that is one of two words: false for the first (the
 /// default), true for the second.
-fn either(fields: &Map<String, Value>, name: &str, first: &str, second: &str) -> Result<bool, String> {
+fn either(fields: &Map<String, Value>, name: &str, first: &str, second: &str) -> Result<bool, FieldError> {
     match fields.get(name) {
         None => Ok(false),
         Some(Value::String(s)) if s == first => Ok(false),
         Some(Value::String(s)) if s == second => Ok(true),
-        Some(other) => Err(format!(
-            "selector.{name} must be {first} or {second}, got {other}"
+        Some(other) => Err(FieldError::new(
+            format!("selector.{name}"),
+            format!("must be {first} or {second}, got {other}"),
         )),
     }
 }

@@ -71,7 +71,7 @@ impl Plugin for CodecovPlugin {
         };
         let selector = match KindSelector::from_fields(selector) {
             Ok(selector) => selector,
-            Err(message) => return failed(message),
+            Err(fault) => return failed(fault.to_string()),
         };
         if parsed == Kind::Coverage {
             self.follow_all_branches

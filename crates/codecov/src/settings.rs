@@ -16,9 +16,28 @@ pub enum Service {
     BitbucketServer,
 }
 
+/// A Codecov setting or selector field with a value it cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct FieldError {
+    /// The field as the user wrote it, e.g. `codecovService` or `selector.pullState`.
+    pub field: String,
+    /// What it must be, and what it was.
+    pub problem: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 impl Service {
     /// Accepts the long names and Codecov's short forms, in any case.
-    pub fn parse(text: &str) -> Result<Service, String> {
+    pub fn parse(text: &str) -> Result<Service, FieldError> {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
             "github" | "gh" => Service::Github,
             "gitlab" | "gl" => Service::Gitlab,
@@ -27,9 +46,12 @@ impl Service {
             "gitlab_enterprise" | "gle" => Service::GitlabEnterprise,
             "bitbucket_server" | "bbs" => Service::BitbucketServer,
             other => {
-                return Err(format!(
-                    "unknown Codecov service {other:?}: use github, gitlab, bitbucket, github_enterprise, \
-                     gitlab_enterprise or bitbucket_server (or gh, gl, bb, ghe, gle, bbs)"
+                return Err(FieldError::new(
+                    "codecovService",
+                    format!(
+                        "is an unknown Codecov service {other:?}: use github, gitlab, bitbucket, \
+                         github_enterprise, gitlab_enterprise or bitbucket_server (or gh, gl, bb, ghe, gle, bbs)"
+                    ),
                 ));
             }
         })
@@ -87,12 +109,15 @@ pub enum Rounding {
 }
 
 impl Rounding {
-    pub fn parse(text: &str) -> Result<Rounding, String> {
+    pub fn parse(text: &str) -> Result<Rounding, FieldError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "down" => Ok(Rounding::Down),
             "up" => Ok(Rounding::Up),
             "nearest" => Ok(Rounding::Nearest),
-            other => Err(format!("must be down, up or nearest, got {other:?}")),
+            other => Err(FieldError::new(
+                "codecovCoverageRound",
+                format!("must be down, up or nearest, got {other:?}"),
+            )),
         }
     }
 }
@@ -149,12 +174,11 @@ impl CodecovSettings {
     /// checked for presence and type by the runtime.
     pub fn from_integration_config(
         config: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FieldError> {
         let text = |name: &str| config.get(name).and_then(|v| v.as_str()).map(str::to_string);
-        let token = text("codecovToken").ok_or("codecovToken is required")?;
+        let token = text("codecovToken").ok_or_else(|| FieldError::new("codecovToken", "is required"))?;
         let base_url = text("codecovUrl").unwrap_or_else(|| "https://api.codecov.io".into());
-        let service = Service::parse(&text("codecovService").unwrap_or_else(|| "github".into()))
-            .map_err(|e| format!("codecovService: {e}"))?;
+        let service = Service::parse(&text("codecovService").unwrap_or_else(|| "github".into()))?;
         let owners: Vec<String> = config
             .get("codecovOwners")
             .and_then(|v| v.as_array())
@@ -165,7 +189,10 @@ impl CodecovSettings {
             })
             .unwrap_or_default();
         if owners.is_empty() {
-            return Err("codecovOwners must name at least one Codecov owner".into());
+            return Err(FieldError::new(
+                "codecovOwners",
+                "must name at least one Codecov owner",
+            ));
         }
         let mut settings = CodecovSettings::new(base_url, Secret::new(token), service, owners);
         settings.app_url = text("codecovAppUrl");
@@ -173,8 +200,7 @@ impl CodecovSettings {
             settings.page_size = u32::try_from(size.clamp(1, 10_000)).unwrap_or(100);
         }
         if let Some(round) = text("codecovCoverageRound") {
-            settings.coverage_round =
-                Rounding::parse(&round).map_err(|e| format!("codecovCoverageRound {e}"))?;
+            settings.coverage_round = Rounding::parse(&round)?;
         }
         if let Some(precision) = config.get("codecovCoveragePrecision") {
             settings.coverage_precision = precision
@@ -182,7 +208,10 @@ impl CodecovSettings {
                 .filter(|p| *p <= u64::from(MAX_PRECISION))
                 .map(|p| p as u8)
                 .ok_or_else(|| {
-                    format!("codecovCoveragePrecision must be a whole number from 0 to 5, got {precision}")
+                    FieldError::new(
+                        "codecovCoveragePrecision",
+                        format!("must be a whole number from 0 to 5, got {precision}"),
+                    )
                 })?;
         }
         Ok(settings)
@@ -210,7 +239,7 @@ mod tests {
     fn services_parse_in_long_and_short_form() {
         assert_eq!(Service::parse("GH"), Ok(Service::Github));
         assert_eq!(Service::parse("bitbucket_server").map(Service::short), Ok("bbs"));
-        assert!(Service::parse("svn").unwrap_err().contains("github"));
+        assert!(Service::parse("svn").unwrap_err().problem.contains("github"));
     }
 
     #[test]

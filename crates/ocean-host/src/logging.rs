@@ -51,7 +51,7 @@ pub struct LogSettings {
 impl LogSettings {
     /// From the variables (the environment over `.env`); a bad value is an
     /// error naming the variable.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<LogSettings, String> {
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<LogSettings, crate::settings::SettingError> {
         let filter = vars
             .get("RUST_LOG")
             .or_else(|| vars.get("APPLICATION__LOG_LEVEL"))
@@ -73,9 +73,10 @@ impl LogSettings {
             Some(f) if f.is_empty() || f == "text" => LogFormat::Text,
             Some(f) if f == "json" => LogFormat::Json,
             Some(other) => {
-                return Err(format!(
-                    "APPLICATION__LOG_FORMAT: must be text or json, got {other:?}"
-                ));
+                return Err(crate::settings::SettingError {
+                    variable: "APPLICATION__LOG_FORMAT".into(),
+                    message: format!("must be text or json, got {other:?}"),
+                });
             }
         };
         let ship_to_port = match vars
@@ -86,9 +87,10 @@ impl LogSettings {
             Some(f) if ["true", "1", "yes", ""].contains(&f.as_str()) => true,
             Some(f) if ["false", "0", "no"].contains(&f.as_str()) => false,
             Some(other) => {
-                return Err(format!(
-                    "APPLICATION__ENABLE_HTTP_LOGGING: must be true or false, got {other:?}"
-                ));
+                return Err(crate::settings::SettingError {
+                    variable: "APPLICATION__ENABLE_HTTP_LOGGING".into(),
+                    message: format!("must be true or false, got {other:?}"),
+                });
             }
         };
         Ok(LogSettings {
@@ -425,7 +427,7 @@ mod tests {
             ("info", LogFormat::Text, true)
         );
         let bad = LogSettings::from_vars(&vars(&[("APPLICATION__LOG_FORMAT", "xml")])).expect_err("invalid");
-        assert!(bad.starts_with("APPLICATION__LOG_FORMAT"), "{bad}");
+        assert_eq!(bad.variable, "APPLICATION__LOG_FORMAT", "{bad}");
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub(crate) fn read_token_reply(body: &[u8]) -> Result<IssuedToken, serde_json::E
 impl PortClient {
     pub fn new(settings: PortSettings) -> Result<Self, PortError> {
         let http = http::build_client_with(&settings.user_agent(), settings.request_timeout, &settings.tls)
-            .map_err(PortError::Setup)?;
+            .map_err(|e| PortError::Setup(e.to_string()))?;
         let base = settings
             .base_url
             .trim_end_matches('/')

@@ -34,11 +34,53 @@ impl Default for Tls {
 /// host has no start script, so it reads the directory itself.
 pub const LOCAL_CA_DIR: &str = "/usr/local/share/ca-certificates";
 
+/// Why a CA bundle or the HTTP client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The named bundle could not be read.
+    #[error("{variable}: reading {path}: {source}")]
+    Unreadable {
+        variable: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bundle that holds no usable PEM certificate.
+    #[error("{origin}: {problem}")]
+    NotPem { origin: String, problem: PemProblem },
+    /// The HTTP client refused its configuration.
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl SetupError {
+    /// The variable a user would set to fix it, when one names the bundle.
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            SetupError::Unreadable { variable, .. } => Some(variable),
+            SetupError::NotPem { origin, .. } => origin.split_once(['=', ':']).map(|(name, _)| name),
+            SetupError::Client(_) => None,
+        }
+    }
+}
+
+/// What is wrong with a would-be PEM bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum PemProblem {
+    #[error("is not a PEM certificate bundle: {0}")]
+    Malformed(reqwest::Error),
+    #[error("holds no PEM certificate")]
+    Empty,
+}
+
 impl Tls {
     /// The bundle the port-ocean chart points at (`SSL_CERT_FILE`, also
     /// `REQUESTS_CA_BUNDLE`), the certificates mounted in [`LOCAL_CA_DIR`],
     /// and whether to verify at all.
-    pub fn from_vars(vars: &std::collections::BTreeMap<String, String>, verify: bool) -> Result<Tls, String> {
+    pub fn from_vars(
+        vars: &std::collections::BTreeMap<String, String>,
+        verify: bool,
+    ) -> Result<Tls, SetupError> {
         Tls::from_vars_and_dir(vars, verify, std::path::Path::new(LOCAL_CA_DIR))
     }
 
@@ -47,7 +89,7 @@ impl Tls {
         vars: &std::collections::BTreeMap<String, String>,
         verify: bool,
         ca_dir: &std::path::Path,
-    ) -> Result<Tls, String> {
+    ) -> Result<Tls, SetupError> {
         let named = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"].iter().find_map(|name| {
             vars.get(*name)
                 .filter(|v| !v.trim().is_empty())
@@ -56,8 +98,15 @@ impl Tls {
         let mut origins = Vec::new();
         let mut pem = Vec::new();
         if let Some((name, path)) = named {
-            let text = std::fs::read(path).map_err(|e| format!("{name}: reading {path}: {e}"))?;
-            check_pem(&text).map_err(|e| format!("{name}: {path} {e}"))?;
+            let text = std::fs::read(path).map_err(|source| SetupError::Unreadable {
+                variable: name,
+                path: path.to_string(),
+                source,
+            })?;
+            check_pem(&text).map_err(|problem| SetupError::NotPem {
+                origin: format!("{name}={path}"),
+                problem,
+            })?;
             origins.push(format!("{name}={path}"));
             pem.extend_from_slice(&text);
             pem.push(b'\n');
@@ -72,11 +121,10 @@ impl Tls {
     }
 }
 
-fn check_pem(text: &[u8]) -> Result<(), String> {
-    let certificates = reqwest::Certificate::from_pem_bundle(text)
-        .map_err(|e| format!("is not a PEM certificate bundle: {e}"))?;
+fn check_pem(text: &[u8]) -> Result<(), PemProblem> {
+    let certificates = reqwest::Certificate::from_pem_bundle(text).map_err(PemProblem::Malformed)?;
     if certificates.is_empty() {
-        return Err("holds no PEM certificate".into());
+        return Err(PemProblem::Empty);
     }
     Ok(())
 }
@@ -103,10 +151,8 @@ fn mounted_certificates(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .filter_map(|path| {
             let shown = path.display().to_string();
-            match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|text| {
-                check_pem(&text)?;
-                Ok(text)
-            }) {
+            let read = std::fs::read(&path).map_err(|e| e.to_string());
+            match read.and_then(|text| check_pem(&text).map(|()| text).map_err(|e| e.to_string())) {
                 Ok(text) => Some((shown, text)),
                 Err(reason) => {
                     tracing::warn!("skipping the CA certificate {shown}: {reason}");
@@ -117,23 +163,27 @@ fn mounted_certificates(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-pub fn build_client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, String> {
+pub fn build_client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, SetupError> {
     build_client_with(user_agent, timeout, &Tls::default())
 }
 
-pub fn build_client_with(user_agent: &str, timeout: Duration, tls: &Tls) -> Result<reqwest::Client, String> {
+pub fn build_client_with(
+    user_agent: &str,
+    timeout: Duration,
+    tls: &Tls,
+) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder().user_agent(user_agent).timeout(timeout);
     if let Some((origin, pem)) = &tls.ca_bundle {
-        let certificates = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| format!("{origin}: not a PEM certificate bundle: {e}"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| SetupError::NotPem {
+            origin: origin.clone(),
+            problem: PemProblem::Malformed(e),
+        })?;
         builder = builder.tls_certs_merge(certificates);
     }
     if !tls.verify {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    builder
-        .build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
+    Ok(builder.build()?)
 }
 
 // Everything but unreserved characters, so names with `/`, `#` or spaces stay one segment.
@@ -204,11 +254,14 @@ mod tests {
         let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
         let error =
             Tls::from_vars_and_dir(&vars("REQUESTS_CA_BUNDLE", not_pem), true, no_dir).expect_err("not PEM");
-        assert!(error.starts_with("REQUESTS_CA_BUNDLE:"), "{error}");
+        assert!(error.to_string().starts_with("REQUESTS_CA_BUNDLE="), "{error}");
+        assert_eq!(error.variable(), Some("REQUESTS_CA_BUNDLE"));
         let error = Tls::from_vars_and_dir(&vars("SSL_CERT_FILE", "/no/such/file.pem"), true, no_dir)
             .expect_err("missing");
         assert!(
-            error.starts_with("SSL_CERT_FILE: reading /no/such/file.pem"),
+            error
+                .to_string()
+                .starts_with("SSL_CERT_FILE: reading /no/such/file.pem"),
             "{error}"
         );
     }

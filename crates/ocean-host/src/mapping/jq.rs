@@ -148,7 +148,7 @@ impl JqProgram {
 
     /// Runs jaq on the whole item.
     fn interpret(&self, item: &LazyItem, first_only: bool) -> Result<Vec<Value>, JqRunError> {
-        let whole = item.whole().map_err(JqRunError)?;
+        let whole = item.whole().map_err(|e| JqRunError(e.0))?;
         let outputs = self.outputs(whole).map(|r| r.map(|v| val_to_json(&v)));
         if first_only {
             outputs.take(1).collect()

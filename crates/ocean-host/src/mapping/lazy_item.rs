@@ -72,14 +72,20 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for ObjectIndex<'a> {
     }
 }
 
+/// An item whose text does not convert to a value (kept as the parser's
+/// message: the item is shared by every field, so the error is cloned).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the item does not convert to JSON: {0}")]
+pub struct NotJson(pub String);
+
 pub struct LazyItem<'a> {
     raw: &'a str,
     /// Every nested object indexed in one pass; `None` when the item was declined.
     tape: OnceCell<Option<Tape<'a>>>,
     /// Objects already indexed, by the address of their text.
     objects: RefCell<Vec<(usize, Option<ObjectIndex<'a>>)>>,
-    whole: OnceCell<Result<Val, String>>,
-    whole_value: OnceCell<Result<Value, String>>,
+    whole: OnceCell<Result<Val, NotJson>>,
+    whole_value: OnceCell<Result<Value, NotJson>>,
 }
 
 impl<'a> LazyItem<'a> {
@@ -121,23 +127,23 @@ impl<'a> LazyItem<'a> {
     }
 
     /// The whole item as a jaq value, converted once and shared by every field.
-    pub fn whole(&self) -> Result<&Val, String> {
+    pub fn whole(&self) -> Result<&Val, NotJson> {
         self.whole
-            .get_or_init(|| Found::Raw(self.raw).to_val().map_err(|e| e.to_string()))
+            .get_or_init(|| Found::Raw(self.raw).to_val().map_err(|e| NotJson(e.to_string())))
             .as_ref()
             .map_err(Clone::clone)
     }
 
     /// The whole item as a serde value, converted once and shared by every field.
-    pub fn whole_value(&self) -> Result<&Value, String> {
+    pub fn whole_value(&self) -> Result<&Value, NotJson> {
         self.whole_value
             .get_or_init(|| self.whole_json())
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    pub fn whole_json(&self) -> Result<Value, String> {
-        Found::Raw(self.raw).to_json().map_err(|e| e.to_string())
+    pub fn whole_json(&self) -> Result<Value, NotJson> {
+        Found::Raw(self.raw).to_json().map_err(|e| NotJson(e.to_string()))
     }
 
     /// Follows `.k1.k2...`; `None` when a step meets a value that is neither an

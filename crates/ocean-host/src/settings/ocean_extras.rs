@@ -47,12 +47,15 @@ pub(super) fn read(
         }
     }
     let mut tls = |verify: bool| {
-        Tls::from_vars(vars, verify).unwrap_or_else(|message| {
-            let (name, message) = message.split_once(": ").unwrap_or(("SSL_CERT_FILE", &message));
-            errors.push(SettingError {
-                variable: name.to_string(),
-                message: message.to_string(),
-            });
+        Tls::from_vars(vars, verify).unwrap_or_else(|fault| {
+            let text = fault.to_string();
+            let variable = fault.variable().unwrap_or("SSL_CERT_FILE").to_string();
+            // The message without the variable it starts with (the fault names it apart).
+            let message = text
+                .strip_prefix(&variable)
+                .map(|rest| rest.trim_start_matches([':', '=', ' ']).to_string())
+                .unwrap_or(text);
+            errors.push(SettingError { variable, message });
             Tls::default()
         })
     };

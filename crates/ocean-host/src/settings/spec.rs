@@ -38,13 +38,14 @@ pub struct IntegrationSpec {
     pub configurations: Vec<SpecField>,
 }
 
-impl IntegrationSpec {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_norway::from_str(text).map_err(|e| format!(".port/spec.yaml: {e}"))
-    }
+/// A `.port/spec.yaml` that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error(".port/spec.yaml: {0}")]
+pub struct SpecError(#[from] serde_norway::Error);
 
-    pub fn is_sensitive(&self, field: &str) -> bool {
-        self.configurations.iter().any(|f| f.name == field && f.sensitive)
+impl IntegrationSpec {
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        serde_norway::from_str(text).map_err(SpecError)
     }
 }
 

@@ -29,7 +29,7 @@ impl ItemsToParse {
         };
         let base = match &self.strip {
             Some(strip) => strip.first(item).map_err(|e| err(e.0))?.unwrap_or(Value::Null),
-            None => item.whole_json().map_err(err)?,
+            None => item.whole_json().map_err(|e| err(e.0))?,
         };
         let Value::Object(base) = base else {
             return Err(err(format!(

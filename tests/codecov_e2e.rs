@@ -6,62 +6,43 @@
 use ocean_sim::codecov::data::Dataset;
 use ocean_sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_sim::port::PortSimConfig;
-use ocean_testkit::harness::{self, Finished, Simulators};
+use ocean_testkit::harness::{self, Finished, TestWorld};
 use serde_json::Value;
-use std::time::Duration;
 
 /// Both simulators (reached through `World` as `world.port_sim` and so on) and
-/// the installation's identifier.
-struct World {
-    sims: Simulators,
-    identifier: String,
-    /// When the last run ended: see [`World::run`].
-    last_run: std::sync::Mutex<Option<std::time::Instant>>,
-}
+/// the installation; runs settle Port's clock (`TestWorld::run`).
+struct World(TestWorld);
 
 impl std::ops::Deref for World {
-    type Target = Simulators;
+    type Target = TestWorld;
 
-    fn deref(&self) -> &Simulators {
-        &self.sims
+    fn deref(&self) -> &TestWorld {
+        &self.0
     }
 }
 
 async fn world_with(config: CodecovSimConfig) -> World {
-    let sims = Simulators::start(PortSimConfig::default(), config)
-        .await
-        .expect("simulators");
-    World {
-        sims,
-        identifier: "codecov-e2e".into(),
-        last_run: std::sync::Mutex::new(None),
-    }
+    World(
+        TestWorld::start(PortSimConfig::default(), config, "codecov-e2e")
+            .await
+            .expect("simulators"),
+    )
 }
 
 impl World {
     async fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Finished {
-        // Port's `Date` has whole seconds, so a resync's cutoff lags Port by
-        // under one: what the last run wrote must be older than this one's start,
-        // or it is (rightly) never stale.
-        let ended = *self.last_run.lock().expect("lock");
-        if let Some(wait) = ended.and_then(|at| Duration::from_millis(1_100).checked_sub(at.elapsed())) {
-            tokio::time::sleep(wait).await;
-        }
         let mut env = self
-            .sims
-            .env(&self.identifier)
+            .installation_env()
             .var("OCEAN__INTEGRATION__TYPE", "codecov")
             .field("codecovAppUrl", "https://app.codecov.io")
             .fast_retries(5, 3);
         for (name, value) in extra_env {
             env = env.var(*name, *value);
         }
-        let finished = env
-            .run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+        self.0
+            .run(env!("CARGO_BIN_EXE_ocean-codecov"), &env, args, "warn")
             .await
-            .expect("the binary runs");
-        *self.last_run.lock().expect("lock") = Some(std::time::Instant::now());
-        finished
+            .expect("the binary runs")
     }
 
     async fn resync(&self) -> Finished {

@@ -11,7 +11,7 @@ use ocean_sim::codecov::CodecovSimConfig;
 use ocean_sim::codecov::data::{Dataset, seed_example_payload};
 use ocean_sim::faults::{Fault, FaultConfig};
 use ocean_sim::port::PortSimConfig;
-use ocean_testkit::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
+use ocean_testkit::harness::{IntegrationEnv, TestWorld, spawn_announcing_async, webhook_payloads};
 use serde_json::{Value, json};
 
 const SECRET: &str = "live-s3cret";
@@ -19,7 +19,7 @@ const IDENTIFIER: &str = "live-journal";
 const COVERAGE: &str = "codecov_coverage";
 
 struct World {
-    sims: Simulators,
+    sims: TestWorld,
     env: IntegrationEnv,
 }
 
@@ -33,7 +33,7 @@ impl World {
     async fn new() -> World {
         let mut codecov_config = CodecovSimConfig::generated(1, 300, 5);
         codecov_config.dataset.add_from_payload(&seed_example_payload());
-        let sims = Simulators::start(PortSimConfig::default(), codecov_config)
+        let sims = TestWorld::start(PortSimConfig::default(), codecov_config, IDENTIFIER)
             .await
             .expect("simulators");
         let env = IntegrationEnv::new(

@@ -12,7 +12,7 @@ use ocean_sim::codecov::{CodecovSimConfig, DEFAULT_TOKEN};
 use ocean_sim::faults::FaultConfig;
 use ocean_sim::port::PortSimConfig;
 use ocean_testkit::harness::{
-    Finished, IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async,
+    Finished, IntegrationEnv, PORT_CLIENT_SECRET, Simulators, TestWorld, spawn_announcing_async,
 };
 use serde_json::{Value, json};
 
@@ -22,12 +22,12 @@ const KINDS: &[&str] = &["coverage", "repository", "commit", "pull", "flag"];
 const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");
 
 /// Both simulators, and the binary run against them as installation `IDENTIFIER`.
-struct World(Simulators);
+struct World(TestWorld);
 
 async fn world() -> World {
     let codecov = CodecovSimConfig::generated(2, 4, 7);
     World(
-        Simulators::start(PortSimConfig::default(), codecov)
+        TestWorld::start(PortSimConfig::default(), codecov, IDENTIFIER)
             .await
             .expect("simulators"),
     )
@@ -52,13 +52,16 @@ impl World {
     async fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Finished {
         let mut env = self
             .0
-            .env(IDENTIFIER)
+            .installation_env()
             .fast_retries(5, 3)
             .var("OCEAN__EVENT_LISTENER__TYPE", "ONCE");
         for (name, value) in extra {
             env = env.var(*name, *value);
         }
-        run(&env, args).await
+        self.0
+            .run(EXE, &env, args, "info")
+            .await
+            .expect("the binary runs")
     }
 
     async fn admin(&self, route: &str) -> Value {
@@ -210,12 +213,12 @@ async fn settings_this_host_cannot_honour_stop_it_naming_what_to_set() {
 // listener's address, mappings that reach for secrets, TLS with a custom CA.
 
 /// Simulators whose Port keeps request bodies (to read each resync-state report in order).
-async fn recording_simulators(owners: usize, repos: usize) -> Simulators {
+async fn recording_simulators(owners: usize, repos: usize) -> TestWorld {
     let port = PortSimConfig {
         capture_bodies: true,
         ..PortSimConfig::default()
     };
-    Simulators::start(port, CodecovSimConfig::generated(owners, repos, 11))
+    TestWorld::start(port, CodecovSimConfig::generated(owners, repos, 11), IDENTIFIER)
         .await
         .expect("simulators")
 }
@@ -279,7 +282,7 @@ async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
         .await
         .expect("upsert");
     // Port's `Date` has whole seconds: the entity must be older than the resync's start.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    ocean_testkit::harness::settle_port_clock().await;
     stale.to_string()
 }
 
@@ -320,7 +323,7 @@ fn slow_codecov(sims: &Simulators, latency_ms: u64) {
 /// `sail` (webhooks only) as installation `identifier`, a stale entity of its
 /// own in Port, and a resync asked for that crawls (every Codecov answer slow).
 struct Crawling {
-    sims: Simulators,
+    sims: TestWorld,
     child: tokio::process::Child,
     url: String,
     stale: String,
@@ -659,9 +662,13 @@ async fn tls_front(ca: &TestCa, backend: &str) -> TlsFront {
 
 #[tokio::test]
 async fn a_custom_ca_bundle_is_trusted_for_port_and_codecov_and_only_with_it() {
-    let sims = Simulators::start(PortSimConfig::default(), CodecovSimConfig::generated(1, 3, 5))
-        .await
-        .expect("simulators");
+    let sims = TestWorld::start(
+        PortSimConfig::default(),
+        CodecovSimConfig::generated(1, 3, 5),
+        IDENTIFIER,
+    )
+    .await
+    .expect("simulators");
     let ca = test_ca();
     let port_front = tls_front(&ca, &sims.port.url()).await;
     let codecov_front = tls_front(&ca, &sims.codecov.url()).await;

@@ -180,7 +180,7 @@ async fn resync_a_to_b(
     }
     let before: Catalog = catalog::owned_by(&port, IDENTIFIER);
     // Port's `Date` has whole seconds: B's cutoff must fall after A's writes.
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    ocean_testkit::harness::settle_port_clock().await;
     port.log().clear();
     port.take_deletions();
     codecov.edit(|dataset| {

@@ -11,17 +11,17 @@ use ocean_port::{PortClient, UpsertOptions};
 use ocean_sim::codecov::CodecovSimConfig;
 use ocean_sim::codecov::data::Dataset;
 use ocean_sim::port::PortSimConfig;
-use ocean_testkit::harness::{Finished, IntegrationEnv, Simulators};
+use ocean_testkit::harness::{Finished, IntegrationEnv, TestWorld};
 use serde_json::{Value, json};
 
 const IDENTIFIER: &str = "e2e-codecov";
 
 /// Both simulators, and the binary run against them as installation `IDENTIFIER`.
-struct World(Simulators);
+struct World(TestWorld);
 
 impl std::ops::Deref for World {
-    type Target = Simulators;
-    fn deref(&self) -> &Simulators {
+    type Target = TestWorld;
+    fn deref(&self) -> &TestWorld {
         &self.0
     }
 }
@@ -29,7 +29,7 @@ impl std::ops::Deref for World {
 async fn world(owners: usize, repos: usize) -> World {
     let codecov = CodecovSimConfig::generated(owners, repos, 21);
     World(
-        Simulators::start(PortSimConfig::default(), codecov)
+        TestWorld::start(PortSimConfig::default(), codecov, IDENTIFIER)
             .await
             .expect("simulators"),
     )
@@ -38,7 +38,7 @@ async fn world(owners: usize, repos: usize) -> World {
 impl World {
     /// The installation's settings for the binary.
     fn settings(&self) -> IntegrationEnv {
-        self.env(IDENTIFIER)
+        self.installation_env()
             .var("OCEAN__INTEGRATION__TYPE", "codecov")
             .fast_retries(5, 3)
     }
@@ -50,8 +50,13 @@ impl World {
 
     async fn run(&self, args: &[&str]) -> Finished {
         let run = self
-            .settings()
-            .run_to_end(env!("CARGO_BIN_EXE_ocean-codecov"), args, "warn")
+            .0
+            .run(
+                env!("CARGO_BIN_EXE_ocean-codecov"),
+                &self.settings(),
+                args,
+                "warn",
+            )
             .await
             .expect("the binary runs");
         assert!(
@@ -359,11 +364,7 @@ async fn an_entity_written_by_a_live_event_during_the_resync_is_kept() {
     );
 }
 
-/// Port's `Date` has whole seconds, so a resync's cutoff lags Port by under
-/// one: what was written just before it may not count as older yet.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-}
+use ocean_testkit::harness::settle_port_clock as settle;
 
 #[tokio::test]
 async fn a_mapping_with_no_resources_fails_the_resync_and_deletes_nothing() {

@@ -15,19 +15,21 @@ use ocean_port::{Entity, UpsertOptions};
 use ocean_sim::codecov::CodecovSimConfig;
 use ocean_sim::faults::FaultConfig;
 use ocean_sim::port::PortSimConfig;
-use ocean_testkit::harness::{IntegrationEnv, Simulators, spawn_announcing_async, webhook_payloads};
+use ocean_testkit::harness::{
+    IntegrationEnv, Simulators, TestWorld, spawn_announcing_async, webhook_payloads,
+};
 use serde_json::{Value, json};
 
 const EXE: &str = env!("CARGO_BIN_EXE_ocean-codecov");
 /// Every wait's bound: generous, since a wait returns as soon as it holds.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-async fn simulators(owners: usize, repos: usize) -> Simulators {
+async fn simulators(owners: usize, repos: usize) -> TestWorld {
     let port = PortSimConfig {
         capture_bodies: true,
         ..PortSimConfig::default()
     };
-    Simulators::start(port, CodecovSimConfig::generated(owners, repos, 11))
+    TestWorld::start(port, CodecovSimConfig::generated(owners, repos, 11), "lifecycle")
         .await
         .expect("simulators")
 }
@@ -95,7 +97,7 @@ async fn seed_stale_repository(sims: &Simulators, identifier: &str) -> String {
             .contains(&stale.to_string())
     );
     // Port's `Date` has whole seconds: the entity must be older than the resync's start.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    ocean_testkit::harness::settle_port_clock().await;
     stale.to_string()
 }
 
@@ -212,7 +214,7 @@ async fn a_resync_three_times_longer_than_the_schedule_completes_and_deletes_wha
 
 /// A ONCE run crawling through a slow Codecov, a stale entity of its own in Port.
 struct Crawling {
-    sims: Simulators,
+    sims: TestWorld,
     child: tokio::process::Child,
     stale: String,
     stderr: tokio::task::JoinHandle<String>,

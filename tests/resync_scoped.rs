@@ -227,9 +227,7 @@ async fn resync_after_seed(deliveries: Vec<Delivery>) -> (World, ResyncReport) {
 
 /// Port's `Date` has whole seconds, so the resync's cutoff lags Port by
 /// under one: what was written just before may not count as older yet.
-async fn settle() {
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-}
+use ocean_testkit::harness::settle_port_clock as settle;
 
 #[tokio::test]
 async fn a_held_item_protects_its_entity_alone_and_is_not_written() {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use ocean_sim::codecov::CodecovSimConfig;
 use ocean_sim::port::PortSimConfig;
-use ocean_testkit::harness::Simulators;
+use ocean_testkit::harness::TestWorld;
 
 const PORT_SECRET: &str = "port-secret-CANARY-7f3a91";
 const CODECOV_TOKEN: &str = "codecov-token-CANARY-52be07";
@@ -71,11 +71,15 @@ fn the_sandbox_at_trace_level_prints_no_secret_anywhere() {
 
 /// `resync --once` with a credential the service refuses, at trace level.
 async fn refused_run(port_secret: &str, codecov_token: &str) -> (bool, String) {
-    let sims = Simulators::start(PortSimConfig::default(), CodecovSimConfig::generated(1, 3, 5))
-        .await
-        .expect("simulators");
+    let sims = TestWorld::start(
+        PortSimConfig::default(),
+        CodecovSimConfig::generated(1, 3, 5),
+        "hygiene",
+    )
+    .await
+    .expect("simulators");
     let env = sims
-        .env("hygiene")
+        .installation_env()
         .var("OCEAN__PORT__CLIENT_SECRET", port_secret)
         .field("codecovToken", codecov_token)
         .fast_retries(5, 2);

@@ -9,7 +9,9 @@ use ocean_sim::Served;
 use ocean_sim::codecov::data::{Dataset, seed_example_payload};
 use ocean_sim::codecov::{CodecovSimConfig, webhook_payload_for};
 use ocean_sim::port::{PortSim, PortSimConfig};
-use ocean_testkit::harness::{IntegrationEnv, PORT_CLIENT_SECRET, Simulators, spawn_announcing_async};
+use ocean_testkit::harness::{
+    IntegrationEnv, PORT_CLIENT_SECRET, Simulators, TestWorld, spawn_announcing_async,
+};
 use serde_json::{Value, json};
 
 const SECRET: &str = "hook-s3cret";
@@ -39,14 +41,15 @@ async fn sail_with(port_config: PortSimConfig, dataset: Dataset) -> Integration 
     let mut codecov_config = CodecovSimConfig::generated(0, 0, 1);
     codecov_config.dataset = dataset;
     codecov_config.dataset.add_from_payload(&seed_example_payload());
+    let world = TestWorld::start(port_config, codecov_config, "live-codecov")
+        .await
+        .expect("simulators");
     let Simulators {
         port,
         port_sim,
         codecov,
         ..
-    } = Simulators::start(port_config, codecov_config)
-        .await
-        .expect("simulators");
+    } = world.sims;
     let env = IntegrationEnv::new(&port.url(), &codecov.url(), &["slanks".into()], "live-codecov")
         .field("webhookSecret", SECRET)
         .webhooks_only_on_loopback();

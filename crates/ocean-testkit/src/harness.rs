@@ -146,6 +146,82 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// Port's `Date` header has whole seconds, so a resync's cutoff lags Port by
+/// under one: what was written less than this before a resync starts counts
+/// as written during it (rightly never stale). Tests that want an entity to
+/// be older than a resync wait this long first.
+pub const PORT_CLOCK_SETTLE: std::time::Duration = std::time::Duration::from_millis(1_100);
+
+/// Waits [`PORT_CLOCK_SETTLE`]: what was written so far is older than the next resync.
+pub async fn settle_port_clock() {
+    tokio::time::sleep(PORT_CLOCK_SETTLE).await;
+}
+
+/// The world of an end-to-end test: both simulators and one installation of
+/// the integration, whose runs of the binary each start at least
+/// [`PORT_CLOCK_SETTLE`] after the last one ended (so what one run wrote is
+/// older than the next one's cutoff). Derefs to its [`Simulators`].
+pub struct TestWorld {
+    pub sims: Simulators,
+    pub identifier: String,
+    last_run: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl std::ops::Deref for TestWorld {
+    type Target = Simulators;
+
+    fn deref(&self) -> &Simulators {
+        &self.sims
+    }
+}
+
+impl TestWorld {
+    /// Both simulators started with these configs, for installation `identifier`.
+    pub async fn start(
+        port: PortSimConfig,
+        codecov: CodecovSimConfig,
+        identifier: &str,
+    ) -> anyhow::Result<TestWorld> {
+        Ok(TestWorld {
+            sims: Simulators::start(port, codecov).await?,
+            identifier: identifier.to_string(),
+            last_run: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The installation's settings, reading every owner the Codecov simulator holds.
+    pub fn installation_env(&self) -> IntegrationEnv {
+        self.sims.env(&self.identifier)
+    }
+
+    /// A Port client writing as this installation.
+    pub fn installation_client(&self) -> anyhow::Result<PortClient> {
+        self.sims.port_client(&self.identifier)
+    }
+
+    /// Waits until [`PORT_CLOCK_SETTLE`] has passed since the last run ended.
+    pub async fn settle_since_last_run(&self) {
+        let ended = *self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(wait) = ended.and_then(|at| PORT_CLOCK_SETTLE.checked_sub(at.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs `exe args...` with `env` to its end, settled after the last run.
+    pub async fn run(
+        &self,
+        exe: impl AsRef<std::ffi::OsStr>,
+        env: &IntegrationEnv,
+        args: &[&str],
+        log: &str,
+    ) -> anyhow::Result<Finished> {
+        self.settle_since_last_run().await;
+        let finished = env.run_to_end(exe, args, log).await;
+        *self.last_run.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        finished
+    }
+}
+
 /// Both simulators on loopback, serving until dropped.
 pub struct Simulators {
     pub port: Served,

@@ -570,7 +570,7 @@ async fn schedule(
     journal.push("faults off, live events drained, one clean resync".into());
     // Port's `Date` has whole seconds, so a resync's cutoff lags Port by under
     // one: what the last round wrote must be older than the clean resync.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    crate::harness::settle_port_clock().await;
     let report = host.resync(&Quiet, false).await;
     totals.resyncs += 1;
     world.check_deletions(&report, "the clean resync", totals).await?;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::host::{Host, HostError};
-use crate::lifecycle::{StopRequest, StopSignals};
+use crate::lifecycle::signals::{StopRequest, StopSignals};
 use crate::resync::ResyncReport;
 use crate::resync::progress::Progress;
 

@@ -6,7 +6,7 @@
 
 pub mod exit_code;
 mod running;
-mod signals;
+pub mod signals;
 pub mod summary;
 
 use std::net::SocketAddr;

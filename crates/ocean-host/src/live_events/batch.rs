@@ -8,7 +8,6 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::process::set_aside;
 use crate::host::{Host, MappingInForce};
 use crate::journal::Journal;
 use crate::mapping::ResourceMapper;
@@ -325,6 +324,22 @@ pub(super) async fn delete_owned(
             }
         }
     }
+}
+
+/// Longest reason kept with a dead letter.
+const REASON_MAX: usize = 2000;
+
+/// Keeps an event that cannot be applied now as a dead letter (poison: not until an operator acts), with why.
+pub(super) fn set_aside(journal: &Journal, seq: u64, poison: bool, mut reason: String) {
+    if reason.len() > REASON_MAX {
+        let mut cut = REASON_MAX;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    metrics().count_event(if poison { "poison" } else { "dead_letter" });
+    journal.dead_letter(seq, poison, reason);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use super::LiveEvents;
-use super::batch::write_batch;
+use super::batch::{set_aside, write_batch};
 use super::queue::Queued;
 use crate::host::{Host, compile};
 use crate::journal::{Journal, now_ms};
@@ -17,8 +17,6 @@ use ocean_support::metrics::metrics;
 const MAPPING_REFRESH: Duration = Duration::from_secs(60);
 /// How often dead letters are checked for a due retry.
 const RETRY_SCAN: Duration = Duration::from_secs(1);
-/// Longest reason kept with a dead letter.
-const REASON_MAX: usize = 2000;
 
 /// Runs until the queue is closed and empty. Runs on one thread (a
 /// `LocalSet`): it maps.
@@ -153,16 +151,4 @@ pub(super) fn bodies(journal: &Journal, batch: Vec<Queued>) -> Vec<(u64, Box<Raw
         }
     }
     events
-}
-
-pub(super) fn set_aside(journal: &Journal, seq: u64, poison: bool, mut reason: String) {
-    if reason.len() > REASON_MAX {
-        let mut cut = REASON_MAX;
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        reason.truncate(cut);
-    }
-    metrics().count_event(if poison { "poison" } else { "dead_letter" });
-    journal.dead_letter(seq, poison, reason);
 }

@@ -51,6 +51,8 @@ enum Command {
     },
     /// Print the JSON Schema of port-app-config.
     Schema,
+    /// Print every setting (name, variable, Helm value, default, meaning) as the manual's tables.
+    Settings,
     #[cfg(feature = "rig")]
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
@@ -107,6 +109,7 @@ pub fn run() -> ExitCode {
         Command::Map(args) => map::run(&args),
         Command::Validate { file } => validate(&file),
         Command::Schema => schema(),
+        Command::Settings => settings_reference(),
         #[cfg(feature = "rig")]
         Command::Bench(BenchCommand::Mapping(args)) => ocean_testkit::bench::mapping::run(&args),
         #[cfg(feature = "rig")]
@@ -152,6 +155,13 @@ fn validate(file: &std::path::Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn settings_reference() -> anyhow::Result<ExitCode> {
+    let spec = ocean_host::settings::IntegrationSpec::parse(codecov::wiring::SPEC)?;
+    let groups = ocean_host::settings::reference::reference(&spec);
+    print!("{}", ocean_host::settings::reference::render(&groups));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn schema() -> anyhow::Result<ExitCode> {

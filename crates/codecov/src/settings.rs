@@ -163,7 +163,7 @@ impl CodecovSettings {
             page_size: 100,
             concurrency: 8,
             retry: RetryPolicy::default(),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: ocean_support::http::DEFAULT_REQUEST_TIMEOUT,
             coverage_round: DEFAULT_ROUNDING,
             coverage_precision: DEFAULT_PRECISION,
             tls: ocean_support::http::Tls::default(),

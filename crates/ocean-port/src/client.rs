@@ -58,7 +58,7 @@ impl PortSettings {
             integration_identifier: integration_identifier.into(),
             integration_version: env!("CARGO_PKG_VERSION").into(),
             retry: RetryPolicy::default(),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: ocean_support::http::DEFAULT_REQUEST_TIMEOUT,
             max_body_bytes: PORT_MAX_BODY_BYTES,
             max_bulk_entities: PORT_MAX_BULK_ENTITIES,
             tls: http::Tls::default(),

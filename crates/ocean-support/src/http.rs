@@ -28,6 +28,9 @@ impl Default for Tls {
     }
 }
 
+/// How long one outgoing request may take unless settings say otherwise (Ocean's `client_timeout`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Where Port's port-ocean chart mounts a custom CA (`selfSignedCertificate`):
 /// Ocean's image adds every certificate file found there to its trust store at
 /// start, while the chart's `SSL_CERT_FILE` names only the system bundle. This

@@ -25,6 +25,9 @@ pub struct ListenerSettings {
     pub resync_on_start: bool,
 }
 
+/// Seconds between polls of Port's resync requests (POLLING), as Ocean's.
+pub const DEFAULT_POLLING_INTERVAL_SECS: u64 = 60;
+
 /// Why a listener type Ocean knows is not run here, with the fix, on one line.
 pub fn unsupported_listener_message(kind: &str) -> Option<String> {
     match kind {
@@ -97,13 +100,13 @@ pub(super) fn read(
         },
     };
     let interval = match field(listener, "interval", "interval") {
-        None => 60,
+        None => DEFAULT_POLLING_INTERVAL_SECS,
         Some(v) => v.trim().parse::<u64>().unwrap_or_else(|_| {
             errors.push(SettingError {
                 variable: "OCEAN__EVENT_LISTENER__INTERVAL".into(),
                 message: format!("must be a whole number of seconds, got {v:?}"),
             });
-            60
+            DEFAULT_POLLING_INTERVAL_SECS
         }),
     };
     let resync_on_start = match field(listener, "resync_on_start", "resyncOnStart")

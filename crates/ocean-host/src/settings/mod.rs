@@ -6,6 +6,7 @@
 
 mod listener;
 mod ocean_extras;
+pub mod reference;
 mod sources;
 mod spec;
 
@@ -133,6 +134,12 @@ pub struct Settings {
 /// A stop's whole budget by default: inside Kubernetes' default grace period
 /// of 30 s, with room for the kubelet's own margin.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 25;
+/// Seconds between heartbeats while a resync runs, as Ocean 0.56's default.
+pub const DEFAULT_HEARTBEAT_SECS: u64 = 10;
+/// The HTTP server's port, as Ocean's.
+pub const DEFAULT_HTTP_PORT: u16 = 8000;
+/// The live-event journal's disk bound, in MiB.
+pub const DEFAULT_JOURNAL_MAX_MB: u64 = 1024;
 
 /// The schedule's interval: minutes, as Ocean's `OCEAN__SCHEDULED_RESYNC_INTERVAL`.
 /// Ocean takes whole minutes; a decimal (`0.5`) is accepted here too, for
@@ -243,8 +250,11 @@ impl Settings {
             Err(fault) => return Err(SettingErrors(vec![fault])),
         };
         let client_timeout_secs = r.number(&["client_timeout"], None).filter(|s| *s > 0);
-        let status_heartbeat_interval_secs =
-            r.positive(&["status_heartbeat_interval_seconds"], 10, "seconds");
+        let status_heartbeat_interval_secs = r.positive(
+            &["status_heartbeat_interval_seconds"],
+            DEFAULT_HEARTBEAT_SECS,
+            "seconds",
+        );
         let shutdown_grace_secs = r.positive(
             &["shutdown_grace_seconds"],
             DEFAULT_SHUTDOWN_GRACE_SECS,
@@ -390,14 +400,16 @@ impl Reader<'_> {
                         variable: "APPLICATION__PORT".into(),
                         message: format!("must be a whole number, got {port:?}"),
                     });
-                    8000
+                    u64::from(DEFAULT_HTTP_PORT)
                 }
             },
-            _ => self.number(&["http", "port"], Some(8000)).unwrap_or(8000),
+            _ => self
+                .number(&["http", "port"], Some(u64::from(DEFAULT_HTTP_PORT)))
+                .unwrap_or(u64::from(DEFAULT_HTTP_PORT)),
         };
         u16::try_from(port).unwrap_or_else(|_| {
             self.fault(&["http", "port"], "must be a port number");
-            8000
+            DEFAULT_HTTP_PORT
         })
     }
 

@@ -34,6 +34,9 @@ fn string_type() -> String {
 pub struct IntegrationSpec {
     #[serde(rename = "type")]
     pub kind: String,
+    /// The integration's name as Port shows it (e.g. `Codecov`).
+    #[serde(default)]
+    pub title: Option<String>,
     #[serde(default)]
     pub configurations: Vec<SpecField>,
 }

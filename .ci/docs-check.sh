@@ -28,7 +28,11 @@ else
   "$MDBOOK" --version
 fi
 
-# 2. diagrams
+# 2. diagrams (and python3 for the link check below)
+if ! command -v python3 >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+fi
 if ! command -v dot >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null

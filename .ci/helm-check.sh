@@ -78,6 +78,8 @@ expect_refused "$CHART/ci/refused/cron-string-in-deployment.yaml" \
   "with workload.kind=Deployment it is minutes"
 expect_refused "$CHART/ci/refused/journal-claim-replicas.yaml" \
   "journal.persistence.enabled: one pod writes a journal; set liveEvents.worker.replicaCount=1"
+expect_refused "$CHART/ci/refused/journal-claim-two-servers.yaml" \
+  "enable liveEvents.worker with workload.kind=CronJob only"
 
 # NOTES: Port's values that do not apply are listed, not refused.
 "$HELM" install ocean-codecov "$CHART" --dry-run=client -f "$CHART/ci/port-only-values.yaml" >"$out/notes.txt"

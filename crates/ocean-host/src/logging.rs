@@ -37,7 +37,7 @@ const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// How lines are written to stderr (`APPLICATION__LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable lines, coloured on a terminal unless `NO_COLOR` is set (the default).
+    /// The default: human-readable lines, coloured on a terminal unless `NO_COLOR` is set.
     Text,
     /// One JSON object per line (Ocean's field names), for log pipelines.
     Json,

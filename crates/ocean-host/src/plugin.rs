@@ -167,7 +167,7 @@ pub trait Plugin: Send + Sync + 'static {
     /// The integration type, the spec's `type`.
     fn name(&self) -> &'static str;
 
-    /// The kinds `fetch` serves (the spec's kinds), for messages that list them.
+    /// The kinds `fetch` serves (the spec's kinds).
     fn kinds(&self) -> &'static [&'static str];
 
     /// Starts fetching `kind` in the background; `selector` holds the

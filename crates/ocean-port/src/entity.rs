@@ -10,7 +10,7 @@ use ocean_support::json_text::{write_object, write_str, write_value};
 pub struct Entity {
     /// A string, or a search query object that Port resolves to one entity.
     pub identifier: Value,
-    /// Shown in Port's catalog; Port uses the identifier when it is absent.
+    /// The entity's display title (normally a string); left out of the body when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Value>,
     /// The blueprint the entity belongs to (not sent in the body: the upsert routes take it in the path).

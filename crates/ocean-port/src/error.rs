@@ -77,7 +77,8 @@ pub enum PortError {
         /// What does not match.
         reason: String,
     },
-    /// The client could not be set up or a request not encoded; no request was sent.
+    /// The client could not be set up, or a call's input could not be sent (a body that does not
+    /// encode, a blueprint without an identifier); the failing request was never sent.
     #[error("Port client setup: {0}")]
     Setup(String),
 }

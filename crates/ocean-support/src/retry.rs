@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-/// How often and how long a call is retried; the default is 8 attempts, backoff from 0.5 s up to
-/// 30 s per wait, and at most 5 minutes of waiting in all.
+/// How often and how long a call is retried; the default is 8 attempts, backoff ceilings from
+/// 0.5 s doubling up to 30 s (full jitter below them), and at most 5 minutes of waiting in all.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// First backoff ceiling; doubles per attempt up to `max_delay`.

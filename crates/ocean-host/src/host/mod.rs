@@ -23,7 +23,8 @@ use ocean_port::{PortClient, PortError};
 pub struct Defaults {
     /// The default port-app-config (YAML), installed when the integration is created.
     pub port_app_config: &'static str,
-    /// The blueprints the integration needs, created in Port when missing (existing ones are left alone).
+    /// The blueprints the integration needs, created in Port when missing and
+    /// `initialize_port_resources` is on (existing ones are left alone).
     pub blueprints: Vec<Value>,
 }
 
@@ -96,8 +97,8 @@ impl Host {
         Ok(Host::new(settings, port, plugin, defaults))
     }
 
-    /// The host with a Port client already made (tests, the sandbox); [`Host::build`] makes the
-    /// client from `settings`. The clock for scheduled resyncs starts now.
+    /// The host with a Port client already made ([`Host::build`] makes it from `settings`). The
+    /// clock for scheduled resyncs starts now.
     pub fn new(settings: Settings, port: PortClient, plugin: Arc<dyn Plugin>, defaults: Defaults) -> Self {
         Host {
             settings,

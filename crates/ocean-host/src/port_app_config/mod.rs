@@ -44,7 +44,7 @@ impl LoadedMapping {
 /// One fault in a mapping, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFault {
-    /// The file's name as shown, or a label for a mapping that came from Port.
+    /// The file's name as shown, or the label the caller gave (e.g. for the mapping read from Port).
     pub file: String,
     /// 1-based line, when known.
     pub line: Option<usize>,

@@ -72,8 +72,8 @@ struct Deferred {
 
 impl Resync<'_> {
     /// Runs the resync to its end (or until `stop` says stop) and reports what it did. Per-entity
-    /// failures are in the report; `Err` only when the mapping is empty, Port refuses the
-    /// credentials, or a call the resync cannot do without fails.
+    /// failures are in the report; `Err` when the mapping is empty, Port refuses the credentials,
+    /// or a request cannot be sent at all.
     pub async fn run(&self) -> Result<ResyncReport, ResyncError> {
         // With no resources every owned entity would look stale: refuse, as Ocean does.
         if self.config.resources.is_empty() {

@@ -20,7 +20,8 @@ pub struct KindReport {
     pub entities: usize,
     /// Items the selector left out.
     pub skipped: usize,
-    /// Items with at least one mapping error (their entities are held back).
+    /// Items with at least one mapping error; their entities are held back (see `held`,
+    /// `unidentified`).
     pub mapping_errors: usize,
     /// Entities Port created (as its bulk reply said).
     pub created: usize,
@@ -143,16 +144,16 @@ impl KindReport {
 /// What a resync did (or, in a dry run, would do), per blueprint.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct BlueprintPlan {
-    /// Identifiers that would be (or were) created.
+    /// Identifiers that would be created.
     pub create: Vec<String>,
-    /// Identifiers that would be (or were) updated.
+    /// Identifiers that would be updated.
     pub update: Vec<String>,
-    /// Identifiers that would be (or were) deleted as stale.
+    /// Identifiers that would be deleted as stale.
     pub delete: Vec<String>,
 }
 
-/// What one resync did, whole: every kind's figures and the deletion phase. Serialised as the
-/// dry run's JSON output.
+/// What one resync did, whole: every kind's figures and the deletion phase (and, in a dry run,
+/// the plan).
 #[derive(Debug, Clone, Serialize)]
 pub struct ResyncReport {
     /// When the resync began by Port's clock (its `Date` header), if Port said.
@@ -192,7 +193,8 @@ pub enum ResyncError {
     /// Port answered 401 (after a fresh token) or 403: nothing more can be done until the credentials are fixed.
     #[error("Port refused this integration's credentials: {0}")]
     Credentials(PortError),
-    /// Another Port call the resync cannot do without failed (e.g. reading blueprints).
+    /// Any other Port error that ends the resync (e.g. a request that cannot be encoded); most
+    /// Port failures are per entity and land in the report instead.
     #[error("a call to Port failed: {0}")]
     Port(PortError),
     /// The mapping lists no resources: the resync is refused, nothing is fetched and nothing deleted.

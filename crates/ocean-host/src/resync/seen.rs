@@ -75,7 +75,7 @@ impl Seen {
         self.keys.contains(&key)
     }
 
-    /// The blueprints of the recorded entities, in order.
+    /// The blueprints of the recorded entities, in name order.
     pub fn blueprints(&self) -> impl Iterator<Item = &String> {
         self.blueprints.iter()
     }

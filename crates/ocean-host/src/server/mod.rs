@@ -25,7 +25,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every route's handler shares; cheap to clone.
 #[derive(Clone)]
 pub struct ServerState {
-    /// The integration (its plugin recognises webhooks; readiness and metrics read it).
+    /// The integration (its plugin recognises webhooks; readiness reads its mapping and stop flag).
     pub host: Arc<Host>,
     /// The journal and queue accepted events go to.
     pub live: LiveEvents,

@@ -116,8 +116,8 @@ pub struct Settings {
     /// Seconds a stop (SIGTERM, Ctrl-C) may take in all, to fit the pod's
     /// `terminationGracePeriodSeconds` (`OCEAN__SHUTDOWN_GRACE_SECONDS`; ours).
     pub shutdown_grace_secs: u64,
-    /// Create the default blueprints and mapping in Port when missing (`OCEAN__INITIALIZE_PORT_RESOURCES`,
-    /// default true).
+    /// Create the default blueprints in Port when missing (`OCEAN__INITIALIZE_PORT_RESOURCES`,
+    /// default true). The default mapping comes with the integration's registration either way.
     pub initialize_port_resources: bool,
     /// The address the HTTP server binds (`OCEAN__HTTP__HOST`, default `0.0.0.0`).
     pub http_host: String,

@@ -61,7 +61,7 @@ pub struct CompileFault {
     pub path: String,
     /// Character offset of the fault inside the expression.
     pub offset: Option<usize>,
-    /// jaq's message.
+    /// What is wrong (jaq's message, for an expression).
     pub message: String,
 }
 

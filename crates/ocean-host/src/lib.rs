@@ -4,6 +4,8 @@
 //! and the process's life. Nothing here knows which service a plugin reads:
 //! the plugin (`plugin::Plugin`) and the settings say it.
 
+#![deny(missing_docs)]
+
 pub mod event_listener;
 pub mod host;
 pub mod journal;

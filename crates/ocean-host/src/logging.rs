@@ -34,17 +34,23 @@ const FLUSH_EVERY: Duration = Duration::from_secs(5);
 /// A single line's message is cut beyond this.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
+/// How lines are written to stderr (`APPLICATION__LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// The default: human-readable lines, coloured on a terminal unless `NO_COLOR` is set.
     Text,
+    /// One JSON object per line (Ocean's field names), for log pipelines.
     Json,
 }
 
+/// Logging settings, read by [`LogSettings::from_vars`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     /// An `EnvFilter` directive, e.g. `info` or `ocean_codecov=debug`.
     pub filter: String,
+    /// How stderr lines look.
     pub format: LogFormat,
+    /// Ship the integration's lines to Port's logs view too (`APPLICATION__ENABLE_HTTP_LOGGING`, default true).
     pub ship_to_port: bool,
 }
 

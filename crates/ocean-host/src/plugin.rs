@@ -20,8 +20,11 @@ pub type Page = Vec<RawItem>;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind}: {scope}: {message}")]
 pub struct FetchError {
+    /// The kind being fetched.
     pub kind: String,
+    /// What part of it failed, e.g. `repository acme/api`.
     pub scope: String,
+    /// Why, as the source said it.
     pub message: String,
 }
 
@@ -41,7 +44,9 @@ pub struct HeldItem {
 /// What a fetch delivers, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
+    /// Raw items, each mapped and written (an empty page is never delivered).
     Page(Page),
+    /// An item listed but not read in full: its entity is neither written nor deleted (see [`HeldItem`]).
     Held(HeldItem),
     /// A part of the kind the source could not read (e.g. all of one
     /// repository's commits, under a 403). The item stands in for the part's
@@ -64,6 +69,8 @@ pub struct PageStream {
     pages: mpsc::Receiver<Delivery>,
 }
 
+/// The plugin's end of a [`PageStream`]: what a fetch sends its deliveries through. Every send
+/// waits while the consumer is two pages behind and returns false once it has gone.
 #[derive(Clone)]
 pub struct PageSender {
     pages: mpsc::Sender<Delivery>,
@@ -73,6 +80,8 @@ pub struct PageSender {
 const PAGES_IN_FLIGHT: usize = 2;
 
 impl PageStream {
+    /// A connected sender and stream, for a plugin's `fetch` to hand the stream back and fill it
+    /// from a task.
     pub fn channel() -> (PageSender, PageStream) {
         let (tx, rx) = mpsc::channel(PAGES_IN_FLIGHT);
         (PageSender { pages: tx }, PageStream { pages: rx })
@@ -85,6 +94,7 @@ impl PageStream {
         PageStream { pages: rx }
     }
 
+    /// The next delivery; `None` once every sender is dropped (the fetch is over).
     pub async fn next(&mut self) -> Option<Delivery> {
         self.pages.recv().await
     }
@@ -151,10 +161,13 @@ pub struct WebhookEvent {
     pub items: Vec<Result<WebhookItem, FetchError>>,
 }
 
+/// A data source: what a plugin implements so the host can resync its kinds and take its webhooks.
+/// Shared across tasks (`Arc<dyn Plugin>`); calls may run concurrently.
 pub trait Plugin: Send + Sync + 'static {
     /// The integration type, the spec's `type`.
     fn name(&self) -> &'static str;
 
+    /// The kinds `fetch` serves (the spec's kinds).
     fn kinds(&self) -> &'static [&'static str];
 
     /// Starts fetching `kind` in the background; `selector` holds the

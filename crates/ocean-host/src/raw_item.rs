@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 pub struct RawItem(Box<RawValue>);
 
 impl RawItem {
+    /// Takes JSON text already cut from a body (by serde_json, so it is valid JSON).
     pub fn from_raw(raw: Box<RawValue>) -> Self {
         RawItem(raw)
     }
@@ -25,10 +26,12 @@ impl RawItem {
         RawItem(serde_json::value::to_raw_value(value).unwrap_or_else(|_| null()))
     }
 
+    /// The JSON text, for the mapper.
     pub fn raw(&self) -> &RawValue {
         &self.0
     }
 
+    /// The JSON text as a string.
     pub fn get(&self) -> &str {
         self.0.get()
     }

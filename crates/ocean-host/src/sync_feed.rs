@@ -22,6 +22,7 @@ use ocean_port::{KIND_EXAMPLES_LIMIT, PortClient};
 
 /// Ocean's pseudo-kinds: the resync as a whole, and its deletion phase.
 pub const RUNTIME_KIND: &str = "__runtime__";
+/// Ocean's pseudo-kind for the deletion phase.
 pub const RECONCILIATION_KIND: &str = "__reconciliation__";
 
 /// Notes waiting for delivery; beyond this they are dropped, never waited for.
@@ -34,6 +35,7 @@ enum Note {
 
 /// One resync's reporting to Port.
 pub struct SyncFeed {
+    /// The resync's id (a random UUID v4) in every record and heartbeat sent to Port for it.
     pub event_id: String,
     integration_type: String,
     integration_identifier: String,
@@ -118,6 +120,8 @@ fn set_gauges(kind_identifier: &str, phases: &Value) {
 }
 
 impl SyncFeed {
+    /// A feed for one resync, with a new event id; `send_examples` sends each kind's first raw items
+    /// (Ocean's `sendRawDataExamples`).
     pub fn new(port: &PortClient, send_examples: bool) -> SyncFeed {
         let settings = port.settings();
         let (tx, rx) = mpsc::channel(QUEUE);

@@ -29,6 +29,8 @@ impl PortClient {
         }
     }
 
+    /// Creates one blueprint (`POST /v1/blueprints`) from its JSON definition and returns Port's
+    /// reply; an existing identifier is Port's error, not a success. Prefer [`PortClient::ensure_blueprints`].
     pub async fn create_blueprint(&self, blueprint: &Value) -> Result<Value, PortError> {
         let call = Call::new(Method::POST, api_path(&["blueprints"])).json(blueprint)?;
         self.send_for(&call, "blueprint").await

@@ -23,18 +23,29 @@ pub const PORT_MAX_BULK_ENTITIES: usize = 20;
 /// Port's documented limit of identifiers per bulk delete.
 pub const PORT_MAX_BULK_DELETE: usize = 100;
 
+/// How to reach Port and who the integration is there; [`PortSettings::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct PortSettings {
     /// Without `/v1`, as Ocean's `OCEAN__PORT__BASE_URL`, e.g. `https://api.port.io`.
     pub base_url: String,
+    /// The client ID exchanged, with the secret, for an access token (`POST /v1/auth/access_token`).
     pub client_id: String,
+    /// The client secret; never printed.
     pub client_secret: Secret,
+    /// The integration's type (the spec's `type`, e.g. `codecov`), part of the User-Agent.
     pub integration_type: String,
+    /// The installation's identifier in Port: names the integration record and the entities it owns.
     pub integration_identifier: String,
+    /// Reported in the User-Agent; defaults to this crate's version.
     pub integration_version: String,
+    /// Retries of every call; defaults to [`RetryPolicy::default`].
     pub retry: RetryPolicy,
+    /// Bound on one request, connect to last body byte; defaults to 60 s.
     pub request_timeout: Duration,
+    /// Largest request body sent, in bytes; bulk upserts split to stay under it. Defaults to
+    /// [`PORT_MAX_BODY_BYTES`]; raising it past Port's limit only earns 413s.
     pub max_body_bytes: usize,
+    /// Most entities per bulk upsert; defaults to [`PORT_MAX_BULK_ENTITIES`], Port's own limit.
     pub max_bulk_entities: usize,
     /// Certificate checks for Port (Ocean's `OCEAN__SSL__PORT__*`, `SSL_CERT_FILE`).
     pub tls: http::Tls,
@@ -81,7 +92,9 @@ const CLOCK_READING_TTL: Duration = Duration::from_secs(600);
 /// Absolute URLs Port gave for this integration's logs and metrics (read once, kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestUrls {
+    /// Where log lines are posted (from the integration's `logAttributes`).
     pub logs: String,
+    /// The base that `/syncMetrics` is appended to for per-kind sync figures.
     pub metrics: String,
 }
 
@@ -90,6 +103,8 @@ struct CachedToken {
     refresh_at: Instant,
 }
 
+/// A client of Port's API for one integration installation: it fetches and refreshes the token
+/// itself, retries by its [`RetryPolicy`], and is shared (`&self`) by concurrent tasks.
 pub struct PortClient {
     pub(super) settings: PortSettings,
     http: reqwest::Client,
@@ -206,6 +221,8 @@ pub(crate) fn read_token_reply(body: &[u8]) -> Result<IssuedToken, serde_json::E
 }
 
 impl PortClient {
+    /// Builds the HTTP client (User-Agent, timeout, TLS from `settings`); no request is sent yet.
+    /// Fails with [`PortError::Setup`] when the base URL is not `http(s)://` or the TLS setup is refused.
     pub fn new(settings: PortSettings) -> Result<Self, PortError> {
         let http = http::build_client_with(&settings.user_agent(), settings.request_timeout, &settings.tls)
             .map_err(|e| PortError::Setup(e.to_string()))?;
@@ -230,6 +247,7 @@ impl PortClient {
         })
     }
 
+    /// The settings the client was built with.
     pub fn settings(&self) -> &PortSettings {
         &self.settings
     }

@@ -11,42 +11,61 @@ use super::batch::{bulk_body, plan_batches};
 use super::client::{Call, PORT_MAX_BULK_DELETE, PortClient, api_path};
 use super::error::PortError;
 
+/// Query flags of the upsert routes; the default replaces whole entities and creates no missing
+/// related entity.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UpsertOptions {
     /// `merge=true`: update only the fields sent instead of replacing the entity.
     pub merge: bool,
+    /// `create_missing_related_entities=true`: a relation to an entity that does not exist creates
+    /// it, bare, instead of failing the upsert.
     pub create_missing_related_entities: bool,
 }
 
+/// An entity Port took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Landed {
+    /// The blueprint it was upserted under.
     pub blueprint: String,
+    /// Its identifier as Port reported it.
     pub identifier: String,
+    /// Port's `created`: `true` for a new entity, `false` when an existing one was updated.
     pub created: bool,
 }
 
 /// An entity Port did not take, with Port's own reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityFailure {
+    /// The blueprint it was sent under.
     pub blueprint: String,
+    /// Its identifier as sent (a search-query identifier is its JSON text).
     pub identifier: String,
     /// Port's status for this entity; `None` when Port could not be reached.
     pub status: Option<u16>,
+    /// Port's error code (e.g. `not_found`), or the client's own: `unreachable`,
+    /// `unexpected_reply`, `missing_from_reply`.
     pub error: String,
+    /// Port's message, or the client's description of what went wrong.
     pub message: String,
 }
 
+/// Every entity's fate in one [`PortClient::upsert_entities`] call: each one is either landed or failed.
 #[derive(Debug, Default)]
 pub struct UpsertReport {
+    /// Entities Port created or updated.
     pub landed: Vec<Landed>,
+    /// Entities Port refused or never answered for, with the reason.
     pub failed: Vec<EntityFailure>,
     /// Bulk requests sent, splits after a 413 included.
     pub requests: usize,
 }
 
+/// What [`PortClient::delete_entities`] came to, per identifier.
 #[derive(Debug, Default)]
 pub struct DeleteReport {
+    /// Identifiers Port said it deleted.
     pub deleted: Vec<String>,
+    /// Identifiers whose request failed, with the reason; they may still exist.
     pub failed: Vec<EntityFailure>,
 }
 
@@ -107,8 +126,11 @@ struct DeleteReply {
     deleted_entities: Vec<String>,
 }
 
+/// One page of a search ([`PortClient::search_page`]).
 pub struct SearchPage {
+    /// The entities as Port returned them (only the `include`d fields, when some were asked for).
     pub entities: Vec<Value>,
+    /// The cursor for the next page, to pass as `from`; `None` on the last page.
     pub next: Option<String>,
 }
 

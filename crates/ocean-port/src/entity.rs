@@ -5,19 +5,26 @@ use serde_json::{Map, Value};
 
 use ocean_support::json_text::{write_object, write_str, write_value};
 
+/// An entity to upsert: what a mapping makes of one source item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entity {
     /// A string, or a search query object that Port resolves to one entity.
     pub identifier: Value,
+    /// The entity's display title (normally a string); left out of the body when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Value>,
+    /// The blueprint the entity belongs to (not sent in the body: the upsert routes take it in the path).
     pub blueprint: String,
+    /// The owning team(s): a team name, a list of them, or a search query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Value>,
+    /// An icon name from Port's set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<Value>,
+    /// Property values by the blueprint's property identifiers.
     #[serde(default)]
     pub properties: Map<String, Value>,
+    /// Related entities by relation identifier: an identifier, a list of them, or a search query.
     #[serde(default)]
     pub relations: Map<String, Value>,
 }

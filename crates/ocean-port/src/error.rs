@@ -7,8 +7,10 @@ use serde::Deserialize;
 /// Port's error body on every route: `{ok: false, error, message}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PortErrorBody {
+    /// Port's error code, e.g. `not_found`; empty when the body had none.
     #[serde(default)]
     pub error: String,
+    /// Port's human-readable message.
     #[serde(default)]
     pub message: String,
 }
@@ -26,35 +28,57 @@ impl PortErrorBody {
     }
 }
 
+/// Why a Port call failed; every variant names the call (method and path) and none holds a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
+    /// Port answered with an error status.
     #[error("Port answered {method} {path} with {status}: {}{}", body.error, describe_message(&body.message))]
     Api {
+        /// The HTTP method.
         method: String,
+        /// The path (or the URL, for the ingest routes).
         path: String,
+        /// Port's status.
         status: StatusCode,
+        /// Port's error body.
         body: PortErrorBody,
     },
+    /// No reply came: connect, TLS, timeout, or a connection cut mid-body.
     #[error("{method} {path} could not reach Port: {reason}")]
     Transport {
+        /// The HTTP method.
         method: String,
+        /// The path (or the URL, for the ingest routes).
         path: String,
+        /// The transport error and its causes on one line.
         reason: String,
     },
+    /// A retryable failure that kept happening until the retry policy's attempts or wait budget ran out.
     #[error("{method} {path}: gave up after {attempts} attempt(s) over {waited_ms} ms; last: {last}")]
     RetriesExhausted {
+        /// The HTTP method.
         method: String,
+        /// The path (or the URL, for the ingest routes).
         path: String,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// Milliseconds spent sleeping between attempts.
         waited_ms: u64,
+        /// The last attempt's error.
         last: Box<PortError>,
     },
+    /// Port answered with success, but the body is not of the shape Port's API documents.
     #[error("{method} {path}: Port's reply is not what its API documents: {reason}")]
     UnexpectedReply {
+        /// The HTTP method.
         method: String,
+        /// The path (or the URL, for the ingest routes).
         path: String,
+        /// What does not match.
         reason: String,
     },
+    /// The client could not be set up, or a call's input could not be sent (a body that does not
+    /// encode, a blueprint without an identifier); the failing request was never sent.
     #[error("Port client setup: {0}")]
     Setup(String),
 }

@@ -1,6 +1,8 @@
 //! Port's REST API, as an integration uses it: token, blueprints, bulk entity
 //! upserts, search, deletes and the integration record, behind one retry policy.
 
+#![deny(missing_docs)]
+
 mod batch;
 mod blueprints;
 pub(crate) mod client;

@@ -16,6 +16,7 @@ use reqwest::header::HeaderMap;
 pub struct Tls {
     /// Where the bundle was read from, and its PEM text.
     pub ca_bundle: Option<(String, Vec<u8>)>,
+    /// Check certificates at all; `false` accepts any certificate (defaults to `true`).
     pub verify: bool,
 }
 
@@ -43,14 +44,22 @@ pub enum SetupError {
     /// The named bundle could not be read.
     #[error("{variable}: reading {path}: {source}")]
     Unreadable {
+        /// The variable that named the bundle (`SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE`).
         variable: &'static str,
+        /// The path the variable gave.
         path: String,
+        /// Why reading it failed.
         #[source]
         source: std::io::Error,
     },
     /// A bundle that holds no usable PEM certificate.
     #[error("{origin}: {problem}")]
-    NotPem { origin: String, problem: PemProblem },
+    NotPem {
+        /// Where the text came from: `VARIABLE=path`, or a mounted file's path.
+        origin: String,
+        /// What is wrong with it.
+        problem: PemProblem,
+    },
     /// The HTTP client refused its configuration.
     #[error("building the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
@@ -70,8 +79,10 @@ impl SetupError {
 /// What is wrong with a would-be PEM bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum PemProblem {
+    /// The text is not a PEM bundle reqwest can parse.
     #[error("is not a PEM certificate bundle: {0}")]
     Malformed(reqwest::Error),
+    /// The text parses but holds no certificate.
     #[error("holds no PEM certificate")]
     Empty,
 }
@@ -166,10 +177,14 @@ fn mounted_certificates(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A client with the platform's roots only and certificates verified; see [`build_client_with`].
 pub fn build_client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, SetupError> {
     build_client_with(user_agent, timeout, &Tls::default())
 }
 
+/// The client every outgoing call uses: `user_agent` on every request, `timeout` for a whole
+/// request (connect to last body byte), the extra roots of `tls` merged with the platform's, and
+/// certificate checks off when `tls.verify` is false. Fails when a bundle does not parse.
 pub fn build_client_with(
     user_agent: &str,
     timeout: Duration,
@@ -206,9 +221,13 @@ pub fn path(prefix: &str, segments: &[&str]) -> String {
     path
 }
 
+/// A reply read whole: what [`exchange`] returns, for the caller to judge the status.
 pub struct RawReply {
+    /// The status as received; a 4xx or 5xx is not an error here.
     pub status: StatusCode,
+    /// The reply's headers (`Retry-After`, rate-limit and `Date` headers are read from these).
     pub headers: HeaderMap,
+    /// The complete body.
     pub body: Bytes,
 }
 

@@ -19,6 +19,7 @@ static NEEDS_ATTENTION: [bool; 256] = {
     table
 };
 
+/// Appends `value` as compact JSON, byte for byte what `serde_json::to_writer` writes.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -54,6 +55,7 @@ pub fn write_object<'v>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'v St
     out.push(b'}');
 }
 
+/// Appends `s` as a JSON string; plain text is copied as it is, anything needing escapes goes through serde_json.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     if next_special_byte(s.as_bytes()).is_some() {
         write_with_serde(out, s);

@@ -2,6 +2,8 @@
 //! and one retry policy, secrets that never print, masking of what is sent
 //! out, JSON text at the byte level, and the Prometheus registry.
 
+#![deny(missing_docs)]
+
 pub mod http;
 pub mod json_text;
 pub mod metrics;

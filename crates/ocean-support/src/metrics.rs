@@ -17,54 +17,78 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Labels of `ocean_port_requests`: one request to Port.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Request {
+    /// The path with identifiers replaced by `{}` (see [`route_of`]).
     pub route: String,
+    /// The HTTP status code as digits, or `error` when no reply came.
     pub status: String,
 }
 
 /// A request to the data source (the plugin's API).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceRequest {
+    /// Which source: the plugin's name (e.g. `codecov`).
     pub source: String,
+    /// The path with identifiers replaced by `{}` (see [`route_of`]).
     pub route: String,
+    /// The HTTP status code as digits, or what the plugin reports when no reply came.
     pub status: String,
 }
 
+/// The one label of outcome counters (`ocean_resyncs`, `ocean_webhook_events`, `ocean_resync_heartbeats`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Outcome {
+    /// How it ended, a short snake_case word chosen by the caller.
     pub outcome: String,
 }
 
+/// Labels of `ocean_entities`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindResult {
+    /// The mapping's kind, `live` for live events, or `*` for deletions across kinds.
     pub kind: String,
+    /// What happened to the entities (`upserted`, `failed`, `deleted`, ...).
     pub result: String,
 }
 
 /// Ocean's labels for its duration and success gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindPhase {
+    /// `<kind>-<index in the mapping>`, or `__runtime__` / `__reconciliation__`.
     pub kind: String,
+    /// The phase of the resync, in Ocean's words: `resync`, `extract`, `transform`, `load`, `delete`.
     pub phase: String,
 }
 
 /// Ocean's labels for its object counts.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindPhaseCount {
+    /// `<kind>-<index in the mapping>`, or `__runtime__` / `__reconciliation__`.
     pub kind: String,
+    /// The phase of the resync, in Ocean's words: `extract`, `transform`, `load`, `delete`.
     pub phase: String,
+    /// Which count: Ocean's `object_count_type` (e.g. `raw_extracted`, `transformed`, `failed`).
     pub object_count_type: String,
 }
 
+/// Every metric this process exports, registered once in one registry; get it with [`metrics()`].
 pub struct Metrics {
     registry: Registry,
+    /// `ocean_resyncs{outcome}`: resyncs by how they ended.
     pub resyncs: Family<Outcome, Counter>,
+    /// `ocean_resync_duration_seconds`: wall time of whole resyncs (buckets from 0.5 s, doubling, 14 of them).
     pub resync_seconds: Histogram,
+    /// `ocean_entities{kind,result}`; add to it with [`Metrics::count_entities`].
     pub entities: Family<KindResult, Counter>,
+    /// `ocean_port_requests{route,status}`: every request to Port's API.
     pub port_requests: Family<Request, Counter>,
+    /// `ocean_source_requests{source,route,status}`; add to it with [`Metrics::count_source_request`].
     pub source_requests: Family<SourceRequest, Counter>,
+    /// `ocean_webhook_events{outcome}`; add to it with [`Metrics::count_event`].
     pub webhook_events: Family<Outcome, Counter>,
+    /// `ocean_webhook_queue_depth`: live events accepted and not yet processed.
     pub webhook_queue_depth: Gauge,
     /// Ocean's `duration_seconds{kind,phase}`.
     pub ocean_duration: Family<KindPhase, Gauge<f64, AtomicU64>>,
@@ -187,6 +211,7 @@ impl Metrics {
         Metrics { registry, ..metrics }
     }
 
+    /// The registry in Prometheus' text exposition format, for `/metrics`; empty if encoding fails.
     pub fn render(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
@@ -195,6 +220,7 @@ impl Metrics {
         text
     }
 
+    /// Adds `n` to `ocean_entities{kind,result}` (`result`: e.g. `upserted`, `failed`, `deleted`, `superseded`).
     pub fn count_entities(&self, kind: &str, result: &str, n: usize) {
         let labels = KindResult {
             kind: kind.to_string(),
@@ -203,6 +229,7 @@ impl Metrics {
         self.entities.get_or_create(&labels).inc_by(n as u64);
     }
 
+    /// Counts one webhook event in `ocean_webhook_events{outcome}` (e.g. `accepted`, `spilled`, `dead_letter`).
     pub fn count_event(&self, outcome: &str) {
         self.webhook_events
             .get_or_create(&Outcome {
@@ -246,6 +273,7 @@ impl Metrics {
     }
 }
 
+/// The process's one [`Metrics`], made on first use.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)

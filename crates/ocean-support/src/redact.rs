@@ -9,6 +9,7 @@ use std::sync::RwLock;
 
 use serde_json::Value;
 
+/// What a masked secret is replaced with.
 pub const MASK: &str = "[REDACTED]";
 
 /// Secrets shorter than this are not masked: they would match ordinary text

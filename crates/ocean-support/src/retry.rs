@@ -9,10 +9,13 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+/// How often and how long a call is retried; the default is 8 attempts, backoff ceilings from
+/// 0.5 s doubling up to 30 s (full jitter below them), and at most 5 minutes of waiting in all.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// First backoff ceiling; doubles per attempt up to `max_delay`.
     pub base_delay: Duration,
+    /// The longest one backoff may be (a server's hint may still ask for longer).
     pub max_delay: Duration,
     /// Attempts in all, the first one included.
     pub max_attempts: u32,
@@ -72,23 +75,30 @@ impl RetryPolicy {
 
 /// What one attempt came to.
 pub enum Attempt<T, E> {
+    /// It succeeded with this value.
     Done(T),
     /// Worth another try, after at least `hint` if the server gave one.
     Retry {
+        /// Why it failed this time.
         error: E,
+        /// The server's own wait ([`server_hint`]), a floor for the backoff.
         hint: Option<Duration>,
     },
     /// Trying again cannot help.
     Fail(E),
 }
 
+/// Why [`run`] gave up.
 pub enum Failure<E> {
     /// The error needs no retry (or the first attempt was the only one allowed).
     Final(E),
     /// Retried until the attempts or the wait budget ran out.
     Exhausted {
+        /// The last attempt's error.
         last: E,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// Time spent sleeping between them.
         waited: Duration,
     },
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+/// A credential (token, secret) whose `Debug` and `Display` print `"***"` (or `""` when empty);
+/// made with [`Secret::new`], it is also masked by [`crate::redact`] in whatever is shipped to Port.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -19,6 +21,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether the value is the empty string (an unset credential); safe to ask, it reveals nothing else.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -18,6 +18,7 @@ pub use queue::ResyncQueue;
 
 /// The listener's tasks, running: stopped when dropped or `stop`ped.
 pub struct Listening {
+    /// The queue every trigger asks for resyncs through.
     pub queue: Arc<ResyncQueue>,
     tasks: Vec<tokio::task::AbortHandle>,
 }

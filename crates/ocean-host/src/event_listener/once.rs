@@ -13,6 +13,7 @@ use crate::resync::progress::Progress;
 
 /// How the one resync ended.
 pub struct OnceOutcome {
+    /// The resync's report, or why it failed (or did not report in time after a stop).
     pub result: Result<ResyncReport, HostError>,
     /// The signal that stopped it part-way (Port was told `aborted`), if one
     /// did; a signal that came once the resync had reported its end is not.

@@ -26,6 +26,7 @@ use crate::resync::{ResyncReport, StopSignal};
 pub struct Ran {
     /// The worker's count: the first resync it ran is 1.
     pub number: u64,
+    /// The report, shared with every watcher, or the error the resync ended with, as text.
     pub outcome: Result<Arc<ResyncReport>, String>,
 }
 

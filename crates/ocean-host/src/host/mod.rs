@@ -23,13 +23,21 @@ use ocean_port::{PortClient, PortError};
 pub struct Defaults {
     /// The default port-app-config (YAML), installed when the integration is created.
     pub port_app_config: &'static str,
+    /// The blueprints the integration needs, created in Port when missing and
+    /// `initialize_port_resources` is on (existing ones are left alone).
     pub blueprints: Vec<Value>,
 }
 
+/// One integration installation, running: what every command, listener and route shares
+/// (behind an `Arc`). Make it with [`Host::build`].
 pub struct Host {
+    /// The settings it was built from.
     pub settings: Settings,
+    /// Its client of Port's API.
     pub port: PortClient,
+    /// The plugin that reads the source.
     pub plugin: Arc<dyn Plugin>,
+    /// What ships with the integration.
     pub defaults: Defaults,
     /// The last mapping that compiled; an invalid edit in Port leaves it in force.
     mapping: RwLock<Option<Loaded>>,
@@ -45,16 +53,24 @@ pub struct Host {
     held_back_refused: std::sync::atomic::AtomicBool,
 }
 
+/// Why a host operation (setup, loading the mapping, a resync) failed; [`crate::lifecycle::exit_code::for_error`]
+/// turns it into the process's exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// A Port call failed.
     #[error(transparent)]
     Port(#[from] PortError),
+    /// The mapping in Port does not compile and none loaded earlier; the text lists the faults.
     #[error("the mapping in Port is invalid and no earlier mapping is in force:\n{0}")]
     NoValidMapping(String),
+    /// The port-app-config shipped in [`Defaults`] does not load: a fault of the build, not of the user.
     #[error("the default port-app-config does not load: {0}")]
     BadDefault(String),
+    /// The resync could not run or stopped as a whole.
     #[error(transparent)]
     Resync(#[from] ResyncError),
+    /// A stop was asked and the resync did not reach its next page within the budget; Port was told
+    /// `aborted`.
     #[error(
         "the process was asked to stop and the resync did not reach its next page in time; Port was told it was aborted"
     )]
@@ -81,6 +97,8 @@ impl Host {
         Ok(Host::new(settings, port, plugin, defaults))
     }
 
+    /// The host with a Port client already made ([`Host::build`] makes it from `settings`). The
+    /// clock for scheduled resyncs starts now.
     pub fn new(settings: Settings, port: PortClient, plugin: Arc<dyn Plugin>, defaults: Defaults) -> Self {
         Host {
             settings,

@@ -56,23 +56,41 @@ impl Default for JournalOptions {
     }
 }
 
+/// Why an event could not be appended; in every case it was not accepted and the sender should be
+/// told so (the webhook route answers 507, so the source may send it again).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppendError {
+    /// The event would take the segment files past [`JournalOptions::max_bytes`].
     #[error("the journal is full: {used} of {max} bytes in use; the event was not accepted")]
-    Full { used: u64, max: u64 },
+    Full {
+        /// Bytes the segment files take now.
+        used: u64,
+        /// The bound ([`JournalOptions::max_bytes`]).
+        max: u64,
+    },
+    /// Writing or syncing failed; the message is the I/O error.
     #[error("the journal could not write: {0}")]
     Io(String),
+    /// The journal's writer has stopped (the journal is shutting down).
     #[error("the journal is closed")]
     Closed,
 }
 
+/// Why a journal could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// Another process holds the journal's lock: one process per journal.
     #[error("{path}: another process holds this journal (is `sail` running here?)")]
-    Locked { path: PathBuf },
+    Locked {
+        /// The journal's directory.
+        path: PathBuf,
+    },
+    /// A file or directory of the journal could not be created, read or locked.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -82,36 +100,49 @@ pub enum OpenError {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
+    /// The event's number in the journal.
     pub seq: u64,
+    /// When it was accepted, in ms since the Unix epoch.
     pub received_ms: u64,
+    /// Attempts made so far.
     pub attempts: u32,
     /// Its mapping failed: retried only when an operator asks.
     pub poison: bool,
+    /// When it is due again, in ms since the Unix epoch (ignored while `poison`).
     pub retry_at_ms: u64,
+    /// Why the last attempt failed.
     pub reason: String,
 }
 
 /// Figures for metrics and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Bytes the segment files take on disk.
     pub bytes: u64,
+    /// Segment files on disk.
     pub segments: usize,
     /// Events not applied yet, dead letters included.
     pub live: usize,
+    /// Dead letters among them.
     pub dead: usize,
+    /// Syncs done since opening (group commit keeps this far below `appends`).
     pub syncs: u64,
+    /// Events appended since opening.
     pub appends: u64,
 }
 
 /// Which dead letters an operator's command is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
+    /// The dead letter with this event number.
     One(u64),
+    /// Every dead letter.
     All,
 }
 
 /// What opening found.
 pub struct Opened {
+    /// The open journal.
     pub journal: Journal,
     /// Events accepted before and not applied nor dead: to replay, oldest first.
     pub pending: Vec<u64>,
@@ -157,6 +188,7 @@ impl Journal {
         open::open(dir, options)
     }
 
+    /// The directory the journal lives in.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
@@ -239,6 +271,7 @@ impl Journal {
         Ok(None)
     }
 
+    /// Every dead letter, oldest first, for an operator's listing.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         let state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
         state.dead_letters()
@@ -270,6 +303,7 @@ impl Journal {
         }
     }
 
+    /// Current figures (size, segments, live and dead events).
     pub fn stats(&self) -> Stats {
         let state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
         state.stats()

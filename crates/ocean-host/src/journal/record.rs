@@ -13,25 +13,52 @@ use super::state::Dead;
 pub enum Record {
     /// First record of every segment: the next event number when it was opened,
     /// so numbering survives the deletion of every older segment.
-    SegmentStart { next_seq: u64 },
+    SegmentStart {
+        /// The number the next event appended gets.
+        next_seq: u64,
+    },
     /// An accepted event: when it arrived (ms since the epoch) and its body.
     Event {
+        /// The event's number, increasing from 1 across segments.
         seq: u64,
+        /// When it was accepted, in ms since the Unix epoch.
         received_ms: u64,
+        /// The body as it was accepted.
         body: Vec<u8>,
     },
     /// The event reached its destination (or a newer one superseded it), with
     /// the ordering keys it established: (entity key, order).
-    Applied { seq: u64, marks: Vec<(String, i64)> },
+    Applied {
+        /// The event.
+        seq: u64,
+        /// (entity key, order) pairs: the newest order applied for each key.
+        marks: Vec<(String, i64)>,
+    },
     /// The event failed and is kept: attempts so far, whether it is poison
     /// (not retried on its own), when to retry, and why.
-    DeadLetter { seq: u64, attempts: u32, dead: Dead },
+    DeadLetter {
+        /// The event.
+        seq: u64,
+        /// Attempts made so far.
+        attempts: u32,
+        /// Poison flag, next due time and reason.
+        dead: Dead,
+    },
     /// A dead letter made due at once (an operator's replay).
-    Revived { seq: u64 },
+    Revived {
+        /// The event.
+        seq: u64,
+    },
     /// A dead letter an operator dropped.
-    Discarded { seq: u64 },
+    Discarded {
+        /// The event.
+        seq: u64,
+    },
     /// Ordering keys copied forward when the segment holding them is deleted.
-    Marks { marks: Vec<(String, i64)> },
+    Marks {
+        /// (entity key, order) pairs still needed to order later events.
+        marks: Vec<(String, i64)>,
+    },
 }
 
 const SEGMENT_START: u8 = 0;

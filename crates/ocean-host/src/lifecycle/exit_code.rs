@@ -19,8 +19,11 @@ use crate::resync::ResyncError;
 use crate::settings::SettingErrors;
 use ocean_port::PortError;
 
+/// A run that ended but did not complete (a kind failed): the next scheduled run is the retry.
 pub const INCOMPLETE: u8 = 1;
+/// Port unreachable or overloaded before a resync ran: a retry soon can help (EX_TEMPFAIL).
 pub const TEMPORARY: u8 = 75;
+/// Bad settings or mapping, or credentials Port refuses: a retry cannot help (EX_CONFIG).
 pub const CONFIG: u8 = 78;
 
 /// A fault in building the integration from its settings: always `CONFIG`.

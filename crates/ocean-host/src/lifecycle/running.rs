@@ -22,6 +22,7 @@ use crate::server::{ServerState, serve};
 /// The integration's live side, started: the resync listener, the live-event
 /// worker and the HTTP server. Start and stop it inside a `LocalSet`.
 pub struct Running {
+    /// The address the HTTP server listens on (the real port when `addr` asked for port 0).
     pub addr: SocketAddr,
     listening: event_listener::Listening,
     queue: Arc<ResyncQueue>,
@@ -41,6 +42,9 @@ const EVENT_BATCH: usize = 200;
 const RESERVED_FOR_REPORTS: Duration = Duration::from_secs(5);
 
 impl Running {
+    /// Opens the journal (`OCEAN__JOURNAL__*`), starts the resync listener, the live-event worker
+    /// and the HTTP server on `addr`. Call inside a `LocalSet` (the workers are local tasks). Fails
+    /// when the journal cannot be opened (e.g. another process holds it) or `addr` cannot be bound.
     pub async fn start(host: Arc<Host>, addr: SocketAddr) -> std::io::Result<Running> {
         let options = JournalOptions {
             max_bytes: host.settings.journal_max_bytes,
@@ -81,6 +85,7 @@ impl Running {
         })
     }
 
+    /// `http://` and the listening address, for a client of the server.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

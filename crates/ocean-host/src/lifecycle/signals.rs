@@ -28,6 +28,7 @@ pub struct StopSignals {
 }
 
 impl StopSignals {
+    /// Starts catching SIGTERM and SIGINT; if they cannot be caught, [`StopSignals::recv`] waits for Ctrl-C only.
     pub fn install() -> StopSignals {
         #[cfg(unix)]
         {

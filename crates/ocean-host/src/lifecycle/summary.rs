@@ -71,6 +71,8 @@ pub fn summarise(report: &ResyncReport) {
     }
 }
 
+/// Prints a dry run's plan on stdout: per blueprint what would be created, updated and deleted,
+/// then why each owned entity not produced stays or goes.
 pub fn print_plan(report: &ResyncReport) {
     for (blueprint, plan) in &report.plan {
         println!(

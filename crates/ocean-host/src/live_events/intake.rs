@@ -12,7 +12,9 @@ use ocean_support::metrics::metrics;
 /// The live-event intake as it runs: the journal and the queue in front of the processor.
 #[derive(Clone)]
 pub struct LiveEvents {
+    /// Where every accepted event is kept until it is applied.
     pub journal: Journal,
+    /// Accepted events waiting for the processor, in order.
     pub queue: Arc<EventQueue>,
 }
 

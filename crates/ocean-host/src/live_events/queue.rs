@@ -12,10 +12,14 @@ use tokio::sync::Notify;
 /// One accepted event: its journal number and, unless it spilled, its body
 /// as it arrived (parsed when processed; a spilled one is read back first).
 pub struct Queued {
+    /// The event's number in the journal.
     pub seq: u64,
+    /// The body as received; `None` when it spilled (or is a replay) and must be read from the journal.
     pub body: Option<Bytes>,
 }
 
+/// Accepted events waiting for the processor, in arrival order; never refuses an event, only
+/// spills its body to the journal past the in-memory bound. Shared by the intake and the processor.
 pub struct EventQueue {
     inner: Mutex<Inner>,
     ready: Notify,
@@ -32,6 +36,7 @@ struct Inner {
 }
 
 impl EventQueue {
+    /// A queue holding at most `capacity` bodies in memory.
     pub fn new(capacity: usize) -> Self {
         EventQueue {
             inner: Mutex::new(Inner::default()),
@@ -97,10 +102,12 @@ impl EventQueue {
         }
     }
 
+    /// Events queued, spilled ones included.
     pub fn len(&self) -> usize {
         self.lock().items.len()
     }
 
+    /// Whether no event is queued.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -41,7 +41,9 @@ pub struct JqProgram {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("JQ compile error at character {}: {message}", offset + 1)]
 pub struct JqCompileError {
+    /// Byte offset in the expression (after single quotes became double) where the fault was found.
     pub offset: usize,
+    /// What jaq expected or found missing, e.g. `undefined filter foo/0`.
     pub message: String,
 }
 
@@ -51,10 +53,14 @@ pub struct JqCompileError {
 pub struct JqRunError(pub String);
 
 impl JqProgram {
+    /// Compiles with the default options (no environment access).
     pub fn compile(code: &str) -> Result<Self, JqCompileError> {
         Self::compile_with(code, JqOptions::default())
     }
 
+    /// Compiles `code` as Ocean does (single-quoted strings become double-quoted), over jaq's
+    /// standard library and the jq 1.6 compatibility definitions; also prepares the native evaluator
+    /// when every construct in it is supported.
     pub fn compile_with(code: &str, options: JqOptions) -> Result<Self, JqCompileError> {
         let source = single_quotes_to_double(code);
         let code = source.as_str();
@@ -87,6 +93,7 @@ impl JqProgram {
         })
     }
 
+    /// The expression as compiled (single quotes already turned into double).
     pub fn source(&self) -> &str {
         &self.source
     }

@@ -17,6 +17,7 @@ pub enum Found<'a> {
     Raw(&'a str),
     /// An object indexed in the item's tape, and its text.
     Indexed(&'a Tape<'a>, u32, &'a str),
+    /// The path reached nothing (a missing key, or a step through `null`).
     Null,
 }
 
@@ -29,6 +30,7 @@ impl<'a> Found<'a> {
         }
     }
 
+    /// The value as a serde value, numbers as jq 1.6 reads them; `Null` for nothing.
     pub fn to_json(self) -> Result<Value, serde_json::Error> {
         match self {
             Found::Null => Ok(Value::Null),
@@ -37,6 +39,7 @@ impl<'a> Found<'a> {
         }
     }
 
+    /// The value as a jaq value (via [`Found::to_json`]).
     pub fn to_val(self) -> Result<Val, serde_json::Error> {
         self.to_json().map(|v| from_json(&v))
     }
@@ -78,6 +81,8 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for ObjectIndex<'a> {
 #[error("the item does not convert to JSON: {0}")]
 pub struct NotJson(pub String);
 
+/// One raw item as the mapper reads it: its JSON text, indexed and converted only as far as the
+/// expressions look, each part at most once. Not `Sync`: one item is mapped on one thread.
 pub struct LazyItem<'a> {
     raw: &'a str,
     /// Every nested object indexed in one pass; `None` when the item was declined.
@@ -89,6 +94,7 @@ pub struct LazyItem<'a> {
 }
 
 impl<'a> LazyItem<'a> {
+    /// An item over JSON text serde_json already validated (a [`RawValue`]).
     pub fn new(raw: &'a RawValue) -> Self {
         Self::valid(raw.get())
     }
@@ -142,6 +148,7 @@ impl<'a> LazyItem<'a> {
             .map_err(Clone::clone)
     }
 
+    /// The whole item converted to a new serde value (uncached; see [`LazyItem::whole_value`]).
     pub fn whole_json(&self) -> Result<Value, NotJson> {
         Found::Raw(self.raw).to_json().map_err(|e| NotJson(e.to_string()))
     }

@@ -8,6 +8,7 @@ use serde_json::{Map, Number, Value};
 /// exponent notation at 1e17).
 const PLAIN_INTEGER_LIMIT: f64 = 1e17;
 
+/// A serde value as jaq's, with integral numbers as integers (jq 1.6 has one number type).
 pub fn from_json(value: &Value) -> Val {
     match value {
         Value::Null => Val::Null,
@@ -45,6 +46,8 @@ fn float_num(f: f64) -> Num {
     }
 }
 
+/// A jaq value as serde's, numbers printed as jq 1.6 prints them (NaN as null, infinities as the
+/// largest finite double, integral floats below 1e17 as integers).
 pub fn val_to_json(val: &Val) -> Value {
     match val {
         Val::Null => Value::Null,

@@ -15,6 +15,7 @@ use source_map::SourceMap;
 /// The mapping as written, in either of the two formats users have.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MappingSource {
+    /// A port-app-config (Ocean's `resources:` format).
     AppConfig(PortAppConfig),
     /// Port's webhook mapping; input items are `{body, headers, queryParams}`.
     Webhook(Vec<WebhookMapping>),
@@ -22,15 +23,19 @@ pub enum MappingSource {
 
 /// A mapping ready to run: each resource compiled once.
 pub struct LoadedMapping {
+    /// The mapping as parsed, kept for its settings (deletion threshold, merge, ...).
     pub source: MappingSource,
+    /// One compiled mapper per resource, in the source's order.
     pub mappers: Vec<ResourceMapper>,
 }
 
 impl LoadedMapping {
+    /// Whether it came from Port's webhook mapping (its items are webhook payloads).
     pub fn is_webhook(&self) -> bool {
         matches!(self.source, MappingSource::Webhook(_))
     }
 
+    /// JQ programs run per item over all resources: a measure of the mapping's cost.
     pub fn expression_count(&self) -> usize {
         self.mappers.iter().map(ResourceMapper::expression_count).sum()
     }
@@ -39,11 +44,15 @@ impl LoadedMapping {
 /// One fault in a mapping, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFault {
+    /// The file's name as shown, or the label the caller gave (e.g. for the mapping read from Port).
     pub file: String,
+    /// 1-based line, when known.
     pub line: Option<usize>,
+    /// 1-based column, when known.
     pub column: Option<usize>,
     /// e.g. `resources[0].port.entity.mappings.properties.coverage`
     pub path: String,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -72,6 +81,8 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// Reads a mapping file (YAML or JSON) and compiles it as [`parse_str`] does; an unreadable
+/// file is one fault without a position.
 pub fn load_file(path: &Path, options: JqOptions) -> Result<LoadedMapping, ConfigErrors> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {

@@ -33,6 +33,7 @@ pub struct PortAppConfig {
     /// Largest share (0 to 1) of owned entities one resync may delete.
     #[serde(default = "default_deletion_threshold", alias = "entity_deletion_threshold")]
     pub entity_deletion_threshold: f64,
+    /// One entry per kind to fetch and map, in order; a kind may appear more than once.
     #[serde(default)]
     pub resources: Vec<ResourceConfig>,
 }
@@ -41,11 +42,15 @@ pub struct PortAppConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceConfig {
+    /// The kind the plugin fetches (one of its spec's kinds, e.g. `repository`).
     pub kind: String,
+    /// Which of the kind's items to map, and plugin-specific fetch options.
     pub selector: Selector,
+    /// How each selected item becomes an entity.
     pub port: PortResourceConfig,
 }
 
+/// Which raw items of a kind are mapped: a JQ filter, plus keys the plugin reads itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Selector {
     /// JQ expression; items for which it is not `true` are skipped.
@@ -56,9 +61,11 @@ pub struct Selector {
     pub extra: IndexMap<String, Value>,
 }
 
+/// The `port:` part of a resource: the entity mapping, and how to split an item into several.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortResourceConfig {
+    /// The entity each item (or each parsed element) becomes.
     pub entity: EntityConfig,
     /// JQ expression yielding an array; each element is mapped on its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,24 +78,33 @@ pub struct PortResourceConfig {
     pub items_to_parse_top_level_transform: bool,
 }
 
+/// The `entity:` wrapper around the mappings, as Ocean nests it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EntityConfig {
+    /// The JQ expressions that make the entity's fields.
     pub mappings: EntityMappings,
 }
 
 /// Each value is a JQ expression run on the raw item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EntityMappings {
+    /// Must yield a string, or be a search query that finds one entity.
     pub identifier: MappingValue,
+    /// JQ yielding the entity's title; omitted, the entity has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// JQ yielding the blueprint's identifier: a literal needs quotes (`'"service"'`).
     pub blueprint: String,
+    /// JQ yielding a team or a list of teams, or a search query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<MappingValue>,
+    /// JQ yielding an icon name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// Property identifier to JQ expression, in the order written.
     #[serde(default)]
     pub properties: IndexMap<String, String>,
+    /// Relation identifier to JQ expression (an identifier or a list) or search query.
     #[serde(default)]
     pub relations: IndexMap<String, MappingValue>,
 }
@@ -97,27 +113,38 @@ pub struct EntityMappings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged, expecting = "a JQ expression string or a search query object")]
 pub enum MappingValue {
+    /// A JQ expression, as text.
     Jq(String),
+    /// A search query; every leaf (combinator, property, operator, value) is JQ.
     Search(SearchQuery),
 }
 
+/// A Port search query (`{combinator, rules}`), as a mapping may write it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SearchQuery {
+    /// JQ yielding `"and"` or `"or"`.
     pub combinator: String,
+    /// The rules, combined by `combinator`.
     pub rules: Vec<SearchRule>,
 }
 
+/// One rule of a [`SearchQuery`]: a comparison, or a nested query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(
     untagged,
     expecting = "a rule {property, operator, value} or a nested search query"
 )]
 pub enum SearchRule {
+    /// `property operator value`, as Port's search takes it.
     Rule {
+        /// JQ yielding the property (or meta-property such as `$identifier`) compared.
         property: String,
+        /// JQ yielding Port's operator, e.g. `"="`, `"in"`, `"contains"`.
         operator: String,
+        /// JQ yielding the value compared against.
         value: String,
     },
+    /// A nested query, for mixing `and` and `or`.
     Query(SearchQuery),
 }
 
@@ -147,10 +174,14 @@ pub struct WebhookMapping {
     /// JQ boolean over `{body, headers, queryParams}`.
     #[serde(default = "default_filter", deserialize_with = "jq_text")]
     pub filter: String,
+    /// JQ yielding an array; each element is mapped on its own, bound as `.item` beside `.body`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_to_parse: Option<String>,
+    /// Port's `operation` (e.g. a delete), accepted so Port's mappings load as written; this
+    /// host does not act on it: [`WebhookMapping::to_resource`] drops it and every match is upserted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Value>,
+    /// How the matched payload becomes an entity.
     pub entity: WebhookEntity,
 }
 
@@ -162,15 +193,21 @@ fn default_filter() -> String {
 /// design, kept apart because the two formats differ (the blueprint sits outside).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WebhookEntity {
+    /// JQ over the payload yielding a string, or a search query that finds one entity.
     pub identifier: MappingValue,
+    /// JQ yielding the entity's title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// JQ yielding a team or a list of teams, or a search query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<MappingValue>,
+    /// JQ yielding an icon name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// Property identifier to JQ expression.
     #[serde(default)]
     pub properties: IndexMap<String, String>,
+    /// Relation identifier to JQ expression or search query.
     #[serde(default)]
     pub relations: IndexMap<String, MappingValue>,
 }

@@ -8,7 +8,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 /// A scalar's position: 1-based line and column of its first character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
     /// Column of the scalar's text, when the text sits on one line as written
     /// (plain, or quoted without escapes), so offsets inside it can be added.
@@ -28,6 +30,8 @@ impl Position {
     }
 }
 
+/// Positions of every scalar and collection in a document, keyed by field path
+/// (`resources[0].port.entity.mappings.title`).
 #[derive(Debug, Default)]
 pub struct SourceMap {
     positions: HashMap<String, Position>,
@@ -113,6 +117,7 @@ impl SourceMap {
         }
     }
 
+    /// The position recorded for exactly this path.
     pub fn get(&self, path: &str) -> Option<Position> {
         self.positions.get(path).copied()
     }

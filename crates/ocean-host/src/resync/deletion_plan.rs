@@ -14,7 +14,9 @@ use super::seen::{KeyHash, Seen, key_hash};
 /// One owned entity as the deletion phase reads it from Port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnedEntity<'a> {
+    /// Its blueprint's identifier.
     pub blueprint: &'a str,
+    /// Its identifier.
     pub identifier: &'a str,
     /// Last written before this resync began, by Port's clock: only these can be stale.
     pub before_cutoff: bool,
@@ -31,12 +33,20 @@ pub enum Kept {
     /// This resync wrote it or found it unchanged.
     Produced,
     /// Held back this resync (a held item, a property that failed to map, a refused upsert).
-    HeldBack { reason: String },
+    HeldBack {
+        /// Why it was held (the mapping or upsert error, or the unread part).
+        reason: String,
+    },
     /// Written after this resync began (a live event): not stale.
     WrittenSince,
     /// An entity that stays relates to it: deleting it would break that
     /// relation (and, with deleteDependentEntities, delete the entity too).
-    RelatedTo { blueprint: String, identifier: String },
+    RelatedTo {
+        /// The blueprint of the entity that stays and relates to it.
+        blueprint: String,
+        /// That entity's identifier.
+        identifier: String,
+    },
 }
 
 /// Why an owned entity goes.
@@ -49,18 +59,24 @@ pub enum Dropped {
     BlueprintNotMapped,
 }
 
+/// A candidate's fate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Verdict {
+    /// It stays, and why.
     Keep(Kept),
+    /// It goes (unless the plan is refused), and why.
     Delete(Dropped),
 }
 
 /// A candidate the plan says something about beyond "produced".
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
+    /// Its blueprint.
     pub blueprint: String,
+    /// Its identifier.
     pub identifier: String,
+    /// Whether it stays or goes, and why.
     pub verdict: Verdict,
 }
 
@@ -121,6 +137,7 @@ impl DeletionPlan {
         lines
     }
 
+    /// How many entities the plan deletes (counted even when the plan is refused).
     pub fn deletions(&self) -> usize {
         self.decisions
             .iter()
@@ -193,6 +210,7 @@ impl<'a> DeletionPlanner<'a> {
         self.done.insert(blueprint.to_string());
     }
 
+    /// Decides one owned entity; call for every one of a blueprint, then [`DeletionPlanner::blueprint_done`].
     pub fn add(&mut self, entity: &OwnedEntity) {
         self.owned += 1;
         let key = key_hash(entity.blueprint, entity.identifier);
@@ -287,6 +305,8 @@ impl<'a> DeletionPlanner<'a> {
         }
     }
 
+    /// The plan: decisions sorted by blueprint and identifier, refused when the share to delete
+    /// exceeds the threshold.
     pub fn finish(self) -> DeletionPlan {
         let mut plan = DeletionPlan {
             owned: self.owned,

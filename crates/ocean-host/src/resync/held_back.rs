@@ -17,20 +17,28 @@ const REASON_CHARS: usize = 300;
 /// One entity neither written nor deleted, or kept from deletion, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EntityReason {
+    /// The kind whose resource produced it; `None` for an entity kept from deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Its blueprint.
     pub blueprint: String,
+    /// Its identifier.
     pub identifier: String,
+    /// Why, cut to 300 characters.
     pub reason: String,
 }
 
 /// A kind that did not come through whole, so nothing was deleted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncompleteKind {
+    /// The resource's kind.
     pub kind: String,
+    /// Its fetch errors (and unidentified items), at most 5, each cut to 300 characters.
     pub reasons: Vec<String>,
 }
 
+/// What a resync held back and why, bounded (20 names per list) whatever the catalog's size:
+/// sent to Port with the resync's state, so the reasons show beside the status.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeldBackReport {

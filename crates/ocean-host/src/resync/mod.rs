@@ -38,13 +38,19 @@ pub use stale::Deletion;
 pub use stop::StopSignal;
 use stop::stop_requested;
 
+/// One resync, ready to [`run`](Resync::run): everything it reads and writes, borrowed.
 pub struct Resync<'a> {
+    /// The source of the raw items.
     pub plugin: Arc<dyn Plugin>,
+    /// Where the entities are written and the owned ones read for deletion.
     pub port: &'a PortClient,
+    /// The mapping's settings and resources (its kinds, in order).
     pub config: &'a PortAppConfig,
     /// One per resource of `config`, in the same order.
     pub mappers: &'a [ResourceMapper],
+    /// Told as each kind starts, after each page, and as each kind ends.
     pub progress: &'a dyn Progress,
+    /// Write nothing: fill the report's `plan` with what would be created, updated and deleted.
     pub dry_run: bool,
     /// Asked before each page and before the deletion phase: once it says
     /// stop, no further page is fetched and nothing is deleted.
@@ -65,6 +71,9 @@ struct Deferred {
 }
 
 impl Resync<'_> {
+    /// Runs the resync to its end (or until `stop` says stop) and reports what it did. Per-entity
+    /// failures are in the report; `Err` when the mapping is empty, Port refuses the credentials,
+    /// or a request cannot be sent at all.
     pub async fn run(&self) -> Result<ResyncReport, ResyncError> {
         // With no resources every owned entity would look stale: refuse, as Ocean does.
         if self.config.resources.is_empty() {

@@ -83,9 +83,11 @@ pub fn plan_page(
 /// owned entity of `blueprint` with a relation in `related` is held back.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeldPart {
+    /// The blueprint whose entities it holds.
     pub blueprint: String,
     /// (relation, identifier it points at), as computed for the stand-in.
     pub related: Vec<(String, String)>,
+    /// Why the part could not be read.
     pub reason: String,
 }
 

@@ -7,9 +7,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::KindReport;
 
+/// What a resync tells as it goes; every method does nothing by default. Called from the
+/// resync's task, so implementations must be quick.
 pub trait Progress: Send + Sync {
+    /// A kind's fetch begins.
     fn kind_started(&self, _kind: &str) {}
+    /// A page of the kind was mapped and written; `report` holds the kind's counts so far.
     fn page_done(&self, _report: &KindReport) {}
+    /// The kind is done (whole or not); `report` is its final figures.
     fn kind_finished(&self, _report: &KindReport) {}
 }
 

@@ -9,20 +9,31 @@ use super::Deletion;
 use super::plan::DeletionPlan;
 use ocean_port::PortError;
 
+/// One kind's figures in a resync (one per resource of the mapping, in order).
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct KindReport {
+    /// The resource's kind.
     pub kind: String,
+    /// Raw items the source delivered.
     pub items: usize,
+    /// Entities the items mapped to (an item may make none or several).
     pub entities: usize,
     /// Items the selector left out.
     pub skipped: usize,
+    /// Items with at least one mapping error; their entities are held back (see `held`,
+    /// `unidentified`).
     pub mapping_errors: usize,
+    /// Entities Port created (as its bulk reply said).
     pub created: usize,
+    /// Existing entities Port updated.
     pub updated: usize,
+    /// Entities identical to Port's copy: not sent.
     pub unchanged: usize,
+    /// Entities Port refused or never answered for.
     pub upsert_failures: usize,
     /// Items that mapped to an identifier another item already took this resync.
     pub duplicates: usize,
+    /// Why parts of the kind could not be fetched; any entry makes the kind not reconcilable.
     pub fetch_errors: Vec<String>,
     /// Entities neither written nor deleted this resync (a held item, a
     /// property that failed to map, a refused upsert).
@@ -45,14 +56,18 @@ pub struct KindReport {
     /// items' size as the source sent them: the mapping throughput inside a
     /// real resync.
     pub mapping_nanos: u64,
+    /// Bytes of the raw items as received (see `mapping_nanos`).
     pub item_bytes: u64,
 }
 
 /// An entity held back from this resync, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeldBack {
+    /// Its blueprint.
     pub blueprint: String,
+    /// Its identifier.
     pub identifier: String,
+    /// Why it was held (the mapping or upsert error, or the unread part).
     pub reason: String,
 }
 
@@ -129,16 +144,23 @@ impl KindReport {
 /// What a resync did (or, in a dry run, would do), per blueprint.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct BlueprintPlan {
+    /// Identifiers that would be created.
     pub create: Vec<String>,
+    /// Identifiers that would be updated.
     pub update: Vec<String>,
+    /// Identifiers that would be deleted as stale.
     pub delete: Vec<String>,
 }
 
+/// What one resync did, whole: every kind's figures and the deletion phase (and, in a dry run,
+/// the plan).
 #[derive(Debug, Clone, Serialize)]
 pub struct ResyncReport {
     /// When the resync began by Port's clock (its `Date` header), if Port said.
     pub started_at: String,
+    /// One report per resource, in the mapping's order.
     pub kinds: Vec<KindReport>,
+    /// What the deletion phase came to.
     pub deletion: Deletion,
     /// Why the resync stopped before its end (shutdown, a newer resync): it deleted nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +176,7 @@ pub struct ResyncReport {
 }
 
 impl ResyncReport {
+    /// Every kind complete and the deletion not failed (a skipped deletion still succeeds).
     pub fn succeeded(&self) -> bool {
         self.kinds.iter().all(KindReport::complete) && !matches!(self.deletion, Deletion::Failed { .. })
     }
@@ -164,12 +187,17 @@ impl ResyncReport {
     }
 }
 
+/// Why a resync could not run, or stopped as a whole (per-entity failures are in the report instead).
 #[derive(Debug, thiserror::Error)]
 pub enum ResyncError {
+    /// Port answered 401 (after a fresh token) or 403: nothing more can be done until the credentials are fixed.
     #[error("Port refused this integration's credentials: {0}")]
     Credentials(PortError),
+    /// Any other Port error that ends the resync (e.g. a request that cannot be encoded); most
+    /// Port failures are per entity and land in the report instead.
     #[error("a call to Port failed: {0}")]
     Port(PortError),
+    /// The mapping lists no resources: the resync is refused, nothing is fetched and nothing deleted.
     #[error(
         "the mapping has no resources (Port's integration config lists none): nothing is fetched and nothing \
          is deleted; add resources to the integration's mapping in Port"

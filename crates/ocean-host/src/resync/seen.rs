@@ -57,6 +57,7 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Records that this resync produced (or held) the entity.
     pub fn add(&mut self, blueprint: &str, identifier: &str) {
         if !self.blueprints.contains(blueprint) {
             self.blueprints.insert(blueprint.to_string());
@@ -64,22 +65,27 @@ impl Seen {
         self.keys.insert(key_hash(blueprint, identifier));
     }
 
+    /// Whether the entity was recorded (a hash collision, very unlikely, may say yes wrongly).
     pub fn contains(&self, blueprint: &str, identifier: &str) -> bool {
         self.contains_hash(key_hash(blueprint, identifier))
     }
 
+    /// As [`Seen::contains`], for a key already hashed with [`key_hash`].
     pub fn contains_hash(&self, key: KeyHash) -> bool {
         self.keys.contains(&key)
     }
 
+    /// The blueprints of the recorded entities, in name order.
     pub fn blueprints(&self) -> impl Iterator<Item = &String> {
         self.blueprints.iter()
     }
 
+    /// Entities recorded.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -14,24 +14,34 @@ use super::plan::{HeldPart, Key, Seen};
 use super::{BlueprintPlan, ResyncError};
 use ocean_port::{OwnedFilter, PortClient, PortError};
 
+/// What a resync's deletion phase came to (in the report's JSON, tagged by `outcome`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Deletion {
+    /// Nothing was deleted: a kind was incomplete, a read failed, or the plan was refused.
     Skipped {
+        /// Why, for the summary.
         reason: String,
     },
+    /// Every planned delete went through.
     Done {
+        /// Entities deleted.
         deleted: usize,
+        /// Entities this integration owned in Port before the deletions.
         owned: usize,
     },
     /// Port refused some deletes; the rest went through.
     Failed {
+        /// Entities deleted.
         deleted: usize,
+        /// Deletes refused, or not attempted after a request failed.
         failed: usize,
     },
     /// A dry run: what would go.
     Planned {
+        /// Entities that would be deleted.
         would_delete: usize,
+        /// Entities this integration owns in Port.
         owned: usize,
     },
 }

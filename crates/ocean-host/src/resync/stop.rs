@@ -4,6 +4,8 @@
 /// Why a running resync should stop now, if it should (Ocean aborts a resync
 /// on shutdown and when a newer one is requested).
 pub trait StopSignal: Sync {
+    /// `Some(reason)` once the resync should stop (the reason goes into its report); polled every
+    /// 50 ms while a page is awaited, so it must be cheap and must not block.
     fn stop_reason(&self) -> Option<&'static str>;
 }
 

@@ -22,16 +22,22 @@ use ocean_support::secret::Secret;
 /// Largest webhook body accepted, as Port's own limit.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What every route's handler shares; cheap to clone.
 #[derive(Clone)]
 pub struct ServerState {
+    /// The integration (its plugin recognises webhooks; readiness reads its mapping and stop flag).
     pub host: Arc<Host>,
     /// The journal and queue accepted events go to.
     pub live: LiveEvents,
+    /// Where `POST /resync` asks for a resync.
     pub resyncs: Arc<ResyncQueue>,
     /// The webhook secret (`Settings::webhook_secret`): when set, webhooks and `/resync` must carry it.
     pub secret: Option<Secret>,
 }
 
+/// The routes: `POST /integration/webhook` and `/webhook` (live events), `POST /resync`,
+/// `/dead-letters` (list, `replay`, `discard`), `/health/live`, `/health/ready` and `/metrics`.
+/// Webhooks, `/resync` and the dead-letter routes need the secret when one is set.
 pub fn router(state: ServerState) -> Router {
     Router::new()
         .route("/integration/webhook", post(webhook::receive))

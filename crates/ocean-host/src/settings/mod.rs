@@ -73,27 +73,39 @@ pub const NOT_USED: &[&str] = &[
     "OCEAN__LIVE_EVENTS__IS_REDIS_STREAM_CONSUMER_ENABLED",
 ];
 
+/// How resyncs are triggered (`OCEAN__EVENT_LISTENER__TYPE`, Ocean's listener types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
+    /// One resync, then the process exits with its outcome (a CronJob's run).
     Once,
+    /// Serve, and poll Port for resync requests made in its UI (the default).
     Polling,
+    /// Serve webhooks only: no resync at start, no polling; resyncs come from `POST /resync` and the schedule.
     WebhooksOnly,
     /// Ocean's `WEBHOOK` listener: Port calls the integration; here it is served like WEBHOOKS_ONLY.
     Webhook,
 }
 
+/// Everything the host reads at start, checked; made by [`Settings::load`].
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Port's API, without `/v1` (`OCEAN__PORT__BASE_URL`, default `https://api.getport.io`).
     pub port_base_url: String,
+    /// The Port client ID (`OCEAN__PORT__CLIENT_ID`, required).
     pub port_client_id: String,
+    /// The Port client secret (`OCEAN__PORT__CLIENT_SECRET`, required).
     pub port_client_secret: Secret,
+    /// The installation's identifier in Port (`OCEAN__INTEGRATION__IDENTIFIER`; defaults to the type).
     pub integration_identifier: String,
+    /// The integration type; must be the spec's `type` (`OCEAN__INTEGRATION__TYPE`).
     pub integration_type: String,
     /// The integration's fields (camelCase, as in `.port/spec.yaml`), defaults applied.
     pub integration_config: Map<String, Value>,
+    /// How resyncs are triggered.
     pub listener: ListenerKind,
     /// Seconds between polls of Port's resync requests (POLLING).
     pub polling_interval_secs: u64,
+    /// Resync when the process starts, with POLLING (`OCEAN__EVENT_LISTENER__RESYNC_ON_START`, default true).
     pub resync_on_start: bool,
     /// Time between scheduled resyncs, with any listener
     /// (`OCEAN__SCHEDULED_RESYNC_INTERVAL`, in minutes).
@@ -104,8 +116,12 @@ pub struct Settings {
     /// Seconds a stop (SIGTERM, Ctrl-C) may take in all, to fit the pod's
     /// `terminationGracePeriodSeconds` (`OCEAN__SHUTDOWN_GRACE_SECONDS`; ours).
     pub shutdown_grace_secs: u64,
+    /// Create the default blueprints in Port when missing (`OCEAN__INITIALIZE_PORT_RESOURCES`,
+    /// default true). The default mapping comes with the integration's registration either way.
     pub initialize_port_resources: bool,
+    /// The address the HTTP server binds (`OCEAN__HTTP__HOST`, default `0.0.0.0`).
     pub http_host: String,
+    /// The HTTP server's port (`OCEAN__HTTP__PORT`, else Ocean's `APPLICATION__PORT`, default 8000).
     pub http_port: u16,
     /// When set, webhooks and `POST /resync` must carry it. The plugin's wiring
     /// says which of the integration's fields holds it.
@@ -177,6 +193,7 @@ impl ResyncInterval {
         }
     }
 
+    /// The interval as a timer's period: at least one second.
     pub fn duration(&self) -> std::time::Duration {
         // At least 1 s: a timer of 0 would spin.
         std::time::Duration::from_secs_f64((self.minutes * 60.0).max(1.0))
@@ -192,11 +209,13 @@ impl ResyncInterval {
     }
 }
 
+/// One fault in the settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {message}")]
 pub struct SettingError {
     /// The environment variable a user would set to fix it.
     pub variable: String,
+    /// What is wrong and what it expects (a secret's value is never shown).
     pub message: String,
 }
 

@@ -11,6 +11,7 @@ use super::SettingError;
 use super::sources::{text, variable};
 use ocean_support::http::Tls;
 
+/// Ocean's TLS and WEBHOOK-listener settings, as [`Settings::ocean`](super::Settings::ocean) holds them.
 #[derive(Debug, Clone)]
 pub struct OceanExtras {
     /// Certificate checks for Port (`OCEAN__SSL__PORT__VERIFY`, `SSL_CERT_FILE`).

@@ -35,7 +35,9 @@ impl SettingDoc {
 /// A titled group of settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingGroup {
+    /// The group's heading in the manual.
     pub title: String,
+    /// Its settings, in the manual's order.
     pub rows: Vec<SettingDoc>,
 }
 

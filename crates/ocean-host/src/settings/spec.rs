@@ -13,15 +13,22 @@ pub fn integration_variable(field: &str) -> String {
 /// One field of the integration's config, as `.port/spec.yaml` declares it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct SpecField {
+    /// The field's name in camelCase, as in `config.yaml` (its variable: [`integration_variable`]).
     pub name: String,
+    /// The start fails when neither a value nor a default is given.
     #[serde(default)]
     pub required: bool,
+    /// The declared type (`string`, `url`, `boolean`, `integer`, `array`, ...); values are checked
+    /// against it. Defaults to `string`.
     #[serde(rename = "type", default = "string_type")]
     pub kind: String,
+    /// A credential: its value is never shown in a fault or the reference.
     #[serde(default)]
     pub sensitive: bool,
+    /// Applied when the field is not given.
     #[serde(default)]
     pub default: Option<Value>,
+    /// What the field is for, shown in faults and the reference.
     #[serde(default)]
     pub description: String,
 }
@@ -30,13 +37,16 @@ fn string_type() -> String {
     "string".into()
 }
 
+/// The integration's `.port/spec.yaml`, as far as the host reads it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct IntegrationSpec {
+    /// The integration type (the spec's `type`, e.g. `codecov`).
     #[serde(rename = "type")]
     pub kind: String,
     /// The integration's name as Port shows it (e.g. `Codecov`).
     #[serde(default)]
     pub title: Option<String>,
+    /// The integration's own fields (`OCEAN__INTEGRATION__CONFIG__*`).
     #[serde(default)]
     pub configurations: Vec<SpecField>,
 }
@@ -47,6 +57,7 @@ pub struct IntegrationSpec {
 pub struct SpecError(#[from] serde_norway::Error);
 
 impl IntegrationSpec {
+    /// Parses the spec's YAML text.
     pub fn parse(text: &str) -> Result<Self, SpecError> {
         serde_norway::from_str(text).map_err(SpecError)
     }

@@ -9,6 +9,7 @@ use crate::mapping::lazy_item::LazyItem;
 use ocean_port::Entity;
 
 impl ResourceMapper {
+    /// Maps an item held as a serde value (tests, the CLI); see [`ResourceMapper::map_raw`].
     pub fn map_json(&self, item: &Value) -> ItemOutcome {
         match RawValue::from_string(item.to_string()) {
             Ok(raw) => self.map_raw(&raw),
@@ -84,6 +85,7 @@ impl ResourceMapper {
         self.map_item(&LazyItem::new(raw))
     }
 
+    /// Maps an item already wrapped for lazy reading (so several resources share its parsing).
     pub fn map_item(&self, item: &LazyItem) -> ItemOutcome {
         let mut outcome = ItemOutcome::default();
         match &self.items_to_parse {

@@ -27,6 +27,7 @@ pub struct FieldPaths {
 }
 
 impl FieldPaths {
+    /// Paths for resource `index` of a port-app-config (`resources[i].port.entity.mappings.*`).
     pub fn app_config(index: usize) -> Self {
         Self {
             resource: format!("resources[{index}]."),
@@ -37,6 +38,7 @@ impl FieldPaths {
         }
     }
 
+    /// Paths for entry `index` of Port's webhook mapping (`[i].entity.*`).
     pub fn webhook(index: usize) -> Self {
         Self {
             resource: format!("[{index}]."),
@@ -55,9 +57,11 @@ impl FieldPaths {
 /// A field that does not compile, named by its path in the source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileFault {
+    /// The field's path in the source file, e.g. `resources[0].port.entity.mappings.title`.
     pub path: String,
     /// Character offset of the fault inside the expression.
     pub offset: Option<usize>,
+    /// What is wrong (jaq's message, for an expression).
     pub message: String,
 }
 
@@ -67,15 +71,18 @@ pub struct CompileFault {
 pub struct FieldError {
     /// e.g. `properties.coverage`, `identifier`, `selector`
     pub field: String,
+    /// What went wrong (the JQ error, or the value's wrong type).
     pub message: String,
 }
 
 /// What one raw item became.
 #[derive(Debug, Default)]
 pub struct ItemOutcome {
+    /// The entities made, in order (with `itemsToParse`, one per element that mapped).
     pub entities: Vec<Entity>,
     /// Inputs whose selector was not `true`.
     pub skipped: usize,
+    /// Every field that failed, over all inputs.
     pub errors: Vec<FieldError>,
     /// One per input that failed to map: its entity's (blueprint, identifier)
     /// when both were computed, so a resync can hold back that entity alone.
@@ -123,6 +130,7 @@ pub struct ResourceMapper {
 }
 
 impl ResourceMapper {
+    /// The resource's kind.
     pub fn kind(&self) -> &str {
         &self.kind
     }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::Fault;
 use crate::mapping::value::float_to_json;
 
+/// jq's truthiness: everything but `null` and `false` is true.
 pub fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
@@ -20,10 +21,12 @@ pub fn num(v: &Value) -> Option<f64> {
     }
 }
 
+/// A double as a JSON number the way jq 1.6 keeps it (integral values as integers, NaN as null).
 pub fn number(f: f64) -> Value {
     float_to_json(f)
 }
 
+/// jq's `type` name of a value.
 pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -84,10 +87,12 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// Equality in jq's order (so `1 == 1.0`).
 pub fn equal(a: &Value, b: &Value) -> bool {
     compare(a, b) == Ordering::Equal
 }
 
+/// An object's keys sorted by bytes, as jq's `keys` lists them.
 pub fn sorted_keys(m: &Map<String, Value>) -> Vec<&str> {
     let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -113,6 +118,8 @@ pub fn describe(v: &Value) -> String {
     format!("{} ({text})", type_name(v))
 }
 
+/// jq's `+`: `null` is the identity; numbers add, strings and arrays concatenate, objects merge
+/// (right wins); other pairs are jq's type error.
 pub fn add(a: &Value, b: &Value) -> Result<Value, Fault> {
     Ok(match (a, b) {
         (Value::Null, x) | (x, Value::Null) => x.clone(),
@@ -135,6 +142,8 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, Fault> {
     })
 }
 
+/// jq's arithmetic operators on numbers (and `+` on every type). `Fault::Decline` for the rare
+/// cases the native evaluator leaves to jaq (array difference, string division, ...).
 pub fn math(op: jaq_core::ops::Math, a: &Value, b: &Value) -> Result<Value, Fault> {
     use jaq_core::ops::Math;
     if let Math::Add = op {
@@ -180,6 +189,7 @@ fn op_verb(op: jaq_core::ops::Math) -> &'static str {
     }
 }
 
+/// jq's comparison operators, by [`compare`].
 pub fn cmp(op: jaq_core::ops::Cmp, a: &Value, b: &Value) -> bool {
     use jaq_core::ops::Cmp;
     let o = compare(a, b);

@@ -550,3 +550,70 @@ async fn the_polling_listener_resyncs_at_start_and_when_ports_ui_asks() {
     );
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn an_enable_delete_false_resource_keeps_its_stale_entities_and_says_so() {
+    let world = world(1, 6).await;
+    assert!(world.resync().await.success);
+    let mut config: Value = world.port_sim.integration(IDENTIFIER).expect("registered")["config"].clone();
+    let resources = config["resources"].as_array_mut().expect("resources");
+    let repository = resources
+        .iter_mut()
+        .find(|r| r["kind"] == "repository")
+        .expect("repository kind");
+    repository["enableDelete"] = json!(false);
+    let client = world.client();
+    client
+        .patch_integration_config(&config)
+        .await
+        .expect("turn deletion off for repositories in Port");
+    // One stale entity of each: a repository (deletion off) and a coverage (deletion on).
+    let stale = |blueprint: &str, id: &str| -> Entity {
+        serde_json::from_value(json!({"identifier": id, "title": id, "blueprint": blueprint,
+            "properties": {}, "relations": {}}))
+        .expect("entity")
+    };
+    client
+        .upsert_entities(
+            &[stale("codecov_repository", "github/owner-1/gone-repo")],
+            UpsertOptions::default(),
+        )
+        .await
+        .expect("upsert");
+    client
+        .upsert_entities(
+            &[stale("codecov_coverage", "github/owner-1/gone-coverage")],
+            UpsertOptions::default(),
+        )
+        .await
+        .expect("upsert");
+    settle().await;
+
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        world
+            .identifiers("codecov_repository")
+            .contains(&"github/owner-1/gone-repo".to_string()),
+        "the stale repository stays: its resource has enableDelete: false"
+    );
+    assert!(
+        !world
+            .identifiers("codecov_coverage")
+            .contains(&"github/owner-1/gone-coverage".to_string()),
+        "the stale coverage goes"
+    );
+    assert!(
+        run.stderr
+            .contains("kept 1 stale entities whose resource has enableDelete: false"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("1 stale entities kept: this resource has enableDelete: false"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("deleted 1 stale of"), "{}", run.stderr);
+}

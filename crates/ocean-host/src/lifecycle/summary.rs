@@ -58,6 +58,10 @@ pub fn summarise(report: &ResyncReport) {
         }
     };
     eprintln!("{deletion}");
+    let kept = report.kept_by_enable_delete();
+    if kept > 0 {
+        eprintln!("kept {kept} stale entities whose resource has enableDelete: false");
+    }
     let (keys, bytes) = report.seen_state;
     if keys > 0 {
         eprintln!(

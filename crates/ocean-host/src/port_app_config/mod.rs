@@ -117,8 +117,18 @@ pub fn parse_str(text: &str, file: &str, options: JqOptions) -> Result<LoadedMap
         serde_norway::from_str(text).map(MappingSource::AppConfig)
     }
     .map_err(|e| {
+        let message = without_location(&e);
+        if let Some((path, message)) = strict_field_fault(&message) {
+            let pos = SourceMap::build(text).get(&path);
+            return ConfigErrors(vec![fault(
+                pos.map(|p| p.line),
+                pos.map(|p| p.column),
+                &path,
+                message,
+            )]);
+        }
         let (line, column) = location(&e);
-        ConfigErrors(vec![fault(line, column, "", without_location(&e))])
+        ConfigErrors(vec![fault(line, column, "", message)])
     })?;
     let map = SourceMap::build(text);
     compile(source, options).map_err(|faults| {
@@ -171,6 +181,18 @@ pub fn compile(source: MappingSource, options: JqOptions) -> Result<LoadedMappin
     }
 }
 
+/// Fields checked strictly inside a resource (`enableDelete`) fail where
+/// serde_norway stands, the resource's map: such a fault is named by the
+/// field's own path, so it points at the field's value.
+fn strict_field_fault(message: &str) -> Option<(String, String)> {
+    const STRICT: [&str; 1] = ["enableDelete"];
+    let (parent, rest) = message.split_once(": ")?;
+    let field = STRICT
+        .iter()
+        .find(|f| rest.starts_with(&format!("{f} must be")))?;
+    Some((format!("{parent}.{field}"), rest.to_string()))
+}
+
 fn location(e: &serde_norway::Error) -> (Option<usize>, Option<usize>) {
     match e.location() {
         Some(l) => (Some(l.line()), Some(l.column())),
@@ -184,5 +206,86 @@ fn without_location(e: &serde_norway::Error) -> String {
     match text.rfind(" at line ") {
         Some(cut) => text[..cut].to_owned(),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(enable_delete: &str) -> String {
+        format!(
+            "resources:\n  - kind: repository\n{enable_delete}    selector:\n      query: 'true'\n    port:\n      \
+             entity:\n        mappings:\n          identifier: .id\n          blueprint: '\"repo\"'\n"
+        )
+    }
+
+    fn enable_delete(line: &str) -> Result<bool, ConfigErrors> {
+        let loaded = parse_str(&resource(line), "app.yml", JqOptions::default())?;
+        match loaded.source {
+            MappingSource::AppConfig(c) => Ok(c.resources[0].enable_delete),
+            MappingSource::Webhook(_) => panic!("an app config"),
+        }
+    }
+
+    #[test]
+    fn enable_delete_defaults_to_true_and_takes_booleans() {
+        assert_eq!(enable_delete(""), Ok(true));
+        assert_eq!(enable_delete("    enableDelete: false\n"), Ok(false));
+        assert_eq!(enable_delete("    enableDelete: true\n"), Ok(true));
+    }
+
+    #[test]
+    fn enable_delete_refuses_what_is_not_a_boolean_naming_the_field_and_where() {
+        for (value, got) in [
+            ("'false'", "the string \"false\""),
+            ("\"true\"", "the string \"true\""),
+            ("null", "null"),
+            ("~", "null"),
+            ("0", "0"),
+            ("1", "1"),
+            ("no", "the string \"no\""),
+        ] {
+            let errors = enable_delete(&format!("    enableDelete: {value}\n")).expect_err(value);
+            let [fault] = errors.0.as_slice() else {
+                panic!("one fault for {value}: {errors}")
+            };
+            assert_eq!(fault.file, "app.yml");
+            assert_eq!(
+                (fault.line, fault.column),
+                (Some(3), Some(19)),
+                "{value}: {errors}"
+            );
+            assert_eq!(fault.path, "resources[0].enableDelete");
+            assert!(
+                fault.message.contains("enableDelete must be a boolean")
+                    && fault.message.contains(&format!("got {got}")),
+                "{value}: {errors}"
+            );
+            assert!(
+                errors
+                    .to_string()
+                    .starts_with("app.yml:3:19: resources[0].enableDelete: enableDelete must be a boolean"),
+                "{errors}"
+            );
+        }
+    }
+
+    #[test]
+    fn enable_delete_is_refused_in_a_json_config_from_port_too() {
+        let text = r#"{"resources": [{"kind": "k", "enableDelete": "false", "selector": {"query": "true"},
+            "port": {"entity": {"mappings": {"identifier": ".id", "blueprint": "\"b\""}}}}]}"#;
+        let errors = parse_str(text, "port", JqOptions::default())
+            .err()
+            .expect("refused");
+        assert!(
+            errors.to_string().contains("enableDelete must be a boolean"),
+            "{errors}"
+        );
+        assert_eq!(
+            (errors.0[0].line, errors.0[0].column),
+            (Some(1), Some(46)),
+            "{errors}"
+        );
     }
 }

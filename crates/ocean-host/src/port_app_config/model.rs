@@ -44,6 +44,15 @@ pub struct PortAppConfig {
 pub struct ResourceConfig {
     /// The kind the plugin fetches (one of its spec's kinds, e.g. `repository`).
     pub kind: String,
+    /// `false`: a resync still writes this resource's entities but deletes none
+    /// of them (Ocean 0.56.2's `enableDelete`; strictly a boolean, default true).
+    #[serde(
+        default = "yes",
+        rename = "enableDelete",
+        deserialize_with = "strict_bool",
+        skip_serializing_if = "is_true"
+    )]
+    pub enable_delete: bool,
     /// Which of the kind's items to map, and plugin-specific fetch options.
     pub selector: Selector,
     /// How each selected item becomes an entity.
@@ -148,6 +157,29 @@ pub enum SearchRule {
     Query(SearchQuery),
 }
 
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// Ocean's `enableDelete` validator refuses what pydantic would coerce
+/// (`"false"`, `0`, `null`): only a YAML/JSON boolean is a boolean.
+fn strict_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Bool(b) => Ok(b),
+        other => {
+            let got = match &other {
+                Value::Null => "null".to_string(),
+                Value::String(s) => format!("the string {s:?}"),
+                v => v.to_string(),
+            };
+            Err(D::Error::custom(format!(
+                "enableDelete must be a boolean (true or false), got {got}; omit the key to keep the default (true)"
+            )))
+        }
+    }
+}
+
 /// A JQ field written as a YAML boolean or number (`query: true`) means the
 /// same expression as its text.
 fn jq_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -219,6 +251,7 @@ impl WebhookMapping {
         let e = &self.entity;
         ResourceConfig {
             kind: self.blueprint.clone(),
+            enable_delete: true,
             selector: Selector {
                 query: self.filter.clone(),
                 extra: IndexMap::new(),

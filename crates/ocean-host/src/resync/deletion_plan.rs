@@ -47,6 +47,11 @@ pub enum Kept {
         /// That entity's identifier.
         identifier: String,
     },
+    /// Stale, but the resource that maps its blueprint says `enableDelete: false`.
+    DeleteDisabled {
+        /// The kind of that resource.
+        kind: String,
+    },
 }
 
 /// Why an owned entity goes.
@@ -92,6 +97,8 @@ pub struct DeletionPlan {
     /// Set when the share to delete is above `entityDeletionThreshold`:
     /// then nothing is deleted.
     pub refused: Option<String>,
+    /// Stale entities kept because their resource has `enableDelete: false`.
+    pub kept_by_enable_delete: usize,
 }
 
 impl DeletionPlan {
@@ -128,6 +135,9 @@ impl DeletionPlan {
                     blueprint,
                     identifier,
                 }) => format!("keep: {blueprint} {identifier}, which stays, relates to it"),
+                Verdict::Keep(Kept::DeleteDisabled { kind }) => {
+                    format!("keep: stale, but resource {kind} has enableDelete: false")
+                }
             };
             lines.push(format!("  {} {}: {why}", d.blueprint, d.identifier));
         }
@@ -170,6 +180,8 @@ pub struct DeletionPlanner<'a> {
     held: HashMap<KeyHash, &'a str>,
     mapped_blueprints: &'a HashSet<String>,
     threshold: f64,
+    /// Blueprints of resources with `enableDelete: false`, with the resource's kind.
+    delete_disabled: HashMap<String, String>,
     owned: usize,
     produced: usize,
     candidates: Vec<Candidate>,
@@ -196,6 +208,7 @@ impl<'a> DeletionPlanner<'a> {
                 .collect(),
             mapped_blueprints,
             threshold,
+            delete_disabled: HashMap::new(),
             owned: 0,
             produced: 0,
             candidates: Vec::new(),
@@ -203,6 +216,13 @@ impl<'a> DeletionPlanner<'a> {
             ahead: HashMap::new(),
             done: HashSet::new(),
         }
+    }
+
+    /// Stale entities of these blueprints stay: the resource (kind) that maps
+    /// each has `enableDelete: false`.
+    pub fn with_delete_disabled(mut self, blueprints: HashMap<String, String>) -> Self {
+        self.delete_disabled = blueprints;
+        self
     }
 
     /// Every owned entity of `blueprint` has been added.
@@ -229,6 +249,9 @@ impl<'a> DeletionPlanner<'a> {
         } else {
             Verdict::Delete(Dropped::BlueprintNotMapped)
         };
+        if let (Verdict::Delete(_), Some(kind)) = (&verdict, self.delete_disabled.get(entity.blueprint)) {
+            verdict = Verdict::Keep(Kept::DeleteDisabled { kind: kind.clone() });
+        }
         if let (Verdict::Delete(_), Some((blueprint, identifier))) = (&verdict, keeper_ahead) {
             verdict = Verdict::Keep(Kept::RelatedTo {
                 blueprint,
@@ -324,6 +347,11 @@ impl<'a> DeletionPlanner<'a> {
             .collect();
         plan.decisions
             .sort_by(|a, b| (&a.blueprint, &a.identifier).cmp(&(&b.blueprint, &b.identifier)));
+        plan.kept_by_enable_delete = plan
+            .decisions
+            .iter()
+            .filter(|d| matches!(d.verdict, Verdict::Keep(Kept::DeleteDisabled { .. })))
+            .count();
         let going = plan.deletions();
         let share = going as f64 / plan.owned.max(1) as f64;
         if going > 0 && share > self.threshold {
@@ -492,6 +520,57 @@ mod tests {
                 ("repo r1".into(), related("commit", "c1")),
                 ("repo r2".into(), Verdict::Delete(Dropped::NotProduced)),
             ]
+        );
+    }
+
+    #[test]
+    fn stale_entities_of_an_enable_delete_false_resource_stay_and_are_counted() {
+        // repo's resource says enableDelete: false; commit's does not.
+        let case = Case::new(
+            vec![
+                owned("repo", "stale-repo", true, &[]),
+                owned("commit", "stale-commit", true, &[("repo", "r9")]),
+                owned("repo", "r9", true, &[]),
+            ],
+            &[],
+        );
+        let mut planner = DeletionPlanner::new(&case.seen, &case.held, &case.mapped, 1.0)
+            .with_delete_disabled(HashMap::from([("repo".to_string(), "repository".to_string())]));
+        for (blueprint, identifier, before_cutoff, relates_to) in &case.owned {
+            planner.add(&OwnedEntity {
+                blueprint,
+                identifier,
+                before_cutoff: *before_cutoff,
+                relates_to: relates_to.clone(),
+                held_with_part: None,
+            });
+        }
+        let plan = planner.finish();
+        let disabled = Verdict::Keep(Kept::DeleteDisabled {
+            kind: "repository".into(),
+        });
+        assert_eq!(
+            verdicts(&plan),
+            [
+                (
+                    "commit stale-commit".into(),
+                    Verdict::Delete(Dropped::NotProduced)
+                ),
+                ("repo r9".into(), disabled.clone()),
+                ("repo stale-repo".into(), disabled),
+            ]
+        );
+        assert_eq!(plan.kept_by_enable_delete, 2);
+        assert_eq!(
+            plan.to_delete(),
+            BTreeMap::from([("commit", vec!["stale-commit"])])
+        );
+        assert!(
+            plan.lines()
+                .iter()
+                .any(|l| l.contains("resource repository has enableDelete: false")),
+            "{:?}",
+            plan.lines()
         );
     }
 

@@ -122,6 +122,9 @@ impl HeldBackReport {
                         blueprint,
                         identifier,
                     }) => format!("{blueprint} {identifier}, which stays, relates to it"),
+                    Verdict::Keep(Kept::DeleteDisabled { kind }) => {
+                        format!("stale, but resource {kind} has enableDelete: false")
+                    }
                     // Held-back entities are listed above; deletions are not held back.
                     _ => return None,
                 };
@@ -236,6 +239,7 @@ mod tests {
                 ),
             ],
             refused: None,
+            kept_by_enable_delete: 0,
         };
         let done = Deletion::Done { deleted: 1, owned: 3 };
         let held = HeldBackReport::of(&report(Vec::new(), done, Some(plan)));

@@ -23,6 +23,8 @@ pub(super) struct State {
     pub(super) parts: Vec<(usize, HeldPart)>,
     pub(super) plan: BTreeMap<String, BlueprintPlan>,
     pub(super) deferred: Vec<Deferred>,
+    /// Blueprints written by resources with `enableDelete: false`, with the resource's kind.
+    pub(super) delete_disabled: HashMap<String, String>,
 }
 
 impl State {
@@ -139,6 +141,17 @@ pub(super) fn hold_part(
             reason: held.reason,
         },
     ));
+}
+
+/// Stale entities kept by `enableDelete: false` are counted with their resource's kind.
+pub(super) fn count_delete_disabled(planned: &DeletionPlan, kinds: &mut [KindReport]) {
+    for decision in &planned.decisions {
+        if let Verdict::Keep(Kept::DeleteDisabled { kind }) = &decision.verdict
+            && let Some(report) = kinds.iter_mut().find(|k| &k.kind == kind)
+        {
+            report.kept_by_enable_delete += 1;
+        }
+    }
 }
 
 /// Entities a held part kept are counted, and named, with the part's kind.

@@ -28,8 +28,8 @@ use serde_json::{Map, Value, json};
 
 use crate::mapping::ResourceMapper;
 use crate::plugin::{Delivery, Plugin};
-use crate::port_app_config::model::PortAppConfig;
-use holds::{State, count_part_holds, hold_item, hold_part, missing_related, refused};
+use crate::port_app_config::model::{PortAppConfig, ResourceConfig};
+use holds::{State, count_delete_disabled, count_part_holds, hold_item, hold_part, missing_related, refused};
 use ocean_port::{Entity, PortClient, UpsertOptions};
 use plan::{HeldPart, Key, PagePlan};
 use progress::Progress;
@@ -107,8 +107,16 @@ impl Resync<'_> {
                 mapped.insert(bp.to_string());
             }
             let selector: Map<String, Value> = resource.selector.extra.clone().into_iter().collect();
+            if !resource.enable_delete
+                && let Some(bp) = mapper.static_blueprint()
+            {
+                state
+                    .delete_disabled
+                    .entry(bp.to_string())
+                    .or_insert_with(|| resource.kind.clone());
+            }
             let report = self
-                .kind(kinds.len(), &resource.kind, mapper, &selector, &mut state)
+                .kind(kinds.len(), resource, mapper, &selector, &mut state)
                 .await?;
             kinds.push(report);
         }
@@ -143,6 +151,7 @@ impl Resync<'_> {
                 threshold: self.config.entity_deletion_threshold,
                 delete_dependents: self.config.delete_dependent_entities,
                 dry_run: self.dry_run,
+                delete_disabled: state.delete_disabled.clone(),
             };
             let parts: Vec<HeldPart> = state.parts.iter().map(|(_, part)| part.clone()).collect();
             let (deletion, planned) = guard
@@ -157,6 +166,7 @@ impl Resync<'_> {
                 .await?;
             if let Some(planned) = &planned {
                 count_part_holds(planned, &state, &mut kinds);
+                count_delete_disabled(planned, &mut kinds);
             }
             deletion_plan = planned;
             deletion
@@ -181,11 +191,12 @@ impl Resync<'_> {
     async fn kind(
         &self,
         index: usize,
-        kind: &str,
+        resource: &ResourceConfig,
         mapper: &ResourceMapper,
         selector: &Map<String, Value>,
         state: &mut State,
     ) -> Result<KindReport, ResyncError> {
+        let kind = resource.kind.as_str();
         let mut report = KindReport {
             kind: kind.to_string(),
             ..KindReport::default()
@@ -257,6 +268,16 @@ impl Resync<'_> {
                     }
                 }
                 entities.extend(outcome.entities);
+            }
+            if !resource.enable_delete {
+                // A computed blueprint is known only from what the resource wrote.
+                for entity in &entities {
+                    if !state.delete_disabled.contains_key(&entity.blueprint) {
+                        state
+                            .delete_disabled
+                            .insert(entity.blueprint.clone(), kind.to_string());
+                    }
+                }
             }
             report.entities += entities.len();
             let existing = self.existing(&entities).await;

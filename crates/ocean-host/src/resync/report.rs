@@ -48,6 +48,8 @@ pub struct KindReport {
     /// Items whose entity could not be told (identifier or blueprint failed
     /// to map): nothing of the kind is deleted.
     pub unidentified: usize,
+    /// Stale entities not deleted because this resource has `enableDelete: false`.
+    pub kept_by_enable_delete: usize,
     /// The source's own lines for the summary.
     pub notes: Vec<String>,
     /// The first few mapping and upsert errors, for the log.
@@ -120,6 +122,12 @@ impl KindReport {
                 held.blueprint, held.identifier, held.reason
             ));
         }
+        if self.kept_by_enable_delete > 0 {
+            lines.push(format!(
+                "{} stale entities kept: this resource has enableDelete: false",
+                self.kept_by_enable_delete
+            ));
+        }
         if self.unidentified > 0 {
             lines.push(format!(
                 "{} items whose entity could not be told: nothing of this kind is deleted",
@@ -179,6 +187,11 @@ impl ResyncReport {
     /// Every kind complete and the deletion not failed (a skipped deletion still succeeds).
     pub fn succeeded(&self) -> bool {
         self.kinds.iter().all(KindReport::complete) && !matches!(self.deletion, Deletion::Failed { .. })
+    }
+
+    /// Stale entities kept over all kinds because their resource has `enableDelete: false`.
+    pub fn kept_by_enable_delete(&self) -> usize {
+        self.kinds.iter().map(|k| k.kept_by_enable_delete).sum()
     }
 
     /// Entities held back over all kinds.

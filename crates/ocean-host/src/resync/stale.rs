@@ -51,6 +51,8 @@ pub struct Guard<'a> {
     pub threshold: f64,
     pub delete_dependents: bool,
     pub dry_run: bool,
+    /// Blueprints whose stale entities stay (`enableDelete: false`), with the resource's kind.
+    pub delete_disabled: HashMap<String, String>,
 }
 
 /// A blueprint's relations: name -> target blueprint.
@@ -121,7 +123,8 @@ impl Guard<'_> {
             Err(e) => return Ok((skipped("listing Port's blueprints", &e), None)),
         };
         let cutoff_at: Option<jiff::Timestamp> = cutoff.parse().ok();
-        let mut planner = DeletionPlanner::new(seen, held, mapped, self.threshold);
+        let mut planner = DeletionPlanner::new(seen, held, mapped, self.threshold)
+            .with_delete_disabled(self.delete_disabled.clone());
         // Targets first, so a kept entity's relation finds its target already decided.
         let ordered = ocean_port::order_by_relations(&blueprints);
         for blueprint in &ordered {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::items_to_parse::ItemsToParse;
+use super::items_to_parse::{ItemsToParse, removed_path};
 use super::{CompileFault, FieldPaths, FieldProgram, LeafRule, ResourceMapper, RuleProgram, SearchProgram};
 use crate::mapping::jq::{JqOptions, JqProgram};
 use crate::port_app_config::model::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
@@ -29,6 +29,37 @@ impl Compiling<'_> {
                     path,
                     offset: Some(code.get(..e.offset).map_or(0, |s| s.chars().count())),
                     message: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// The top-level transform: `del(<the path Ocean removes>)`. With no such
+    /// path Ocean deletes `.`, so every item becomes null and is dropped: that
+    /// mapping is refused here instead.
+    fn strip(&mut self, code: &str, path: String) -> Option<JqProgram> {
+        let Some(removed) = removed_path(code) else {
+            self.faults.push(CompileFault {
+                path,
+                offset: None,
+                message:
+                    "names no path to remove from the item (Ocean would delete `.` and drop every item); \
+                          start the expression with the array's path (e.g. `.items | ...`) or set \
+                          itemsToParseTopLevelTransform: false"
+                        .into(),
+            });
+            return None;
+        };
+        match JqProgram::compile_with(&format!("del({removed})"), self.options) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.faults.push(CompileFault {
+                    path,
+                    offset: None,
+                    message: format!(
+                        "the path Ocean removes from the item, `{removed}`, does not compile: {e}"
+                    ),
                 });
                 None
             }
@@ -96,16 +127,21 @@ impl ResourceMapper {
             &resource.selector.query,
             format!("{}{}", paths.resource, paths.selector),
         );
-        let items_to_parse = r.items_to_parse.as_ref().map(|code| {
-            let path = format!("{}{}", paths.resource, paths.items_to_parse);
-            let items = c.jq(code, path.clone());
-            let strip = if r.items_to_parse_top_level_transform {
-                c.jq(&format!("del({code})"), path).map(Some)
-            } else {
-                Some(None)
-            };
-            (items, strip)
-        });
+        // Ocean reads `itemsToParse: ""` as unset (a falsy string).
+        let items_to_parse = r
+            .items_to_parse
+            .as_ref()
+            .filter(|code| !code.is_empty())
+            .map(|code| {
+                let path = format!("{}{}", paths.resource, paths.items_to_parse);
+                let items = c.jq(code, path.clone());
+                let strip = if r.items_to_parse_top_level_transform {
+                    c.strip(code, path).map(Some)
+                } else {
+                    Some(None)
+                };
+                (items, strip)
+            });
         let identifier = c.field(&m.identifier, paths.mapping("identifier"));
         let title = m.title.as_ref().map(|t| c.jq(t, paths.mapping("title")));
         let blueprint = c.jq(&m.blueprint, format!("{}{}", paths.resource, paths.blueprint));

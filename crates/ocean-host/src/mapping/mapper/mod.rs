@@ -272,6 +272,117 @@ resources:
         assert_eq!(out.errors[0].field, "itemsToParse");
     }
 
+    fn with_items(items_to_parse: &str, extra: &str) -> String {
+        format!(
+            r#"
+resources:
+  - kind: usage
+    selector:
+      query: 'true'
+    port:
+      itemsToParse: '{items_to_parse}'
+{extra}      entity:
+        mappings:
+          identifier: .id + "/" + (.model.key // .item.key // "none")
+          blueprint: '"usage"'
+          properties:
+            tokens: .model.value.tokens // .item.value.tokens
+            breakdown: .model_breakdown
+            team: .team
+"#
+        )
+    }
+
+    /// Ocean's own shape (an AI-usage record): a computed itemsToParse.
+    fn usage() -> Value {
+        json!({"id": "day-1", "team": "core",
+            "model_breakdown": {"gpt": {"tokens": 3}, "claude": {"tokens": 5}}})
+    }
+
+    #[test]
+    fn items_to_parse_may_be_any_expression_and_its_first_path_is_removed() {
+        let m = mapper(&with_items(
+            "(.model_breakdown // {} | to_entries)",
+            "      itemsToParseName: model\n",
+        ));
+        let out = m.map_json(&usage());
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let got: Vec<_> = out
+            .entities
+            .iter()
+            .map(|e| {
+                (
+                    e.identifier.clone(),
+                    e.properties["tokens"].clone(),
+                    e.properties["breakdown"].clone(),
+                    e.properties["team"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (json!("day-1/gpt"), json!(3), Value::Null, json!("core")),
+                (json!("day-1/claude"), json!(5), Value::Null, json!("core")),
+            ],
+            ".model_breakdown is removed, the rest of the item stays, each element is .model"
+        );
+        // A record without the key yields `{} | to_entries`: no element, no error.
+        let out = m.map_json(&json!({"id": "day-2"}));
+        assert!(out.entities.is_empty() && out.errors.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn items_to_parse_keeps_the_array_without_the_top_level_transform() {
+        let m = mapper(&with_items(
+            ".model_breakdown | to_entries",
+            "      itemsToParseTopLevelTransform: false\n",
+        ));
+        let out = m.map_json(&usage());
+        assert_eq!(out.entities.len(), 2, "{out:?}");
+        assert_eq!(out.entities[0].identifier, json!("day-1/gpt"));
+        assert_eq!(
+            out.entities[0].properties["breakdown"],
+            usage()["model_breakdown"]
+        );
+    }
+
+    #[test]
+    fn an_empty_items_to_parse_is_unset_as_in_ocean() {
+        let m = mapper(&with_items("", ""));
+        let out = m.map_json(&usage());
+        assert_eq!(out.entities.len(), 1, "{out:?}");
+        assert_eq!(out.entities[0].identifier, json!("day-1/none"));
+    }
+
+    #[test]
+    fn items_to_parse_with_no_path_to_remove_is_refused_unless_the_transform_is_off() {
+        let refused = port_app_config::parse_str(
+            &with_items("[1, 2] | map({key: .})", ""),
+            "t.yml",
+            JqOptions::default(),
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("resources[0].port.itemsToParse: names no path to remove"),
+            "{refused}"
+        );
+        let m = mapper(&with_items(
+            "[1, 2] | map({key: tostring})",
+            "      itemsToParseTopLevelTransform: false\n",
+        ));
+        let ids: Vec<_> = m
+            .map_json(&usage())
+            .entities
+            .into_iter()
+            .map(|e| e.identifier)
+            .collect();
+        assert_eq!(ids, [json!("day-1/1"), json!("day-1/2")]);
+    }
+
     #[test]
     fn search_query_identifiers_evaluate_their_leaves() {
         let yaml = r#"

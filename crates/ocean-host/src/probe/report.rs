@@ -52,6 +52,9 @@ pub fn isoformat(at: jiff::Timestamp) -> String {
     }
 }
 
+/// One reported check being merged: kind, scopes, verdict, messages.
+type Merged = (String, Map<String, Value>, Verdict, Vec<String>);
+
 /// The report's state, built up as the probe runs.
 pub struct ProbeReport {
     pub probe_id: Option<String>,
@@ -78,7 +81,7 @@ impl ProbeReport {
     /// makes them; two source checks on one kind and scope merge, the worse
     /// verdict winning and both messages kept.
     pub fn set_checks(&mut self, source: &[SourceCheck], kinds: &[String]) {
-        let mut merged: Vec<(String, Map<String, Value>, Verdict, Vec<String>)> = Vec::new();
+        let mut merged: Vec<Merged> = Vec::new();
         for check in source {
             for kind in kinds
                 .iter()

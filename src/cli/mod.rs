@@ -3,6 +3,7 @@
 mod dead_letters;
 mod integration;
 mod map;
+mod probe;
 #[cfg(feature = "rig")]
 mod sandbox;
 #[cfg(feature = "rig")]
@@ -64,6 +65,9 @@ enum Command {
     Sail(integration::SailArgs),
     /// Run one resync now (--once), or print what it would do (--dry-run).
     Resync(integration::ResyncArgs),
+    /// Test the connections with the settings `sail` reads: Port, the source, the webhook secret, the
+    /// journal. One line per check; exits 1 when one fails (Ocean's `ocean probe`).
+    Probe(probe::ProbeArgs),
     /// List, replay or discard live events kept after failing (dead letters).
     DeadLetters(dead_letters::DeadLettersArgs),
     #[cfg(feature = "rig")]
@@ -92,7 +96,7 @@ impl Command {
     /// Commands that talk to services log to stderr; the others keep it for their own output.
     fn talks_to_services(&self) -> bool {
         match self {
-            Command::Sail(_) | Command::Resync(_) => true,
+            Command::Sail(_) | Command::Resync(_) | Command::Probe(_) => true,
             #[cfg(feature = "rig")]
             Command::Sandbox(_) | Command::Sim(_) => true,
             _ => false,
@@ -124,6 +128,7 @@ pub fn run() -> ExitCode {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Sail(args) => integration::sail(args),
         Command::Resync(args) => integration::resync(args),
+        Command::Probe(args) => probe::run(args),
         #[cfg(feature = "rig")]
         Command::Sim(command) => sim::run(command),
         Command::DeadLetters(args) => dead_letters::run(args),

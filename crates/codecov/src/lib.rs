@@ -6,6 +6,7 @@ mod default_branch;
 pub mod kinds;
 pub mod listing;
 pub mod payload;
+pub mod probe;
 pub mod settings;
 pub mod webhook;
 pub mod wiring;
@@ -21,7 +22,7 @@ use serde_json::{Map, Value};
 
 pub use client::{CodecovClient, CodecovError};
 pub use kinds::{KINDS, Kind, KindSelector};
-use ocean_host::plugin::{FetchError, PageStream, Plugin, WebhookEvent};
+use ocean_host::plugin::{FetchError, PageStream, Plugin, SourceCheck, WebhookEvent};
 pub use settings::{CodecovSettings, Rounding, Service};
 
 pub struct CodecovPlugin {
@@ -89,5 +90,9 @@ impl Plugin for CodecovPlugin {
     fn webhook_events<'a>(&'a self, bodies: &'a [&'a RawValue]) -> BoxFuture<'a, Vec<WebhookEvent>> {
         let follow_all = self.follow_all_branches.load(Ordering::Relaxed);
         webhook::batch_events(&self.client, &self.default_branches, bodies, follow_all).boxed()
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Vec<SourceCheck>> {
+        probe::checks(&self.client).boxed()
     }
 }

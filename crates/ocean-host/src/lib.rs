@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mapping;
 pub mod plugin;
 pub mod port_app_config;
+pub mod probe;
 pub mod raw_item;
 pub mod resync;
 pub mod server;

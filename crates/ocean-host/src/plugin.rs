@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+pub use super::probe::{Check, SourceCheck};
 pub use super::raw_item::RawItem;
 
 /// One page of raw items, as the source returned them.
@@ -182,6 +183,19 @@ pub trait Plugin: Send + Sync + 'static {
     /// What each of a batch of webhook bodies stands for, in the bodies'
     /// order (a batch lets the source read what they share at once).
     fn webhook_events<'a>(&'a self, bodies: &'a [&'a RawValue]) -> BoxFuture<'a, Vec<WebhookEvent>>;
+
+    /// For `probe`: whether the source answers with the configured
+    /// credentials, and what would stop a resync reading it, each check with
+    /// the kinds and scope it covers and, for a failure, the setting that
+    /// fixes it. Never a secret in them. The default: a warning that this
+    /// plugin has no such check.
+    fn probe(&self) -> BoxFuture<'_, Vec<SourceCheck>> {
+        let check = Check::warn(
+            format!("{} source", self.name()),
+            "this plugin offers no connection check; a resync is the test",
+        );
+        Box::pin(std::future::ready(vec![SourceCheck::whole(check)]))
+    }
 }
 
 #[cfg(test)]

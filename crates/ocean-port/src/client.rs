@@ -384,7 +384,7 @@ impl PortClient {
 
     /// The current `Authorization` value, fetching a new token when the
     /// cached one is missing or close to expiry.
-    async fn token(&self) -> Result<String, PortError> {
+    pub(crate) async fn token(&self) -> Result<String, PortError> {
         let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.header.clone());

@@ -14,6 +14,7 @@ mod feed;
 pub mod fuzzing;
 mod integration;
 pub mod ownership;
+mod probe;
 
 pub use blueprints::order_by_relations;
 pub use client::{

@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::faults::{FaultConfig, Faults, RateLimiter};
 use super::request_log::RequestLog;
 use super::{Served, serve};
+pub use routes::ORGANIZATION_ID;
 use store::Store;
 
 /// Port's documented body limit for every request (1 MiB).
@@ -43,6 +44,9 @@ pub const INTEGRATION_CONFIG: &str = "/v1/integration/{identifier}/config";
 pub const INTEGRATION_RESYNC_STATE: &str = "/v1/integration/{identifier}/resync-state";
 pub const INTEGRATION_RESYNC_REQUEST: &str = "/v1/integration/{identifier}/resync-request";
 pub const INTEGRATION_KIND_EXAMPLES: &str = "/v1/integration/{identifier}/kinds/{kind}/examples";
+pub const ORGANIZATION: &str = "/v1/organization";
+/// Where Ocean 0.56.2's probe reports its status (not in Port's public spec).
+pub const PROBE_RESULT: &str = "/v1/org/{org_id}/integration/probe/{probe_id}";
 /// Port's log and metric ingestion lives at URLs the integration record gives
 /// (`logAttributes.ingestUrl`, `metricAttributes.ingestUrl`); these are the simulator's.
 pub const LOG_INGEST: &str = "/logs/integration/{ingestId}";
@@ -70,6 +74,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", INTEGRATION_RESYNC_STATE),
     ("GET", INTEGRATION_RESYNC_REQUEST),
     ("POST", INTEGRATION_KIND_EXAMPLES),
+    ("GET", ORGANIZATION),
+    ("PATCH", PROBE_RESULT),
     ("POST", LOG_INGEST),
     ("POST", METRICS_INGEST),
     ("PUT", METRICS_KIND_INGEST),
@@ -117,6 +123,11 @@ pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[
         "POST",
         METRICS_HEARTBEAT,
         "a running resync's heartbeat, as Ocean 0.56's metrics heartbeat posts it to metricAttributes.ingestUrl",
+    ),
+    (
+        "PATCH",
+        PROBE_RESULT,
+        "a connection probe's status report, as Ocean 0.56.2's PortProbeReporter patches it",
     ),
 ];
 

@@ -6,7 +6,10 @@ mod auth;
 mod blueprints;
 mod entities;
 mod integrations;
+mod organization;
 mod search;
+
+pub use organization::ORGANIZATION_ID;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pub fn router(sim: Arc<PortSim>) -> Router {
         .route(INTEGRATION_CONFIG, patch(integrations::patch_integration_config))
         .route(INTEGRATION_RESYNC_STATE, patch(integrations::patch_resync_state))
         .route(INTEGRATION_RESYNC_REQUEST, get(integrations::get_resync_request))
+        .route(ORGANIZATION, get(organization::get_organization))
+        .route(PROBE_RESULT, patch(organization::patch_probe_result))
         .merge(super::feed::routes())
         .route("/_admin/state", get(admin::admin_state))
         .route(

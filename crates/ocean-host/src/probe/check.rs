@@ -3,15 +3,19 @@
 
 use serde_json::{Map, Value};
 
+/// How a check came out; ordered from best to worst, so the worst of several is their `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
+    /// It works.
     Ok,
     /// Works, but something is worth knowing (nothing fails because of it).
     Warn,
+    /// It does not work: the probe exits non-zero.
     Fail,
 }
 
 impl Verdict {
+    /// The word the check's line starts with: `ok`, `warn` or `FAIL`.
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
@@ -30,8 +34,10 @@ impl Verdict {
     }
 }
 
+/// One check's result, printed as one line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
+    /// How it came out.
     pub verdict: Verdict,
     /// What was checked, e.g. `Port credentials`.
     pub what: String,
@@ -42,6 +48,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// A check that passed.
     pub fn ok(what: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             verdict: Verdict::Ok,
@@ -51,6 +58,7 @@ impl Check {
         }
     }
 
+    /// A check that passed with something worth knowing.
     pub fn warn(what: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             verdict: Verdict::Warn,
@@ -58,6 +66,7 @@ impl Check {
         }
     }
 
+    /// A check that failed, with the fix (name the setting or variable to change).
     pub fn fail(what: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             verdict: Verdict::Fail,
@@ -85,6 +94,7 @@ impl std::fmt::Display for Check {
 /// checks per kind and scope (e.g. `{"owner": "acme"}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceCheck {
+    /// The check itself.
     pub check: Check,
     /// The part of the source checked; empty for the whole source.
     pub scopes: Map<String, Value>,
@@ -102,6 +112,7 @@ impl SourceCheck {
         }
     }
 
+    /// A check of one part of the source (`scope` = `value`, e.g. `owner` = `acme`) for `kinds`.
     pub fn scoped(check: Check, scope: &str, value: &str, kinds: &[&str]) -> SourceCheck {
         let mut scopes = Map::new();
         scopes.insert(scope.to_string(), Value::from(value));

@@ -30,6 +30,7 @@ pub const FAILED: u8 = 1;
 pub struct ProbeOptions {
     /// Assigned by whoever asked for the probe; needed to report to Port.
     pub probe_id: Option<String>,
+    /// Where each state of the report goes (log, file or Port).
     pub reporting: ReportingMode,
     /// The kinds the report covers; every kind of the plugin when `None`.
     pub kinds: Option<Vec<String>>,
@@ -39,14 +40,19 @@ pub struct ProbeOptions {
     pub webhook_secret_variable: String,
 }
 
+/// Flags the probe cannot run with (exit code 78, as for bad settings).
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeSetupError {
     #[error("Invalid probe kinds: {invalid:?}; supported kinds: {supported:?}")]
+    /// `--kinds` named kinds the plugin does not have.
     InvalidKinds {
+        /// The kinds asked for that the plugin lacks.
         invalid: Vec<String>,
+        /// The plugin's kinds, sorted.
         supported: Vec<String>,
     },
     #[error("--probe-id (OCEAN__PROBE_ID) is required with --reporting-mode port")]
+    /// Reporting to Port needs the probe's id, which is in Port's route.
     NoProbeId,
 }
 

@@ -16,12 +16,16 @@ use ocean_port::{PortClient, PortError};
 /// Where reports go (Ocean's `--reporting-mode`, `OCEAN__PROBE_REPORTING_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportingMode {
+    /// A `Probe status report` log line (Ocean's default).
     Log,
+    /// `probe_reports/probe_report_<time>.json` in the integration's directory.
     File,
+    /// `PATCH /v1/org/{org}/integration/probe/{probe id}` in Port.
     Port,
 }
 
 impl ReportingMode {
+    /// `log`, `file` or `port`, in any case; `None` for anything else.
     pub fn parse(text: &str) -> Option<ReportingMode> {
         match text.to_ascii_lowercase().as_str() {
             "log" => Some(ReportingMode::Log),
@@ -57,15 +61,22 @@ type Merged = (String, Map<String, Value>, Verdict, Vec<String>);
 
 /// The report's state, built up as the probe runs.
 pub struct ProbeReport {
+    /// The id Port gave the probe (its route's last segment).
     pub probe_id: Option<String>,
+    /// When the probe started.
     pub started_at: jiff::Timestamp,
+    /// When it ended; `None` while it runs.
     pub ended_at: Option<jiff::Timestamp>,
+    /// Ocean's overall status: `IN_PROGRESS`, `COMPLETED`, `FAILED` or `INTERNAL_FAILURE`.
     pub status: &'static str,
+    /// Why it failed, when it did.
     pub message: Option<String>,
+    /// The checks as Ocean reports them: `{kind, scopes, status, message?}`.
     pub checks: Vec<Value>,
 }
 
 impl ProbeReport {
+    /// A report in progress, started now.
     pub fn start(probe_id: Option<String>) -> ProbeReport {
         ProbeReport {
             probe_id,
@@ -145,10 +156,18 @@ impl ProbeReport {
     }
 }
 
+/// A report that could not be published.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The FILE report could not be written.
     #[error("writing {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        /// The report's file.
+        path: PathBuf,
+        /// Why it could not be written.
+        source: std::io::Error,
+    },
+    /// Port refused the report or could not be reached.
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -163,6 +182,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// A reporter for `mode`; FILE reports go under `path`, in a file named now.
     pub fn new(mode: ReportingMode, path: &std::path::Path) -> Reporter {
         // Ocean's `strftime("%Y%m%dT%H%M%S_%fZ")`.
         let civil = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now());
@@ -185,6 +205,7 @@ impl Reporter {
         }
     }
 
+    /// Publishes the report's current state (each state replaces the last).
     pub async fn report(&mut self, report: &ProbeReport, port: &PortClient) -> Result<(), ReportError> {
         let mut body = report.body();
         match self.mode {
@@ -224,6 +245,7 @@ impl Reporter {
         }
     }
 
+    /// The FILE report's path; `None` in the other modes.
     pub fn file(&self) -> Option<&std::path::Path> {
         (self.mode == ReportingMode::File).then_some(self.file.as_path())
     }

@@ -550,3 +550,58 @@ async fn the_polling_listener_resyncs_at_start_and_when_ports_ui_asks() {
     );
     let _ = child.kill().await;
 }
+
+/// Ocean 0.56.2 names the event on every entity write and delete
+/// (`clients/port/utils.py`, `get_event_context_params`): a resync's carry
+/// `ocean_info_event_type=resync` and `ocean_info_resync_id=<its event id>`,
+/// the id its sync metrics carry as `eventId`.
+#[tokio::test]
+async fn every_write_and_delete_of_a_resync_names_that_resync() {
+    let world = world(1, 12).await;
+    assert!(world.resync().await.success);
+    let first_run = world.port_sim.entity_writes().len();
+    settle().await;
+    world.codecov_sim.edit(|d| {
+        let gone = d.owners[0]
+            .repos
+            .iter()
+            .position(|r| r.active)
+            .expect("an active repo");
+        d.owners[0].repos.remove(gone);
+    });
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+
+    let writes = world.port_sim.entity_writes();
+    assert!(
+        writes.iter().any(|w| w.operation == "bulk_delete"),
+        "the second resync deleted what Codecov no longer has: {writes:?}"
+    );
+    let (first, second) = writes.split_at(first_run);
+    let mut ids = Vec::new();
+    for run in [first, second] {
+        assert!(!run.is_empty());
+        for write in run {
+            assert_eq!(write.event_type.as_deref(), Some("resync"), "{write:?}");
+        }
+        let id = run[0].resync_id.clone().expect("a resync id");
+        assert!(
+            run.iter().all(|w| w.resync_id.as_deref() == Some(id.as_str())),
+            "one id per resync: {run:?}"
+        );
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "each resync has its own id");
+    let metric_ids: std::collections::BTreeSet<String> = world
+        .port_sim
+        .feed()
+        .sync_metrics
+        .values()
+        .flat_map(|records| records.keys().map(|(event, _)| event.clone()))
+        .collect();
+    assert_eq!(
+        metric_ids,
+        ids.iter().cloned().collect(),
+        "the id is the one the resync's sync metrics carry"
+    );
+}

@@ -605,3 +605,65 @@ async fn every_write_and_delete_of_a_resync_names_that_resync() {
         "the id is the one the resync's sync metrics carry"
     );
 }
+
+/// Ocean 0.56.2 logs inside an event with the event's fields in `extra`
+/// (`context/event.py`: `event_kind`, `event_id`, `event_trigger_type`,
+/// `event_parent_id`, `event_resource_kind`), and its HTTP handler sends
+/// `extra` to Port as it is (`log/handlers.py`): so do the lines shipped here.
+#[tokio::test]
+async fn the_lines_a_resync_ships_to_port_name_its_event() {
+    let world = world(1, 6).await;
+    let run = world
+        .0
+        .run(
+            env!("CARGO_BIN_EXE_ocean-codecov"),
+            &world.settings(),
+            &["resync", "--once"],
+            "info",
+        )
+        .await
+        .expect("the binary runs");
+    assert!(run.success, "{}", run.stderr);
+    let resync_ids: Vec<String> = world
+        .port_sim
+        .feed()
+        .sync_metrics
+        .values()
+        .flat_map(|records| records.keys().map(|(event, _)| event.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(resync_ids.len(), 1, "{resync_ids:?}");
+    let lines: Vec<Value> = world.port_sim.feed().logs.values().flatten().cloned().collect();
+    let registering = lines
+        .iter()
+        .find(|l| l["message"] == "registering the integration in Port")
+        .expect("the registration's line was shipped");
+    assert!(
+        registering["extra"].get("event_id").is_none(),
+        "outside any event: {registering}"
+    );
+    let in_resync: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["extra"]["event_kind"] == "resync")
+        .collect();
+    assert!(
+        in_resync.iter().any(|l| l["message"] == "fetching"),
+        "the resync's own lines carry its event: {lines:#?}"
+    );
+    for line in &in_resync {
+        let extra = &line["extra"];
+        assert_eq!(extra["event_id"], json!(resync_ids[0]), "{line}");
+        assert_eq!(extra["event_trigger_type"], "machine", "{line}");
+        assert!(
+            extra["hostname"].is_string() && extra["instance"].is_string(),
+            "{line}"
+        );
+    }
+    for line in &lines {
+        assert!(
+            line["extra"].get("event_id").is_none() || line["extra"]["event_kind"] == "resync",
+            "{line}"
+        );
+    }
+}

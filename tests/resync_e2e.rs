@@ -667,3 +667,69 @@ async fn the_lines_a_resync_ships_to_port_name_its_event() {
         );
     }
 }
+
+/// A record the Python integration left (a KAFKA destination, Ocean's `dsp`
+/// default, actions on, an older version) is corrected at start to what
+/// Ocean 0.56.2 sends (`core/defaults/initialization/initialize.py`,
+/// `_verify_integration_configuration`), its mapping left alone.
+#[tokio::test]
+async fn a_record_migrated_from_the_python_integration_is_brought_in_line() {
+    let world = world(1, 3).await;
+    let mapping = json!({"deleteDependentEntities": true, "resources": []});
+    let drifted = json!({
+        "installationAppType": "codecov",
+        "version": "0.1.9-python",
+        "changelogDestination": {"type": "KAFKA"},
+        "actionsProcessingEnabled": true,
+        "incrementalSyncEnabled": true,
+        "processingMode": "dsp",
+        "createPortResourcesOrigin": "Default",
+    });
+    world
+        .client()
+        .create_integration_with(&mapping, drifted.as_object().expect("fields"))
+        .await
+        .expect("the Python integration's record");
+    // No resources: the resync refuses, but the start's set-up has run.
+    let _ = world.resync().await;
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    let expected = json!({
+        "installationAppType": "codecov",
+        "version": env!("CARGO_PKG_VERSION"),
+        "changelogDestination": {},
+        "actionsProcessingEnabled": false,
+        "incrementalSyncEnabled": false,
+        "processingMode": "ocean-core",
+    });
+    for (field, value) in expected.as_object().expect("fields") {
+        assert_eq!(&record[field], value, "{field} in {record}");
+    }
+    assert_eq!(record["config"], mapping, "the mapping is the user's: left alone");
+
+    // In line: the next start patches nothing.
+    let patches = world.port_requests("PATCH", &format!("/integration/{IDENTIFIER}"));
+    let _ = world.resync().await;
+    assert_eq!(
+        world.port_requests("PATCH", &format!("/integration/{IDENTIFIER}")),
+        patches
+    );
+}
+
+/// A first start registers the integration with Ocean 0.56.2's create body
+/// (`clients/port/mixins/integrations.py`, `create_integration`) and the
+/// fields its check then patches.
+#[tokio::test]
+async fn a_first_start_registers_the_fields_ocean_sends() {
+    let world = world(1, 3).await;
+    assert!(world.resync().await.success);
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    for (field, value) in [
+        ("changelogDestination", json!({})),
+        ("actionsProcessingEnabled", json!(false)),
+        ("incrementalSyncEnabled", json!(false)),
+        ("processingMode", json!("ocean-core")),
+        ("createPortResourcesOrigin", json!("Default")),
+    ] {
+        assert_eq!(record[field], value, "{field} in {record}");
+    }
+}

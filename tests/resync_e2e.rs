@@ -733,3 +733,78 @@ async fn a_first_start_registers_the_fields_ocean_sends() {
         assert_eq!(record[field], value, "{field} in {record}");
     }
 }
+
+/// Ocean 0.56.2 creates the default blueprints only while none of them exists
+/// and the record is not marked `arePortResourcesInitialized`
+/// (`core/defaults/initialization/base_setup.py`, `default_origin_setup.py`):
+/// one a user deleted is not brought back, and the log says why.
+#[tokio::test]
+async fn a_default_blueprint_a_user_deleted_is_not_recreated() {
+    let world = world(1, 3).await;
+    let run_info = || async {
+        world
+            .0
+            .run(
+                env!("CARGO_BIN_EXE_ocean-codecov"),
+                &world.settings(),
+                &["resync", "--once"],
+                "info",
+            )
+            .await
+            .expect("the binary runs")
+    };
+    let first = run_info().await;
+    assert!(first.success, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("created default blueprints"),
+        "{}",
+        first.stderr
+    );
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(record["arePortResourcesInitialized"], true, "{record}");
+
+    world.port_sim.remove_blueprint("codecov_commit");
+    let second = run_info().await;
+    assert!(
+        second
+            .stderr
+            .contains("Port resources are already initialized (arePortResourcesInitialized)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        world
+            .client()
+            .get_blueprint("codecov_commit")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    // A record that was never marked (e.g. written by an older version): the
+    // other defaults exist, so none is created, and the log names them.
+    world
+        .client()
+        .patch_integration(&json!({"arePortResourcesInitialized": false}))
+        .await
+        .expect("patched");
+    let third = run_info().await;
+    assert!(
+        third
+            .stderr
+            .contains("default blueprints already exist: skipping the creation of all of them"),
+        "{}",
+        third.stderr
+    );
+    assert!(third.stderr.contains("codecov_repository"), "{}", third.stderr);
+    assert!(
+        world
+            .client()
+            .get_blueprint("codecov_commit")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(record["arePortResourcesInitialized"], true, "{record}");
+}

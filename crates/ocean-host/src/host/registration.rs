@@ -64,7 +64,7 @@ impl Host {
 
     /// Registers the integration (with the default mapping) if Port lacks it,
     /// brings the record's fields in line, and creates the default blueprints
-    /// if none exists. Existing blueprints and mappings are never overwritten.
+    /// if none exists (`create_defaults`). Existing blueprints and mappings are never overwritten.
     pub async fn set_up(&self) -> Result<(), HostError> {
         let default_config = self.default_config()?;
         let fields = self.record_fields();
@@ -82,15 +82,62 @@ impl Host {
             }
         };
         self.correct_drift(&integration, fields).await?;
-        if self.settings.initialize_port_resources {
-            let created = self
-                .port
-                .ensure_blueprints(&order_by_relations(&self.defaults.blueprints))
-                .await?;
-            if !created.is_empty() {
-                tracing::info!(blueprints = ?created, "created default blueprints");
+        self.create_defaults(&integration).await
+    }
+
+    /// Ocean 0.56.2's rule for the default blueprints
+    /// (`core/defaults/initialization/base_setup.py`, `default_origin_setup.py`):
+    /// nothing once the record says `arePortResourcesInitialized`; nothing if
+    /// any of them exists already (a user who deleted one keeps it deleted);
+    /// otherwise all of them. Either way the record is then marked initialized.
+    async fn create_defaults(&self, integration: &Value) -> Result<(), HostError> {
+        if integration.get("arePortResourcesInitialized") == Some(&json!(true)) {
+            tracing::info!(
+                "Port resources are already initialized (arePortResourcesInitialized), skipping the default blueprints"
+            );
+            return Ok(());
+        }
+        if !self.settings.initialize_port_resources {
+            tracing::info!(
+                "resources initialization disabled (OCEAN__INITIALIZE_PORT_RESOURCES), skipping the default blueprints"
+            );
+            return Ok(());
+        }
+        // Port provisions an installation of origin `Port`; `Empty` asks for none.
+        if let Some(origin @ ("Port" | "Empty")) = integration
+            .get("createPortResourcesOrigin")
+            .and_then(Value::as_str)
+        {
+            tracing::info!(
+                origin,
+                "the record's createPortResourcesOrigin leaves the default blueprints to Port: skipping them"
+            );
+            return Ok(());
+        }
+        let blueprints = order_by_relations(&self.defaults.blueprints);
+        let mut existing = Vec::new();
+        for blueprint in &blueprints {
+            let Some(identifier) = blueprint.get("identifier").and_then(Value::as_str) else {
+                return Err(HostError::BadDefault(
+                    "a default blueprint has no \"identifier\"".into(),
+                ));
+            };
+            if self.port.get_blueprint(identifier).await?.is_some() {
+                existing.push(identifier.to_string());
             }
         }
+        if existing.is_empty() {
+            let created = self.port.ensure_blueprints(&blueprints).await?;
+            tracing::info!(blueprints = ?created, "created default blueprints");
+        } else {
+            tracing::info!(
+                existing = ?existing,
+                "default blueprints already exist: skipping the creation of all of them (Ocean's rule; one deleted stays deleted)"
+            );
+        }
+        self.port
+            .patch_integration(&json!({"arePortResourcesInitialized": true}))
+            .await?;
         Ok(())
     }
 

@@ -261,6 +261,13 @@ impl PortSim {
         let _ = self.store().create_blueprint(blueprint, "admin");
     }
 
+    /// Deletes a blueprint and its entities, as a user does in Port's UI.
+    pub fn remove_blueprint(&self, identifier: &str) {
+        let mut store = self.store();
+        store.blueprints.shift_remove(identifier);
+        store.entities.remove(identifier);
+    }
+
     /// A blueprint's entities with their meta-properties (datasource, dates).
     pub fn entities(&self, blueprint: &str) -> Vec<Value> {
         let store = self.store();

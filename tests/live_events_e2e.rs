@@ -417,5 +417,14 @@ async fn an_item_the_selector_leaves_out_has_its_owned_entity_deleted() {
             (COVERAGE.to_string(), id(&events[2]))
         ]
     );
+    // Ocean 0.56.2 processes a live event as an `http_request` event: its
+    // writes and deletes say so, and name no resync (`clients/port/utils.py`).
+    let writes = world.sims.port_sim.entity_writes();
+    assert!(writes.iter().any(|w| w.operation == "bulk_upsert"), "{writes:?}");
+    assert!(writes.iter().any(|w| w.operation == "bulk_delete"), "{writes:?}");
+    for write in &writes {
+        assert_eq!(write.event_type.as_deref(), Some("http_request"), "{write:?}");
+        assert_eq!(write.resync_id, None, "{write:?}");
+    }
     sail.terminate().await;
 }

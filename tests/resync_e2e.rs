@@ -617,3 +617,261 @@ async fn an_enable_delete_false_resource_keeps_its_stale_entities_and_says_so() 
     );
     assert!(run.stderr.contains("deleted 1 stale of"), "{}", run.stderr);
 }
+
+/// Ocean 0.56.2 names the event on every entity write and delete
+/// (`clients/port/utils.py`, `get_event_context_params`): a resync's carry
+/// `ocean_info_event_type=resync` and `ocean_info_resync_id=<its event id>`,
+/// the id its sync metrics carry as `eventId`.
+#[tokio::test]
+async fn every_write_and_delete_of_a_resync_names_that_resync() {
+    let world = world(1, 12).await;
+    assert!(world.resync().await.success);
+    let first_run = world.port_sim.entity_writes().len();
+    settle().await;
+    world.codecov_sim.edit(|d| {
+        let gone = d.owners[0]
+            .repos
+            .iter()
+            .position(|r| r.active)
+            .expect("an active repo");
+        d.owners[0].repos.remove(gone);
+    });
+    let run = world.resync().await;
+    assert!(run.success, "{}", run.stderr);
+
+    let writes = world.port_sim.entity_writes();
+    assert!(
+        writes.iter().any(|w| w.operation == "bulk_delete"),
+        "the second resync deleted what Codecov no longer has: {writes:?}"
+    );
+    let (first, second) = writes.split_at(first_run);
+    let mut ids = Vec::new();
+    for run in [first, second] {
+        assert!(!run.is_empty());
+        for write in run {
+            assert_eq!(write.event_type.as_deref(), Some("resync"), "{write:?}");
+        }
+        let id = run[0].resync_id.clone().expect("a resync id");
+        assert!(
+            run.iter().all(|w| w.resync_id.as_deref() == Some(id.as_str())),
+            "one id per resync: {run:?}"
+        );
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "each resync has its own id");
+    let metric_ids: std::collections::BTreeSet<String> = world
+        .port_sim
+        .feed()
+        .sync_metrics
+        .values()
+        .flat_map(|records| records.keys().map(|(event, _)| event.clone()))
+        .collect();
+    assert_eq!(
+        metric_ids,
+        ids.iter().cloned().collect(),
+        "the id is the one the resync's sync metrics carry"
+    );
+}
+
+/// Ocean 0.56.2 logs inside an event with the event's fields in `extra`
+/// (`context/event.py`: `event_kind`, `event_id`, `event_trigger_type`,
+/// `event_parent_id`, `event_resource_kind`), and its HTTP handler sends
+/// `extra` to Port as it is (`log/handlers.py`): so do the lines shipped here.
+#[tokio::test]
+async fn the_lines_a_resync_ships_to_port_name_its_event() {
+    let world = world(1, 6).await;
+    let run = world
+        .0
+        .run(
+            env!("CARGO_BIN_EXE_ocean-codecov"),
+            &world.settings(),
+            &["resync", "--once"],
+            "info",
+        )
+        .await
+        .expect("the binary runs");
+    assert!(run.success, "{}", run.stderr);
+    let resync_ids: Vec<String> = world
+        .port_sim
+        .feed()
+        .sync_metrics
+        .values()
+        .flat_map(|records| records.keys().map(|(event, _)| event.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(resync_ids.len(), 1, "{resync_ids:?}");
+    let lines: Vec<Value> = world.port_sim.feed().logs.values().flatten().cloned().collect();
+    let registering = lines
+        .iter()
+        .find(|l| l["message"] == "registering the integration in Port")
+        .expect("the registration's line was shipped");
+    assert!(
+        registering["extra"].get("event_id").is_none(),
+        "outside any event: {registering}"
+    );
+    let in_resync: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["extra"]["event_kind"] == "resync")
+        .collect();
+    assert!(
+        in_resync.iter().any(|l| l["message"] == "fetching"),
+        "the resync's own lines carry its event: {lines:#?}"
+    );
+    for line in &in_resync {
+        let extra = &line["extra"];
+        assert_eq!(extra["event_id"], json!(resync_ids[0]), "{line}");
+        assert_eq!(extra["event_trigger_type"], "machine", "{line}");
+        assert!(
+            extra["hostname"].is_string() && extra["instance"].is_string(),
+            "{line}"
+        );
+    }
+    for line in &lines {
+        assert!(
+            line["extra"].get("event_id").is_none() || line["extra"]["event_kind"] == "resync",
+            "{line}"
+        );
+    }
+}
+
+/// A record the Python integration left (a KAFKA destination, Ocean's `dsp`
+/// default, actions on, an older version) is corrected at start to what
+/// Ocean 0.56.2 sends (`core/defaults/initialization/initialize.py`,
+/// `_verify_integration_configuration`), its mapping left alone.
+#[tokio::test]
+async fn a_record_migrated_from_the_python_integration_is_brought_in_line() {
+    let world = world(1, 3).await;
+    let mapping = json!({"deleteDependentEntities": true, "resources": []});
+    let drifted = json!({
+        "installationAppType": "codecov",
+        "version": "0.1.9-python",
+        "changelogDestination": {"type": "KAFKA"},
+        "actionsProcessingEnabled": true,
+        "incrementalSyncEnabled": true,
+        "processingMode": "dsp",
+        "createPortResourcesOrigin": "Default",
+    });
+    world
+        .client()
+        .create_integration_with(&mapping, drifted.as_object().expect("fields"))
+        .await
+        .expect("the Python integration's record");
+    // No resources: the resync refuses, but the start's set-up has run.
+    let _ = world.resync().await;
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    let expected = json!({
+        "installationAppType": "codecov",
+        "version": env!("CARGO_PKG_VERSION"),
+        "changelogDestination": {},
+        "actionsProcessingEnabled": false,
+        "incrementalSyncEnabled": false,
+        "processingMode": "ocean-core",
+    });
+    for (field, value) in expected.as_object().expect("fields") {
+        assert_eq!(&record[field], value, "{field} in {record}");
+    }
+    assert_eq!(record["config"], mapping, "the mapping is the user's: left alone");
+
+    // In line: the next start patches nothing.
+    let patches = world.port_requests("PATCH", &format!("/integration/{IDENTIFIER}"));
+    let _ = world.resync().await;
+    assert_eq!(
+        world.port_requests("PATCH", &format!("/integration/{IDENTIFIER}")),
+        patches
+    );
+}
+
+/// A first start registers the integration with Ocean 0.56.2's create body
+/// (`clients/port/mixins/integrations.py`, `create_integration`) and the
+/// fields its check then patches.
+#[tokio::test]
+async fn a_first_start_registers_the_fields_ocean_sends() {
+    let world = world(1, 3).await;
+    assert!(world.resync().await.success);
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    for (field, value) in [
+        ("changelogDestination", json!({})),
+        ("actionsProcessingEnabled", json!(false)),
+        ("incrementalSyncEnabled", json!(false)),
+        ("processingMode", json!("ocean-core")),
+        ("createPortResourcesOrigin", json!("Default")),
+    ] {
+        assert_eq!(record[field], value, "{field} in {record}");
+    }
+}
+
+/// Ocean 0.56.2 creates the default blueprints only while none of them exists
+/// and the record is not marked `arePortResourcesInitialized`
+/// (`core/defaults/initialization/base_setup.py`, `default_origin_setup.py`):
+/// one a user deleted is not brought back, and the log says why.
+#[tokio::test]
+async fn a_default_blueprint_a_user_deleted_is_not_recreated() {
+    let world = world(1, 3).await;
+    let run_info = || async {
+        world
+            .0
+            .run(
+                env!("CARGO_BIN_EXE_ocean-codecov"),
+                &world.settings(),
+                &["resync", "--once"],
+                "info",
+            )
+            .await
+            .expect("the binary runs")
+    };
+    let first = run_info().await;
+    assert!(first.success, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("created default blueprints"),
+        "{}",
+        first.stderr
+    );
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(record["arePortResourcesInitialized"], true, "{record}");
+
+    world.port_sim.remove_blueprint("codecov_commit");
+    let second = run_info().await;
+    assert!(
+        second
+            .stderr
+            .contains("Port resources are already initialized (arePortResourcesInitialized)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        world
+            .client()
+            .get_blueprint("codecov_commit")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    // A record that was never marked (e.g. written by an older version): the
+    // other defaults exist, so none is created, and the log names them.
+    world
+        .client()
+        .patch_integration(&json!({"arePortResourcesInitialized": false}))
+        .await
+        .expect("patched");
+    let third = run_info().await;
+    assert!(
+        third
+            .stderr
+            .contains("default blueprints already exist: skipping the creation of all of them"),
+        "{}",
+        third.stderr
+    );
+    assert!(third.stderr.contains("codecov_repository"), "{}", third.stderr);
+    assert!(
+        world
+            .client()
+            .get_blueprint("codecov_commit")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let record = world.port_sim.integration(IDENTIFIER).expect("registered");
+    assert_eq!(record["arePortResourcesInitialized"], true, "{record}");
+}

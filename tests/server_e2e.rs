@@ -106,6 +106,20 @@ async fn the_seed_webhook_ends_as_the_seed_entity_in_port() {
         .await
         .expect("ready probe");
     assert_eq!(health.status(), 200);
+    // Ocean 0.56.2's health document (`port_ocean/health.py`), and what the mapping is.
+    let ready: serde_json::Value = health.json().await.expect("JSON");
+    assert_eq!(ready["status"], "healthy", "{ready}");
+    assert_eq!(ready["check"], "ready", "{ready}");
+    assert_eq!(ready["core_version"], env!("CARGO_PKG_VERSION"), "{ready}");
+    assert!(ready["mapping"].is_string(), "{ready}");
+    let live = reqwest::get(format!("{}/health/live", integration.url))
+        .await
+        .expect("live probe");
+    assert_eq!(live.status(), 200);
+    assert_eq!(
+        live.json::<serde_json::Value>().await.expect("JSON"),
+        serde_json::json!({"status": "healthy", "check": "live", "core_version": env!("CARGO_PKG_VERSION")})
+    );
 
     let payload = serde_json::to_vec(&seed_example_payload()).expect("JSON");
     let accepted = integration.post(payload, Some(SECRET)).await;

@@ -199,13 +199,46 @@ impl Visit for Fields {
     }
 }
 
-/// One event as Ocean's log record: `{message, level, timestamp, extra}`.
+/// Ocean's process-wide extras (`log/logger_setup.py`, `setup_logger`):
+/// the host's name and an id new per process.
+fn process_extras() -> &'static (String, String) {
+    static EXTRAS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    EXTRAS.get_or_init(|| {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        (hostname, ocean_port::event::new_id())
+    })
+}
+
+/// The fields Ocean's `event_context` adds to every line logged inside an
+/// event (`context/event.py`, `logger.contextualize`): this host's events
+/// have no parent and no resource of their own, as Ocean's top-level ones.
+fn add_event_fields(extra: &mut Map<String, Value>) {
+    let (hostname, instance) = process_extras();
+    extra.insert("hostname".into(), json!(hostname));
+    extra.insert("instance".into(), json!(instance));
+    if let Some(event) = ocean_port::event::current() {
+        extra.insert("event_trigger_type".into(), json!(event.trigger_type()));
+        extra.insert("event_kind".into(), json!(event.kind.as_str()));
+        extra.insert("event_id".into(), json!(event.id));
+        extra.insert("event_parent_id".into(), Value::Null);
+        extra.insert("event_resource_kind".into(), Value::Null);
+    }
+}
+
+/// One event as Ocean's log record: `{message, level, timestamp, extra}`,
+/// `extra` with the event the line was logged in, if any.
 fn record(event: &Event<'_>) -> Value {
     let mut fields = Fields::default();
     event.record(&mut fields);
     fields
         .extra
         .insert("target".into(), json!(event.metadata().target()));
+    add_event_fields(&mut fields.extra);
     json!({
         "message": fields.message,
         "level": level_name(event.metadata().level()),

@@ -46,19 +46,6 @@ pub struct SyncFeed {
     dropped: AtomicUsize,
 }
 
-fn new_event_id() -> String {
-    let n = rand::random::<u128>();
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 /// A kind's figures as Ocean's `metrics.phase` object.
 pub fn kind_phases(report: &KindReport, seconds: f64) -> Value {
     let count = |n: usize| json!({ "object_count": n });
@@ -120,13 +107,13 @@ fn set_gauges(kind_identifier: &str, phases: &Value) {
 }
 
 impl SyncFeed {
-    /// A feed for one resync, with a new event id; `send_examples` sends each kind's first raw items
-    /// (Ocean's `sendRawDataExamples`).
-    pub fn new(port: &PortClient, send_examples: bool) -> SyncFeed {
+    /// The feed of the resync `event_id` (its `ocean_port::event` id); `send_examples` sends each
+    /// kind's first raw items (Ocean's `sendRawDataExamples`).
+    pub fn new(port: &PortClient, send_examples: bool, event_id: String) -> SyncFeed {
         let settings = port.settings();
         let (tx, rx) = mpsc::channel(QUEUE);
         SyncFeed {
-            event_id: new_event_id(),
+            event_id,
             integration_type: settings.integration_type.clone(),
             integration_identifier: settings.integration_identifier.clone(),
             integration_version: settings.integration_version.clone(),
@@ -410,14 +397,6 @@ impl Plugin for ExampleTap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn event_ids_look_like_uuids() {
-        let id = new_event_id();
-        assert_eq!(id.len(), 36);
-        assert_eq!(id.matches('-').count(), 4);
-        assert_ne!(id, new_event_id());
-    }
 
     #[test]
     fn kind_phases_carry_oceans_counts() {

@@ -159,6 +159,14 @@ impl Call {
         self
     }
 
+    /// Ocean's `ocean_info_*` parameters of the event the task is in (none outside one).
+    pub fn in_current_event(mut self) -> Self {
+        if let Some(event) = crate::event::current() {
+            self.query.extend(event.query_params());
+        }
+        self
+    }
+
     pub fn json(mut self, body: &impl serde::Serialize) -> Result<Self, PortError> {
         let bytes =
             serde_json::to_vec(body).map_err(|e| PortError::Setup(format!("encoding a request: {e}")))?;

@@ -232,6 +232,7 @@ impl PortClient {
                     "create_missing_related_entities",
                     options.create_missing_related_entities,
                 )
+                .in_current_event()
                 .raw_json(body);
             report.requests += 1;
             match self.send(&call).await {
@@ -270,6 +271,7 @@ impl PortClient {
             "create_missing_related_entities",
             options.create_missing_related_entities,
         )
+        .in_current_event()
         .json(&EntityBody::from(entity))?;
         self.send_for(&call, "entity").await
     }
@@ -385,6 +387,7 @@ impl PortClient {
         for chunk in identifiers.chunks(PORT_MAX_BULK_DELETE) {
             let call = Call::new(Method::POST, path.clone())
                 .query("delete_dependents", delete_dependents)
+                .in_current_event()
                 .json(&json!({ "entities": chunk }))?;
             match self.send(&call).await {
                 Ok(reply) => match reply.json::<DeleteReply>(&call) {

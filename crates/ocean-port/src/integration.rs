@@ -2,7 +2,7 @@
 //! mapping users edit in Port's UI) and resync requests.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::client::{Call, PortClient, api_path};
 use super::error::PortError;
@@ -20,13 +20,27 @@ impl PortClient {
     /// Registers the integration as Ocean does (`POST /v1/integration`, a
     /// route Port's public spec leaves out), with `config` as its first mapping.
     pub async fn create_integration(&self, config: &Value) -> Result<Value, PortError> {
+        self.create_integration_with(config, &Map::new()).await
+    }
+
+    /// As `create_integration`, with more of the record's fields (e.g.
+    /// `changelogDestination`); they override the defaults above.
+    pub async fn create_integration_with(
+        &self,
+        config: &Value,
+        fields: &Map<String, Value>,
+    ) -> Result<Value, PortError> {
         let settings = &self.settings;
-        let call = Call::new(Method::POST, api_path(&["integration"])).json(&json!({
+        let mut body = json!({
             "installationId": settings.integration_identifier,
             "installationAppType": settings.integration_type,
             "version": settings.integration_version,
             "config": config,
-        }))?;
+        });
+        if let Some(body) = body.as_object_mut() {
+            body.extend(fields.clone());
+        }
+        let call = Call::new(Method::POST, api_path(&["integration"])).json(&body)?;
         self.send_for(&call, "integration").await
     }
 

@@ -9,6 +9,7 @@ pub(crate) mod client;
 pub(crate) mod entities;
 pub mod entity;
 mod error;
+pub mod event;
 mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

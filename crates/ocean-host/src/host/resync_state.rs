@@ -13,6 +13,7 @@ use crate::resync::held_back::HeldBackReport;
 use crate::resync::progress::Progress;
 use crate::resync::{Resync, ResyncReport, StopSignal};
 use crate::sync_feed::SyncFeed;
+use ocean_port::event::{self, Event, EventKind};
 
 fn now() -> String {
     Timestamp::now().to_string()
@@ -150,6 +151,20 @@ impl Host {
         dry_run: bool,
         superseded: &dyn StopSignal,
     ) -> Result<ResyncReport, HostError> {
+        // One event per resync, as Ocean's: its writes, deletes and log lines
+        // carry its id, which is also its sync metrics' `eventId`.
+        let event = Event::new(EventKind::Resync);
+        let event_id = event.id.clone();
+        event::within(event, self.resync_as(event_id, progress, dry_run, superseded)).await
+    }
+
+    async fn resync_as(
+        &self,
+        event_id: String,
+        progress: &dyn Progress,
+        dry_run: bool,
+        superseded: &dyn StopSignal,
+    ) -> Result<ResyncReport, HostError> {
         let stop = ShutdownOr {
             shutdown: &self.stopping,
             superseded,
@@ -159,8 +174,13 @@ impl Host {
         // Sent again at the end, as Ocean's updater does: each report is the whole state.
         let started_at = now();
         // `intervalInMinuets` is Port's own spelling of the field (sic).
-        let feed =
-            (!dry_run).then(|| Arc::new(SyncFeed::new(&self.port, self.settings.send_raw_data_examples)));
+        let feed = (!dry_run).then(|| {
+            Arc::new(SyncFeed::new(
+                &self.port,
+                self.settings.send_raw_data_examples,
+                event_id.clone(),
+            ))
+        });
         if !dry_run {
             self.report_state(
                 json!({"status": "running", "lastResyncStart": started_at, "lastResyncEnd": null,

@@ -11,6 +11,7 @@ use super::batch::{set_aside, write_batch};
 use super::queue::Queued;
 use crate::host::{Host, compile};
 use crate::journal::{Journal, now_ms};
+use ocean_port::event::{self, Event, EventKind};
 use ocean_support::metrics::metrics;
 
 /// How long a mapping read from Port serves live events before it is read again.
@@ -69,7 +70,15 @@ pub async fn process(host: Arc<Host>, live: LiveEvents, batch_max: usize) {
         };
         // Compiled once per thread and mapping (see `compile`).
         match compile(&mapping, host.jq_options()) {
-            Ok(mappers) => write_batch(&host, &live.journal, &mapping, &mappers, events).await,
+            // A batch is one of Ocean's `http_request` events: what it writes says so.
+            Ok(mappers) => {
+                let event = Event::new(EventKind::HttpRequest);
+                event::within(
+                    event,
+                    write_batch(&host, &live.journal, &mapping, &mappers, events),
+                )
+                .await
+            }
             Err(e) => {
                 tracing::error!("the mapping in force does not compile: {e}");
                 for (seq, _) in &events {

@@ -46,7 +46,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/replay", post(dead_letters::replay))
         .route("/dead-letters/discard", post(dead_letters::discard))
-        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -94,28 +94,44 @@ async fn resync(State(state): State<ServerState>, headers: HeaderMap, RawQuery(q
     reply(StatusCode::ACCEPTED, "", "")
 }
 
+/// Ocean 0.56.2's health document (`port_ocean/health.py`, `HealthResponse`):
+/// `status` (`healthy` or `not_ready`), `check` (`live` or `ready`) and
+/// `core_version`, here this host's version (it is no port-ocean package).
+fn health(check: &str, healthy: bool) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "status".into(),
+        json!(if healthy { "healthy" } else { "not_ready" }),
+    );
+    body.insert("check".into(), json!(check));
+    body.insert("core_version".into(), json!(env!("CARGO_PKG_VERSION")));
+    body
+}
+
+/// Live: the process answers, as Ocean's `/health/live` (always 200).
+async fn live() -> Response {
+    (StatusCode::OK, axum::Json(health("live", true))).into_response()
+}
+
 /// Ready means "can accept webhooks": the server is up and the journal open.
 /// A mapping that does not compile keeps the pod Ready (webhooks are
 /// journaled and wait for a valid one; Codecov never resends a webhook), and
-/// the body says so. Not ready once a stop has begun.
+/// the body says so in `mapping`, beside Ocean's fields. Not ready (503, as
+/// Ocean's `not_ready`) once a stop has begun.
 async fn ready(State(state): State<ServerState>) -> Response {
     if state.host.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-        return reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the integration is stopping",
-        );
+        let mut body = health("ready", false);
+        body.insert("reason".into(), json!("the integration is stopping"));
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
     let mapping = if state.host.current_mapping().is_some() {
         "in force"
     } else {
         "none valid yet: webhooks are journaled and mapped once the mapping in Port compiles"
     };
-    (
-        StatusCode::OK,
-        axum::Json(json!({"ok": true, "mapping": mapping})),
-    )
-        .into_response()
+    let mut body = health("ready", true);
+    body.insert("mapping".into(), json!(mapping));
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn metrics() -> Response {

@@ -169,7 +169,7 @@ pub fn reference(spec: &IntegrationSpec) -> Vec<SettingGroup> {
                     "OCEAN__INITIALIZE_PORT_RESOURCES",
                     Some("initializePortResources"),
                     code(true),
-                    "At start, create the default blueprints Port lacks. Existing blueprints are never changed.",
+                    "At first start, create the default blueprints if none of them exists (Ocean's rule; the record is then marked `arePortResourcesInitialized`). Existing blueprints are never changed.",
                 ),
                 row(
                     "OCEAN__SEND_RAW_DATA_EXAMPLES",

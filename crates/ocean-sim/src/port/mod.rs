@@ -131,6 +131,23 @@ pub const ROUTES_OUTSIDE_SPEC: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Query parameters Ocean sends on entity writes and deletes that Port's
+/// public spec leaves out: the event the write belongs to, as port-ocean
+/// 0.56's `get_event_context_params` (`clients/port/utils.py`) adds them.
+pub const OCEAN_INFO_PARAMS: &[&str] = &["ocean_info_event_type", "ocean_info_resync_id"];
+
+/// One entity write or delete as Port took it, with the event it named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityWrite {
+    /// `upsert`, `bulk_upsert`, `delete` or `bulk_delete`.
+    pub operation: &'static str,
+    pub blueprint: String,
+    /// `ocean_info_event_type`, e.g. `resync` or `http_request`.
+    pub event_type: Option<String>,
+    /// `ocean_info_resync_id`.
+    pub resync_id: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct PortSimConfig {
     pub client_id: String,
@@ -173,6 +190,7 @@ pub struct PortSim {
     limiter: RateLimiter,
     log: RequestLog,
     feed: Mutex<feed::FeedRecords>,
+    writes: Mutex<Vec<EntityWrite>>,
 }
 
 impl PortSim {
@@ -189,6 +207,7 @@ impl PortSim {
             tokens: Mutex::new(HashMap::new()),
             log: RequestLog::default(),
             feed: Mutex::new(feed::FeedRecords::default()),
+            writes: Mutex::new(Vec::new()),
         })
     }
 
@@ -221,9 +240,43 @@ impl PortSim {
         self.feed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Every entity write and delete taken so far, in order, with the event
+    /// each named (Ocean's `ocean_info_*` query parameters).
+    pub fn entity_writes(&self) -> Vec<EntityWrite> {
+        self.writes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn record_write(
+        &self,
+        operation: &'static str,
+        blueprint: &str,
+        params: &HashMap<String, String>,
+    ) {
+        let write = EntityWrite {
+            operation,
+            blueprint: blueprint.to_string(),
+            event_type: params.get(OCEAN_INFO_PARAMS[0]).cloned(),
+            resync_id: params.get(OCEAN_INFO_PARAMS[1]).cloned(),
+        };
+        self.writes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(write);
+    }
+
     /// Adds a blueprint as if a user had created it in Port.
     pub fn add_blueprint(&self, blueprint: Value) {
         let _ = self.store().create_blueprint(blueprint, "admin");
+    }
+
+    /// Deletes a blueprint and its entities, as a user does in Port's UI.
+    pub fn remove_blueprint(&self, identifier: &str) {
+        let mut store = self.store();
+        store.blueprints.shift_remove(identifier);
+        store.entities.remove(identifier);
     }
 
     /// A blueprint's entities with their meta-properties (datasource, dates).

@@ -19,6 +19,7 @@ pub(super) async fn create_entity(
 ) -> Reply {
     let mode = write_mode(&params)?;
     let body = Value::Object(json_object(&body)?);
+    sim.record_write("upsert", &blueprint, &params);
     // The spec documents 201 for a create and an update alike.
     let (entity, _created) = sim
         .store()
@@ -49,6 +50,7 @@ pub(super) async fn bulk_upsert(
             "body/entities must NOT have fewer than 1 items or more than 20 items",
         ));
     }
+    sim.record_write("bulk_upsert", &blueprint, &params);
     let mut store = sim.store();
     store.blueprint(&blueprint)?;
     let who = writer(&headers);
@@ -109,6 +111,7 @@ pub(super) async fn delete_entity(
     Query(params): Params,
 ) -> Reply {
     let delete_dependents = flag(&params, "delete_dependents", true)?;
+    sim.record_write("delete", &blueprint, &params);
     let deleted =
         sim.store()
             .delete_entities(&blueprint, std::slice::from_ref(&identifier), delete_dependents)?;
@@ -146,6 +149,7 @@ pub(super) async fn bulk_delete(
             "body/entities must NOT have fewer than 1 items or more than 100 items",
         ));
     }
+    sim.record_write("bulk_delete", &blueprint, &params);
     let deleted = sim
         .store()
         .delete_entities(&blueprint, &identifiers, delete_dependents)?;

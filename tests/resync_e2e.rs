@@ -573,20 +573,15 @@ async fn an_enable_delete_false_resource_keeps_its_stale_entities_and_says_so() 
             "properties": {}, "relations": {}}))
         .expect("entity")
     };
-    client
-        .upsert_entities(
-            &[stale("codecov_repository", "github/owner-1/gone-repo")],
-            UpsertOptions::default(),
-        )
-        .await
-        .expect("upsert");
-    client
-        .upsert_entities(
-            &[stale("codecov_coverage", "github/owner-1/gone-coverage")],
-            UpsertOptions::default(),
-        )
-        .await
-        .expect("upsert");
+    for (blueprint, id) in [
+        ("codecov_repository", "github/owner-1/gone-repo"),
+        ("codecov_coverage", "github/owner-1/gone-coverage"),
+    ] {
+        client
+            .upsert_entities(&[stale(blueprint, id)], UpsertOptions::default())
+            .await
+            .expect("upsert");
+    }
     settle().await;
 
     let run = world.resync().await;

@@ -391,14 +391,8 @@ mod tests {
         (blueprint.to_string(), id.to_string())
     }
 
-    fn plan_deletion(
-        owned: &[Owned],
-        seen: &Seen,
-        held: &HashMap<Key, String>,
-        mapped: &HashSet<String>,
-        threshold: f64,
-    ) -> DeletionPlan {
-        let mut planner = DeletionPlanner::new(seen, held, mapped, threshold);
+    /// Passes every owned entity through the planner, as Port's pages would.
+    fn add_all(planner: &mut DeletionPlanner<'_>, owned: &[Owned]) {
         for (blueprint, identifier, before_cutoff, relates_to) in owned {
             planner.add(&OwnedEntity {
                 blueprint,
@@ -408,6 +402,17 @@ mod tests {
                 held_with_part: None,
             });
         }
+    }
+
+    fn plan_deletion(
+        owned: &[Owned],
+        seen: &Seen,
+        held: &HashMap<Key, String>,
+        mapped: &HashSet<String>,
+        threshold: f64,
+    ) -> DeletionPlan {
+        let mut planner = DeletionPlanner::new(seen, held, mapped, threshold);
+        add_all(&mut planner, owned);
         planner.finish()
     }
     fn verdicts(plan: &DeletionPlan) -> Vec<(String, Verdict)> {
@@ -536,15 +541,7 @@ mod tests {
         );
         let mut planner = DeletionPlanner::new(&case.seen, &case.held, &case.mapped, 1.0)
             .with_delete_disabled(HashMap::from([("repo".to_string(), "repository".to_string())]));
-        for (blueprint, identifier, before_cutoff, relates_to) in &case.owned {
-            planner.add(&OwnedEntity {
-                blueprint,
-                identifier,
-                before_cutoff: *before_cutoff,
-                relates_to: relates_to.clone(),
-                held_with_part: None,
-            });
-        }
+        add_all(&mut planner, &case.owned);
         let plan = planner.finish();
         let disabled = Verdict::Keep(Kept::DeleteDisabled {
             kind: "repository".into(),

@@ -859,6 +859,13 @@ async fn a_default_blueprint_a_user_deleted_is_not_recreated() {
         third.stderr
     );
     assert!(third.stderr.contains("codecov_repository"), "{}", third.stderr);
+    // The one the user deleted is named as missing, with what to do.
+    let warning = third
+        .stderr
+        .lines()
+        .find(|l| l.contains("some default blueprints do not exist and will not be created"))
+        .unwrap_or_else(|| panic!("no warning naming the missing blueprints:\n{}", third.stderr));
+    assert!(warning.contains("codecov_commit"), "{warning}");
     assert!(
         world
             .client()

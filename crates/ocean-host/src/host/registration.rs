@@ -130,10 +130,23 @@ impl Host {
             let created = self.port.ensure_blueprints(&blueprints).await?;
             tracing::info!(blueprints = ?created, "created default blueprints");
         } else {
+            let missing: Vec<&str> = blueprints
+                .iter()
+                .filter_map(|b| b.get("identifier").and_then(Value::as_str))
+                .filter(|id| !existing.iter().any(|e| e == id))
+                .collect();
             tracing::info!(
                 existing = ?existing,
                 "default blueprints already exist: skipping the creation of all of them (Ocean's rule; one deleted stays deleted)"
             );
+            // E.g. a catalog set up by Port's webhook guide has only `codecov_coverage`: the other
+            // kinds' entities are then refused until their blueprints exist.
+            if !missing.is_empty() {
+                tracing::warn!(
+                    missing = ?missing,
+                    "some default blueprints do not exist and will not be created: entities of the kinds mapped to them are refused until you create them (from the integration's default blueprints) or remove those kinds from the mapping"
+                );
+            }
         }
         self.port
             .patch_integration(&json!({"arePortResourcesInitialized": true}))

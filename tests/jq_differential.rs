@@ -1,5 +1,5 @@
 //! Runs expressions through our engine and through the `jq` binary (1.6, what
-//! Port and Ocean run), and requires the same outputs, or an error on both sides:
+//! Port runs, and Ocean ran before 0.56; 0.56.2 runs jq 1.8: see docs/src/mapping/language.md), and requires the same outputs, or an error on both sides:
 //! every expression of `tests/data/jq-differential-expressions.txt` over every
 //! input of `tests/data/jq-differential-inputs.jsonl`; every expression of the
 //! mapping corpus (`tests/data/mapping-corpus/`) over the inputs derived from

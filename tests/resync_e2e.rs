@@ -49,14 +49,14 @@ impl World {
     }
 
     async fn run(&self, args: &[&str]) -> Finished {
+        self.run_logging(args, "warn").await
+    }
+
+    /// Runs the binary with `level` as its log level (`info` for tests that read its log lines).
+    async fn run_logging(&self, args: &[&str], level: &str) -> Finished {
         let run = self
             .0
-            .run(
-                env!("CARGO_BIN_EXE_ocean-codecov"),
-                &self.settings(),
-                args,
-                "warn",
-            )
+            .run(env!("CARGO_BIN_EXE_ocean-codecov"), &self.settings(), args, level)
             .await
             .expect("the binary runs");
         assert!(
@@ -675,16 +675,7 @@ async fn every_write_and_delete_of_a_resync_names_that_resync() {
 #[tokio::test]
 async fn the_lines_a_resync_ships_to_port_name_its_event() {
     let world = world(1, 6).await;
-    let run = world
-        .0
-        .run(
-            env!("CARGO_BIN_EXE_ocean-codecov"),
-            &world.settings(),
-            &["resync", "--once"],
-            "info",
-        )
-        .await
-        .expect("the binary runs");
+    let run = world.run_logging(&["resync", "--once"], "info").await;
     assert!(run.success, "{}", run.stderr);
     let resync_ids: Vec<String> = world
         .port_sim
@@ -803,18 +794,7 @@ async fn a_first_start_registers_the_fields_ocean_sends() {
 #[tokio::test]
 async fn a_default_blueprint_a_user_deleted_is_not_recreated() {
     let world = world(1, 3).await;
-    let run_info = || async {
-        world
-            .0
-            .run(
-                env!("CARGO_BIN_EXE_ocean-codecov"),
-                &world.settings(),
-                &["resync", "--once"],
-                "info",
-            )
-            .await
-            .expect("the binary runs")
-    };
+    let run_info = || world.run_logging(&["resync", "--once"], "info");
     let first = run_info().await;
     assert!(first.success, "{}", first.stderr);
     assert!(
